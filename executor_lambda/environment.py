@@ -1,0 +1,49 @@
+"""What an executor process keeps while it is warm: Redis connections, an invoker, graphs.
+
+Created on the first invocation from environment variables, as a Lambda function would be
+configured, and reused by every invocation the process serves afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
+from executor_lambda.invokers import Invoker, QueueInvoker
+from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
+
+GRAPH_CACHE_SIZE = 8
+
+ENV_REDIS_URLS = "WUKONG_REDIS_URLS"
+ENV_FUNCTION = "WUKONG_FUNCTION"
+ENV_PAYLOAD_LIMIT = "WUKONG_PAYLOAD_LIMIT"
+
+
+class ExecutorEnvironment:
+    def __init__(self, shards: ShardSet, invoker: Invoker):
+        self.shards = shards
+        self.invoker = invoker
+        self._graphs: OrderedDict[str, JobGraph] = OrderedDict()
+
+    @classmethod
+    def from_environ(cls) -> ExecutorEnvironment:
+        urls = [u for u in os.environ.get(ENV_REDIS_URLS, "").split(",") if u]
+        if not urls:
+            raise RuntimeError(f"{ENV_REDIS_URLS} is not set: the executor cannot find Redis")
+        function = os.environ.get(ENV_FUNCTION, "wukong-executor")
+        limit = int(os.environ.get(ENV_PAYLOAD_LIMIT, DEFAULT_PAYLOAD_LIMIT))
+        shards = ShardSet(urls)
+        return cls(shards, QueueInvoker(shards.shards[0].client, function, limit))
+
+    def graph(self, job_id: str) -> JobGraph:
+        """The job's graph, loaded once per warm process (one GET, then from memory)."""
+        graph = self._graphs.get(job_id)
+        if graph is None:
+            graph = loads(load_graph_blob(self.shards, job_id))
+            self._graphs[job_id] = graph
+            while len(self._graphs) > GRAPH_CACHE_SIZE:
+                self._graphs.popitem(last=False)
+        else:
+            self._graphs.move_to_end(job_id)
+        return graph

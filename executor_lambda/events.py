@@ -1,0 +1,28 @@
+"""Per-task events an executor records and ships, once per step, to the job's log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    task: int
+    start: float
+    end: float
+    compute_seconds: float
+    storage_seconds: float
+    round_trips: int
+    bytes_read: int
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class ExecutorEvents:
+    """What one invocation did: who it was, when it was asked for, and its tasks."""
+
+    executor: str
+    pid: int
+    sent_at: float
+    started_at: float
+    tasks: tuple[TaskEvent, ...]

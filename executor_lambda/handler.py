@@ -1,0 +1,41 @@
+"""The function's entry point, with the signature AWS Lambda calls: `handler(event, context)`.
+
+`event` is an `Invocation` as a dict. The optional `context.wukong_on_task(task)` hook lets the
+local runtime know which task is running, so a crash can be blamed on the right task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from executor_lambda.environment import ExecutorEnvironment
+from executor_lambda.invocation import Invocation
+from executor_lambda.task_loop import TaskLoop
+from storage_manager import JobGone, JobStore
+
+logger = logging.getLogger(__name__)
+
+_environment: ExecutorEnvironment | None = None
+
+
+def environment() -> ExecutorEnvironment:
+    """Built once per warm process, as Lambda reuses what module scope holds."""
+    global _environment
+    if _environment is None:
+        _environment = ExecutorEnvironment.from_environ()
+    return _environment
+
+
+def handler(event: dict, context: Any = None) -> dict:
+    invocation = Invocation.from_event(event)
+    env = environment()
+    try:
+        graph = env.graph(invocation.job)
+    except JobGone:
+        logger.debug("job %s is gone; invocation %s does nothing", invocation.job, invocation.id)
+        return {"job": invocation.job, "task": invocation.task, "status": "gone"}
+    store = JobStore(env.shards, graph, owner=invocation.id)
+    loop = TaskLoop(store, env.invoker, invocation, getattr(context, "wukong_on_task", None))
+    loop.run()
+    return {"job": invocation.job, "task": invocation.task, "status": "ok"}

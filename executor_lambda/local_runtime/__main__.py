@@ -1,0 +1,70 @@
+"""Run the local runtime as its own process: `python -m executor_lambda.local_runtime`.
+
+Prints one line, `ready`, on stdout once workers can be started; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+
+from executor_lambda.environment import ENV_FUNCTION, ENV_PAYLOAD_LIMIT, ENV_REDIS_URLS
+from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
+from executor_lambda.local_runtime.dispatcher import (
+    Dispatcher,
+    RuntimeSettings,
+    install_signal_handlers,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m executor_lambda.local_runtime")
+    p.add_argument("--redis", action="append", required=True, help="a shard URL (repeat)")
+    p.add_argument("--function", default="wukong-executor")
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--idle-timeout", type=float, default=60.0)
+    p.add_argument("--timeout", type=float, default=900.0)
+    p.add_argument("--memory-limit", type=int, default=None, help="bytes per worker")
+    p.add_argument("--payload-limit", type=int, default=DEFAULT_PAYLOAD_LIMIT)
+    p.add_argument("--log-level", default="WARNING")
+    return p.parse_args(argv)
+
+
+def watch_parent(dispatcher: Dispatcher) -> None:
+    """Stop when the process that started us is gone, wherever PDEATHSIG is not available."""
+    parent = os.getppid()
+    while dispatcher.running:
+        if os.getppid() != parent:
+            dispatcher.stop()
+            return
+        time.sleep(1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.environ[ENV_REDIS_URLS] = ",".join(args.redis)
+    os.environ[ENV_FUNCTION] = args.function
+    os.environ[ENV_PAYLOAD_LIMIT] = str(args.payload_limit)
+    settings = RuntimeSettings(
+        redis_urls=tuple(args.redis), function=args.function, concurrency=args.concurrency,
+        idle_timeout=args.idle_timeout, timeout=args.timeout, memory_limit=args.memory_limit,
+    )
+    dispatcher = Dispatcher(settings)
+    install_signal_handlers(dispatcher)
+    threading.Thread(target=watch_parent, args=(dispatcher,), daemon=True).start()
+
+    def ready() -> None:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+
+    dispatcher.serve_forever(on_ready=ready)
+
+
+if __name__ == "__main__":
+    main()

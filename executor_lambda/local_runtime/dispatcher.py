@@ -1,0 +1,228 @@
+"""The local runtime's front: takes invocations off the function's Redis list and hands each to
+a warm worker process, starting workers on demand up to the concurrency limit.
+
+State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it died, timed out,
+or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
+runtime appends an error naming the running task to the job's log.
+
+Admission: at most `cap` invocations run at once. The cap starts at the number of cores and
+doubles, up to the concurrency limit, whenever work waits and no running invocation finished
+for `STALL_SECONDS`: invocations that block (sleep, I/O) get all the parallelism they can
+use, while a burst of short CPU-bound ones is not spread over a hundred processes fighting
+for two cores. When the runtime falls idle the cap returns to the core count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+import redis
+
+from executor_lambda.failures import ExecutorDied, TaskFailure
+from executor_lambda.invokers import queue_key
+from executor_lambda.local_runtime import worker
+from storage_manager import ShardSet, append_log_for
+
+logger = logging.getLogger(__name__)
+
+INTAKE_BATCH = 512
+INTAKE_BLOCK_SECONDS = 1.0
+STALL_SECONDS = 0.005
+BASE_CAP = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    redis_urls: tuple[str, ...]
+    function: str
+    concurrency: int = 64
+    idle_timeout: float = 60.0
+    timeout: float = 900.0
+    memory_limit: int | None = None
+
+
+class Worker:
+    """The dispatcher's handle on one worker process."""
+
+    def __init__(self, ctx, settings: RuntimeSettings):
+        self.conn, child_conn = ctx.Pipe()
+        self.current_task = ctx.Value("l", worker.IDLE, lock=False)
+        self.process = ctx.Process(
+            target=worker.serve,
+            args=(child_conn, self.current_task, settings.function, settings.timeout,
+                  settings.memory_limit),
+            daemon=True,
+        )
+        self.process.start()
+        child_conn.close()
+        self.event: dict | None = None
+        self.deadline = 0.0
+        self.idle_since = time.monotonic()
+
+    def start(self, payload: bytes, timeout: float) -> None:
+        self.event = json.loads(payload)
+        self.deadline = time.monotonic() + timeout
+        self.current_task.value = self.event["task"]
+        self.conn.send_bytes(payload)
+
+    def finish(self) -> None:
+        self.event = None
+        self.idle_since = time.monotonic()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class Dispatcher:
+    def __init__(self, settings: RuntimeSettings):
+        self.settings = settings
+        self.shards = ShardSet(settings.redis_urls)
+        self.queue = queue_key(settings.function)
+        self.pending: deque[bytes] = deque()
+        self.idle: list[Worker] = []
+        self.busy: dict[Connection, Worker] = {}
+        self.running = True
+        self.cap = min(BASE_CAP, settings.concurrency)
+        self._wake_r, self._wake_w = os.pipe()
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload"])
+        self.started = 0
+
+    # -- intake ----------------------------------------------------------------------------
+    def _intake(self) -> None:
+        """Move invocations from Redis into memory; a thread, so the main loop never polls."""
+        client = redis.Redis.from_url(self.settings.redis_urls[0])
+        while self.running:
+            try:
+                got = client.blmpop(INTAKE_BLOCK_SECONDS, 1, self.queue, direction="RIGHT",
+                                    count=INTAKE_BATCH)
+            except redis.ConnectionError:
+                if self.running:
+                    logger.exception("lost the invocation queue; stopping")
+                    self.stop()
+                return
+            if got:
+                self.pending.extend(got[1])
+                os.write(self._wake_w, b"!")
+
+    # -- the main loop ---------------------------------------------------------------------
+    def serve_forever(self, on_ready=None) -> None:
+        warm_up = self._ctx.Process(target=int)  # starts the fork server and its preload
+        warm_up.start()
+        warm_up.join()
+        threading.Thread(target=self._intake, name="intake", daemon=True).start()
+        if on_ready is not None:
+            on_ready()
+        try:
+            while self.running:
+                self._assign()
+                saturated = bool(self.pending) and len(self.busy) >= self.cap
+                timeout = self._next_timeout()
+                finished = self._wait(min(timeout, STALL_SECONDS) if saturated else timeout)
+                if saturated and not finished and self.pending:
+                    self.cap = min(self.settings.concurrency, self.cap * 2)
+                elif not self.busy and not self.pending:
+                    self.cap = min(BASE_CAP, self.settings.concurrency)
+                self._expire()
+        finally:
+            self._shutdown()
+
+    def stop(self, *_: object) -> None:
+        self.running = False
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
+
+    def _assign(self) -> None:
+        while self.pending and len(self.busy) < self.cap:
+            if self.idle:
+                w = self.idle.pop()  # the most recently used: its caches are warmest
+            else:
+                w = Worker(self._ctx, self.settings)
+                self.started += 1
+            w.start(self.pending.popleft(), self.settings.timeout)
+            self.busy[w.conn] = w
+
+    def _next_timeout(self) -> float:
+        now = time.monotonic()
+        deadlines = [w.deadline for w in self.busy.values()]
+        deadlines += [w.idle_since + self.settings.idle_timeout for w in self.idle]
+        return max(0.0, min(deadlines, default=now + 1.0) - now)
+
+    def _wait(self, timeout: float) -> int:
+        """Wait for news; the number of invocations that finished."""
+        sentinels = {w.process.sentinel: w for w in self.busy.values()}
+        ready = wait([self._wake_r, *self.busy, *sentinels], timeout)
+        finished = 0
+        for obj in ready:
+            if obj == self._wake_r:
+                os.read(self._wake_r, 65536)
+            elif isinstance(obj, Connection) and obj in self.busy:
+                finished += 1
+                self._finished(self.busy[obj])
+        for obj in ready:
+            w = sentinels.get(obj) if isinstance(obj, int) else None
+            if w is not None and w.conn in self.busy and not w.process.is_alive():
+                finished += 1
+                self._lost(w, f"died with exit code {w.process.exitcode}")
+        return finished
+
+    def _finished(self, w: Worker) -> None:
+        try:
+            reply = w.conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the sentinel reports the death
+        del self.busy[w.conn]
+        if reply:
+            self._report(w.event, f"raised outside user code:\n{reply.decode()}")
+        w.finish()
+        self.idle.append(w)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for w in [w for w in self.busy.values() if w.deadline <= now]:
+            self._lost(w, f"timed out after {self.settings.timeout:g} s "
+                          "(wukong.runtime.invocation-timeout)")
+        for w in [w for w in self.idle if now - w.idle_since >= self.settings.idle_timeout]:
+            self.idle.remove(w)
+            w.kill()
+
+    def _lost(self, w: Worker, why: str) -> None:
+        del self.busy[w.conn]
+        event, task = w.event, w.current_task.value
+        w.kill()
+        if event is not None:
+            self._report({**event, "task": task}, why)
+
+    def _report(self, event: dict, why: str) -> None:
+        """Tell the job's client that its executor is gone (retries come with leases)."""
+        message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
+        logger.warning("job %s: %s", event["job"], message)
+        failure = TaskFailure(ExecutorDied(message), "", event["id"])
+        fields = {"kind": "error", "task": event["task"], "data": failure.encode()}
+        try:
+            append_log_for(self.shards, event["job"], fields)
+        except redis.RedisError:
+            logger.exception("could not report the failure of job %s", event["job"])
+
+    def _shutdown(self) -> None:
+        for w in [*self.idle, *self.busy.values()]:
+            w.kill()
+        self.shards.close()
+
+
+def install_signal_handlers(dispatcher: Dispatcher) -> None:
+    signal.signal(signal.SIGTERM, dispatcher.stop)
+    signal.signal(signal.SIGINT, dispatcher.stop)

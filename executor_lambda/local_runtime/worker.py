@@ -1,0 +1,63 @@
+"""One worker process: receives invocations on a pipe and runs the handler, one at a time.
+
+The dispatcher owns the process; the worker only reports which task it is on (in shared
+memory, free to write) and that an invocation ended.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import resource
+import time
+import traceback
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+
+logger = logging.getLogger(__name__)
+
+IDLE = -1
+
+
+class LocalContext:
+    """The parts of Lambda's context object the handler uses, plus the task hook."""
+
+    def __init__(self, request_id: str, function_name: str, deadline: float,
+                 current_task: Synchronized):
+        self.aws_request_id = request_id
+        self.function_name = function_name
+        self._deadline = deadline
+        self._current_task = current_task
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+    def wukong_on_task(self, task: int) -> None:
+        self._current_task.value = task
+
+
+def serve(conn: Connection, current_task: Synchronized, function: str, timeout: float,
+          memory_limit: int | None) -> None:
+    """The worker's main loop; returns when the dispatcher closes the pipe."""
+    from executor_lambda.handler import handler
+
+    gc.freeze()  # the preloaded modules' objects: never worth a full collection's scan
+    if memory_limit:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        event = json.loads(payload)
+        context = LocalContext(event.get("id", ""), function, time.time() + timeout,
+                               current_task)
+        try:
+            handler(event, context)
+            reply = b""
+        except BaseException:
+            logger.exception("invocation %s failed", event.get("id"))
+            reply = traceback.format_exc().encode()
+        current_task.value = IDLE
+        conn.send_bytes(reply)

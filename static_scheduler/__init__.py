@@ -1,0 +1,20 @@
+"""Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
+
+from static_scheduler.intake import requested_keys, to_task_graph
+from static_scheduler.partition import (
+    CycleError,
+    UnserializableTask,
+    build_job_graph,
+    static_schedule,
+)
+from static_scheduler.submit import start_job
+
+__all__ = [
+    "CycleError",
+    "UnserializableTask",
+    "build_job_graph",
+    "requested_keys",
+    "start_job",
+    "static_schedule",
+    "to_task_graph",
+]

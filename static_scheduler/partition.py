@@ -1,0 +1,94 @@
+"""Cut a task graph into static schedules and number its tasks.
+
+A static schedule is everything reachable by DFS from one leaf. Data nodes (values, not
+tasks) are not leaves: they are served from the graph itself, so no executor is started for
+them. Schedules overlap, so the
+job stores each task once with what every schedule needs of it: its dependencies, its
+dependents in DFS order (the first ready one is the one an executor becomes), and whether
+the client asked for it. Cycles are refused here, naming tasks on the cycle, because an
+executor would wait on them forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import networkx as nx
+from dask._task_spec import DataNode, GraphNode
+
+from storage_manager import JobGraph, dumps
+
+
+class CycleError(ValueError):
+    """The graph is not a DAG."""
+
+
+class UnserializableTask(TypeError):
+    """A task (its function or its data) cannot be pickled; the message names it."""
+
+
+def _serialize(key: Any, node: GraphNode) -> bytes:
+    try:
+        return dumps(node)
+    except Exception as exc:
+        raise UnserializableTask(
+            f"task {key!r} cannot be serialized for the executors: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
+                    num_shards: int, ttl_ms: int) -> JobGraph:
+    keys = tuple(tasks)
+    index = {key: i for i, key in enumerate(keys)}
+    dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
+    dependents: list[list[int]] = [[] for _ in keys]
+    for task, deps in enumerate(dependencies):
+        for dep in deps:
+            dependents[dep].append(task)
+    _refuse_cycles(keys, dependencies, dependents)
+    return JobGraph(
+        job_id=job_id,
+        keys=keys,
+        node_blobs=tuple(_serialize(key, node) for key, node in tasks.items()),
+        dependencies=dependencies,
+        dependents=tuple(map(tuple, dependents)),
+        data=frozenset(i for i, node in enumerate(tasks.values()) if isinstance(node, DataNode)),
+        results=frozenset(index[k] for k in results),
+        num_shards=num_shards,
+        ttl_ms=ttl_ms,
+    )
+
+
+def _refuse_cycles(keys, dependencies, dependents) -> None:
+    """Kahn's count from the leaves; whatever it cannot reach lies on or behind a cycle."""
+    remaining = [len(d) for d in dependencies]
+    frontier = [t for t, n in enumerate(remaining) if not n]
+    reached = 0
+    while frontier:
+        task = frontier.pop()
+        reached += 1
+        for dependent in dependents[task]:
+            remaining[dependent] -= 1
+            if not remaining[dependent]:
+                frontier.append(dependent)
+    if reached == len(keys):
+        return
+    stuck = nx.DiGraph(
+        (keys[d], keys[t]) for t, n in enumerate(remaining) if n for d in dependencies[t]
+    )
+    cycle = [edge[0] for edge in nx.find_cycle(stuck)]
+    raise CycleError(f"the graph has a cycle through tasks {cycle!r}")
+
+
+def static_schedule(graph: JobGraph, leaf: int) -> list[int]:
+    """The tasks reachable from `leaf`, in the DFS order an executor starting there follows."""
+    order, seen, stack = [], {leaf}, [leaf]
+    while stack:
+        task = stack.pop()
+        order.append(task)
+        for dependent in reversed(graph.dependents[task]):
+            if dependent not in seen:
+                seen.add(dependent)
+                stack.append(dependent)
+    return order

@@ -1,0 +1,33 @@
+"""Storage manager: a job's keys, serialization, sharding over N Redis servers, atomic fan-in."""
+
+from storage_manager.job_graph import JobGraph
+from storage_manager.job_store import (
+    IOStats,
+    JobGone,
+    JobStore,
+    MarkResult,
+    MissingOutput,
+    Publish,
+    append_log_for,
+    load_graph_blob,
+)
+from storage_manager.keys import JobKeys
+from storage_manager.serialization import dumps, loads
+from storage_manager.shards import ShardSet, StorageUnavailable
+
+__all__ = [
+    "IOStats",
+    "JobGone",
+    "JobGraph",
+    "JobKeys",
+    "JobStore",
+    "MarkResult",
+    "MissingOutput",
+    "Publish",
+    "ShardSet",
+    "StorageUnavailable",
+    "append_log_for",
+    "dumps",
+    "load_graph_blob",
+    "loads",
+]

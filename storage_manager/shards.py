@@ -1,0 +1,90 @@
+"""N independent Redis servers used as one store: connections, placement, and the Lua scripts.
+
+Shards are plain Redis servers (not Redis Cluster), so a Lua script may touch any keys on its
+own shard. Placement is a pure function of (job, task), computable by every party without
+asking anyone.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from importlib import resources
+
+import redis
+
+SCRIPT_NAMES = ("step",)
+
+
+class StorageUnavailable(ConnectionError):
+    """A Redis shard cannot be reached; the message names the shard and the setting."""
+
+
+def job_shard(job_id: str, num_shards: int) -> int:
+    """Where a job's graph and log live."""
+    return zlib.crc32(job_id.encode()) % num_shards
+
+
+def task_shard(job_id: str, task: int, num_shards: int) -> int:
+    """Where a task's done set and claim live: consecutive tasks go round-robin."""
+    return (zlib.crc32(job_id.encode()) + task) % num_shards
+
+
+def _read_script(name: str) -> str:
+    return resources.files("storage_manager").joinpath(f"lua/{name}.lua").read_text()
+
+
+class Shard:
+    """One Redis server with the job scripts loaded."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.client = redis.Redis.from_url(url, socket_keepalive=True)
+        self.sha: dict[str, str] = {}
+
+    def load_scripts(self) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name in SCRIPT_NAMES:
+                pipe.script_load(_read_script(name))
+            shas = pipe.execute()
+        except redis.ConnectionError as exc:
+            raise StorageUnavailable(
+                f"cannot reach Redis shard {self.url}: {exc}. Check wukong.redis.urls, "
+                "or leave it empty so LocalCluster starts its own redis-server"
+            ) from exc
+        self.sha = dict(zip(SCRIPT_NAMES, (s.decode() if isinstance(s, bytes) else s
+                                           for s in shas), strict=True))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ShardSet:
+    """All shards of a deployment, and where a job's keys live on them."""
+
+    def __init__(self, urls: Sequence[str]):
+        if not urls:
+            raise ValueError("wukong.redis.urls is empty: at least one Redis URL is needed")
+        self.shards = [Shard(url) for url in urls]
+        for shard in self.shards:
+            shard.load_scripts()
+
+    def __len__(self) -> int:
+        return len(self.shards)
+
+    @property
+    def urls(self) -> list[str]:
+        return [s.url for s in self.shards]
+
+    def job_shard(self, job_id: str) -> int:
+        return job_shard(job_id, len(self.shards))
+
+    def reload_scripts(self) -> None:
+        """After a shard restarted and forgot its scripts (NOSCRIPT)."""
+        for shard in self.shards:
+            shard.load_scripts()
+
+    def close(self) -> None:
+        for shard in self.shards:
+            shard.close()

@@ -1,0 +1,20 @@
+"""Wukong: run Dask graphs on decentralized serverless executors.
+
+`import wukong` registers the scheduler name, so `x.compute(scheduler="wukong")` and
+`dask.config.set(scheduler="wukong")` work.
+"""
+
+from dask.base import named_schedulers
+
+from wukong.config import register_defaults
+
+register_defaults()
+
+from wukong.client import get  # noqa: E402
+from wukong.cluster import LocalCluster  # noqa: E402
+from wukong.job import JobTimeout  # noqa: E402
+from wukong.report import JobReport, last_job  # noqa: E402
+
+named_schedulers["wukong"] = get
+
+__all__ = ["JobReport", "JobTimeout", "LocalCluster", "get", "last_job"]

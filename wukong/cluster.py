@@ -1,0 +1,116 @@
+"""`LocalCluster`: Redis shards plus the local runtime, on this machine, as one object.
+
+    with wukong.LocalCluster(shards=2) as cluster:
+        x.compute(scheduler="wukong")      # uses this cluster while the block runs
+
+Everything the cluster started is stopped on `close()`, also after errors. Without any
+cluster, `compute(scheduler="wukong")` starts a default one lazily and keeps it for the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+
+from executor_lambda import QueueInvoker
+from storage_manager import ShardSet
+from wukong.config import setting
+from wukong.redis_servers import RedisServer, find_redis_server
+from wukong.runtime_process import LocalRuntimeProcess
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+_active: list[LocalCluster] = []
+_default: LocalCluster | None = None
+
+
+class LocalCluster:
+    def __init__(self, shards: int | None = None, redis_urls: Sequence[str] | None = None, *,
+                 concurrency: int | None = None, idle_timeout: float | None = None,
+                 invocation_timeout: float | None = None, memory_limit: int | None = None,
+                 function: str | None = None):
+        self.redis_servers: list[RedisServer] = []
+        self.runtime: LocalRuntimeProcess | None = None
+        self.shards: ShardSet | None = None
+        urls = list(redis_urls or setting("redis.urls") or [])
+        self.function = setting("runtime.function", function) or f"wukong-{uuid.uuid4().hex[:8]}"
+        self.payload_limit = int(setting("runtime.payload-limit"))
+        try:
+            if not urls:
+                binary = find_redis_server(setting("redis.server-binary"))
+                count = int(setting("redis.shards", shards))
+                self.redis_servers = [RedisServer(binary) for _ in range(count)]
+                urls = [s.url for s in self.redis_servers]
+            self.shards = ShardSet(urls)
+            self.runtime = LocalRuntimeProcess(
+                urls, self.function,
+                concurrency=int(setting("runtime.concurrency", concurrency)),
+                idle_timeout=float(setting("runtime.idle-timeout", idle_timeout)),
+                timeout=float(setting("runtime.invocation-timeout", invocation_timeout)),
+                payload_limit=self.payload_limit,
+                memory_limit=setting("runtime.memory-limit", memory_limit),
+                start_timeout=float(setting("runtime.start-timeout")),
+            )
+        except BaseException:
+            self.close()
+            raise
+        self.invoker = QueueInvoker(self.shards.shards[0].client, self.function,
+                                    self.payload_limit)
+
+    @property
+    def redis_urls(self) -> list[str]:
+        return self.shards.urls if self.shards else []
+
+    def check_alive(self) -> None:
+        """Raise if the runtime is gone, so a waiting client does not hang."""
+        if self.runtime is None or not self.runtime.alive():
+            raise RuntimeError("the Wukong local runtime has stopped; the job cannot finish")
+
+    def get(self, dsk, keys, **kwargs):
+        """A Dask get function bound to this cluster: `x.compute(scheduler=cluster.get)`."""
+        from wukong.client import get
+
+        return get(dsk, keys, cluster=self, **kwargs)
+
+    def close(self) -> None:
+        with _lock, contextlib.suppress(ValueError):
+            _active.remove(self)
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime = None
+        if self.shards is not None:
+            self.shards.close()
+        for server in self.redis_servers:
+            server.stop()
+        self.redis_servers = []
+
+    def __enter__(self) -> LocalCluster:
+        with _lock:
+            _active.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<LocalCluster function={self.function} shards={self.redis_urls}>"
+
+
+def current_cluster() -> LocalCluster:
+    """The innermost `with LocalCluster()`, else the process's lazily started default."""
+    global _default
+    with _lock:
+        if _active:
+            return _active[-1]
+        if _default is None or _default.runtime is None or not _default.runtime.alive():
+            if _default is not None:
+                _default.close()
+            logger.info("starting a default Wukong LocalCluster for this process")
+            _default = LocalCluster()
+            atexit.register(_default.close)
+        return _default

@@ -1,0 +1,82 @@
+"""Start and stop `redis-server` processes for a LocalCluster, each on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+from wukong.subprocesses import die_with_parent
+
+INSTALL_HINT = (
+    "redis-server was not found. Install it (Debian/Ubuntu: `sudo apt-get install -y "
+    "redis-server`; macOS: `brew install redis`), set wukong.redis.server-binary to its path, "
+    "or point wukong.redis.urls at running Redis servers."
+)
+
+
+def find_redis_server(configured: str | None = None) -> str:
+    path = configured or shutil.which("redis-server")
+    if not path or not shutil.which(path):
+        raise FileNotFoundError(INSTALL_HINT)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """One ephemeral, memory-only Redis server owned by this process."""
+
+    def __init__(self, binary: str, start_timeout: float = 10.0):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.TemporaryDirectory(prefix="wukong-redis-")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes",
+             "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent(),
+        )
+        try:
+            self._wait_ready(start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    err = self.process.stderr.read().decode(errors="replace")
+                    raise RuntimeError(f"redis-server on port {self.port} exited: {err}")
+                with contextlib.suppress(redis.ConnectionError):
+                    if client.ping():
+                        return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"redis-server on port {self.port} did not start")
+                time.sleep(0.01)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
+        self._dir.cleanup()

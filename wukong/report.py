@@ -1,0 +1,110 @@
+"""What a finished job did, from its executors' per-task events: `wukong.last_job()`."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from executor_lambda.events import ExecutorEvents
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    key: Any
+    executor: str
+    start: float
+    end: float
+    compute_seconds: float
+    storage_seconds: float
+    round_trips: int
+    bytes_read: int
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class JobReport:
+    job_id: str
+    num_tasks: int
+    submitted_at: float
+    finished_at: float
+    executors: tuple[ExecutorEvents, ...]
+    task_keys: tuple[Any, ...]
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        return [
+            TaskRecord(self.task_keys[t.task], ex.executor, t.start, t.end, t.compute_seconds,
+                       t.storage_seconds, t.round_trips, t.bytes_read, t.bytes_written)
+            for ex in self.executors for t in ex.tasks
+        ]
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.finished_at - self.submitted_at
+
+    @property
+    def executors_invoked(self) -> int:
+        return len({ex.executor for ex in self.executors})
+
+    @property
+    def tasks_per_executor(self) -> float:
+        return self.num_tasks / max(1, self.executors_invoked)
+
+    def _total(self, field: str) -> float:
+        return sum(getattr(t, field) for ex in self.executors for t in ex.tasks)
+
+    @property
+    def bytes_written(self) -> int:
+        return int(self._total("bytes_written"))
+
+    @property
+    def bytes_read(self) -> int:
+        return int(self._total("bytes_read"))
+
+    @property
+    def round_trips(self) -> int:
+        return int(self._total("round_trips"))
+
+    @property
+    def compute_seconds(self) -> float:
+        return self._total("compute_seconds")
+
+    @property
+    def storage_seconds(self) -> float:
+        return self._total("storage_seconds")
+
+    @property
+    def invoke_latency(self) -> float:
+        """Mean delay between asking for an executor and its handler starting, queueing
+        included."""
+        firsts: dict[str, ExecutorEvents] = {}
+        for ex in self.executors:
+            firsts.setdefault(ex.executor, ex)
+        delays = [max(0.0, ex.started_at - ex.sent_at) for ex in firsts.values()]
+        return sum(delays) / max(1, len(delays))
+
+    def summary(self) -> str:
+        return (
+            f"job {self.job_id}: {self.num_tasks} tasks in {self.wall_seconds:.3f} s on "
+            f"{self.executors_invoked} executors ({self.tasks_per_executor:.1f} tasks each); "
+            f"Redis: {self.round_trips} round trips, {self.bytes_written:,} B written, "
+            f"{self.bytes_read:,} B read; time in compute {self.compute_seconds:.3f} s, "
+            f"storage {self.storage_seconds:.3f} s; mean invocation latency "
+            f"{self.invoke_latency * 1000:.1f} ms"
+        )
+
+
+_lock = threading.Lock()
+_last: JobReport | None = None
+
+
+def record(report: JobReport) -> None:
+    global _last
+    with _lock:
+        _last = report
+
+
+def last_job() -> JobReport | None:
+    """The report of the most recent job this process finished, successfully or not."""
+    return _last
