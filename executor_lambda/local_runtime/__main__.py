@@ -44,8 +44,13 @@ def watch_parent(dispatcher: Dispatcher) -> None:
         time.sleep(1.0)
 
 
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    for name in BLAS_THREADS:  # one executor per core at a time, as on Lambda; no oversubscription
+        os.environ.setdefault(name, "1")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ[ENV_REDIS_URLS] = ",".join(args.redis)
