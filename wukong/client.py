@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from dask.callbacks import local_callbacks, unpack_callbacks
 from dask.local import nested_get
 
 from static_scheduler import build_job_graph, requested_keys, to_task_graph
@@ -13,12 +14,15 @@ from wukong.config import setting
 from wukong.job import JobRun
 
 
-def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, **kwargs: Any) -> Any:
+def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any = None,
+        **kwargs: Any) -> Any:
     """Compute `keys` of `dsk`; results come back in the nesting of `keys`.
 
     `dsk` is what Dask hands a scheduler: an expression or collection with `__dask_graph__`,
-    or a dict graph in the legacy tuple form or the task spec. Extra keyword arguments that
-    Dask passes to every scheduler are accepted and ignored.
+    or a dict graph in the legacy tuple form or the task spec. Dask callbacks get their `start`
+    and `finish` hooks on the client; tasks run in other processes, so per-task hooks do not
+    fire (the job's per-task events are in `wukong.last_job()` instead). Other keyword
+    arguments that Dask passes to every scheduler are accepted and ignored.
     """
     tasks = to_task_graph(dsk, keys)
     cluster = cluster or current_cluster()
@@ -29,6 +33,17 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, **kwargs: Any)
         num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
     )
-    values = JobRun(cluster, graph).run()
-    by_key = {graph.keys[task]: value for task, value in values.items()}
-    return nested_get(keys, by_key)
+    with local_callbacks(callbacks) as active:
+        start, _, _, _, finish = unpack_callbacks(active)
+        for hook in start:
+            hook(tasks)
+        state: dict[str, Any] = {"cache": {}}
+        errored = True
+        try:
+            values = JobRun(cluster, graph).run()
+            state["cache"] = {graph.keys[task]: value for task, value in values.items()}
+            errored = False
+        finally:
+            for hook in finish:
+                hook(tasks, state, errored)
+    return nested_get(keys, state["cache"])

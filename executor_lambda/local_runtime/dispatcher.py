@@ -152,7 +152,14 @@ class Dispatcher:
             else:
                 w = Worker(self._ctx, self.settings)
                 self.started += 1
-            w.start(self.pending.popleft(), self.settings.timeout)
+            payload = self.pending.popleft()
+            try:
+                w.start(payload, self.settings.timeout)
+            except OSError:  # it died while idle (e.g. the OOM killer): use another
+                logger.warning("worker %s died while idle", w.process.pid)
+                self.pending.appendleft(payload)
+                w.kill()
+                continue
             self.busy[w.conn] = w
 
     def _next_timeout(self) -> float:
