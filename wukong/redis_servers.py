@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from wukong.subprocesses import die_with_parent
+from wukong.subprocesses import die_with_parent, stop_process
 
 INSTALL_HINT = (
     "redis-server was not found. Install it (Debian/Ubuntu: `sudo apt-get install -y "
@@ -70,13 +70,5 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        stop_process(self.process)
         self._dir.cleanup()

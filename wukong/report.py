@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from executor_lambda.events import ExecutorEvents
+from executor_lambda.events import ExecutorEvents, TaskEvent
 
 
 @dataclass(frozen=True)
-class TaskRecord:
-    key: Any
-    executor: str
-    start: float
-    end: float
-    compute_seconds: float
-    storage_seconds: float
-    round_trips: int
-    bytes_read: int
-    bytes_written: int
+class TaskRecord(TaskEvent):
+    """A task's event with its Dask key and the executor that ran it."""
+
+    key: Any = None
+    executor: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,8 +29,7 @@ class JobReport:
     @property
     def tasks(self) -> list[TaskRecord]:
         return [
-            TaskRecord(self.task_keys[t.task], ex.executor, t.start, t.end, t.compute_seconds,
-                       t.storage_seconds, t.round_trips, t.bytes_read, t.bytes_written)
+            TaskRecord(**asdict(t), key=self.task_keys[t.task], executor=ex.executor)
             for ex in self.executors for t in ex.tasks
         ]
 

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 import executor_lambda
-from wukong.subprocesses import die_with_parent
+from wukong.subprocesses import die_with_parent, stop_process
 
 
 def _environment_finding_us() -> dict[str, str]:
@@ -55,12 +55,4 @@ class LocalRuntimeProcess:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        stop_process(self.process)

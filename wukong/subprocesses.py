@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -26,3 +27,17 @@ def die_with_parent() -> Callable[[], None] | None:
     if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
         return _set_parent_death_signal
     return None
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it will not go; closes the pipes we held."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe:
+            pipe.close()
