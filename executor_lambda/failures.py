@@ -29,7 +29,9 @@ class TaskFailure:
 
     def encode(self) -> bytes:
         try:
-            return dumps(self)
+            data = dumps(self)
+            loads(data)  # an exception may pickle but not unpickle (e.g. required init args)
+            return data
         except Exception:
             stand_in = RemoteTaskError(f"{type(self.exception).__name__}: {self.exception}")
             return dumps(TaskFailure(stand_in, self.traceback, self.executor))

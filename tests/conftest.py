@@ -5,10 +5,20 @@ After every test, no job keys may remain in any shard: cleanup is part of the co
 
 from __future__ import annotations
 
+import time
+
+import cloudpickle
+import psutil
 import pytest
 import redis
 
 import wukong
+
+
+def pytest_collection_modifyitems(items):
+    """Executors cannot import test modules, so functions defined in them travel by value."""
+    for module in {item.module for item in items if getattr(item, "module", None)}:
+        cloudpickle.register_pickle_by_value(module)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +43,20 @@ def no_job_keys_left(request):
     if "cluster" in request.fixturenames:
         c = request.getfixturevalue("cluster")
         assert job_keys(c.redis_urls) == [], "a job left keys in Redis"
+
+
+def running(p: psutil.Process) -> bool:
+    """Alive and not a zombie waiting to be reaped (orphans like the fork server are reaped
+    by init, some time after they exit)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until_gone(procs: list[psutil.Process], timeout: float = 15.0) -> list[psutil.Process]:
+    """Wait for processes that were told to stop; those still running after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while (alive := [p for p in procs if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return alive

@@ -193,7 +193,8 @@ class Dispatcher:
             return  # the sentinel reports the death
         del self.busy[w.conn]
         if reply:
-            self._report(w.event, f"raised outside user code:\n{reply.decode()}")
+            self._report({**w.event, "task": w.current_task.value},
+                         f"raised outside user code:\n{reply.decode()}")
         w.finish()
         self.idle.append(w)
 

@@ -56,8 +56,8 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
         try:
             handler(event, context)
             reply = b""
-        except BaseException:
+            current_task.value = IDLE
+        except BaseException:  # current_task still names the task that raised
             logger.exception("invocation %s failed", event.get("id"))
             reply = traceback.format_exc().encode()
-        current_task.value = IDLE
         conn.send_bytes(reply)

@@ -1,0 +1,222 @@
+"""`LocalCluster`: what it starts, what it stops, and the settings it takes from `dask.config`.
+
+Each LocalCluster costs about a second, so the tests here start as few as they can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import dask
+import dask.config
+import psutil
+import pytest
+import redis
+from conftest import job_keys, running, wait_until_gone
+from dask.utils_test import inc
+
+import wukong
+from wukong.cluster import current_cluster
+from wukong.redis_servers import RedisServer, find_redis_server
+
+PEAK_SCRIPT = """
+local now = redis.call('INCR', KEYS[1])
+if now > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], now) end
+return now
+"""
+
+
+def busy(url, i):
+    """Count how many of these run at once, in Redis, keeping the peak."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.eval(PEAK_SCRIPT, 2, "test:running", "test:peak")
+        time.sleep(0.1)
+        client.decr("test:running")
+    finally:
+        client.close()
+    return i
+
+
+def processes_of(c: wukong.LocalCluster) -> list[psutil.Process]:
+    """Every process the cluster runs: redis-servers, the runtime and all its descendants."""
+    runtime = psutil.Process(c.runtime.process.pid)
+    servers = [psutil.Process(s.process.pid) for s in c.redis_servers]
+    return [*servers, runtime, *runtime.children(recursive=True)]
+
+
+def redis_children() -> set[int]:
+    """The redis-server processes this test process started and that still run."""
+    found = set()
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if p.name().startswith("redis-server") and running(p):
+                found.add(p.pid)
+    return found
+
+
+def assert_all_gone(procs: list[psutil.Process]) -> None:
+    """Processes we waited for are gone at once; their orphans exit on their own shortly."""
+    alive = wait_until_gone(procs)
+    assert alive == [], f"still running after close(): {alive}"
+
+
+def test_config_honored_and_close_stops_everything():
+    """`wukong.redis.shards` and `wukong.runtime.concurrency` from dask.config shape the
+    cluster; `close()` stops every process it started, workers included."""
+    with dask.config.set({"wukong.redis.shards": 3, "wukong.runtime.concurrency": 2}):
+        c = wukong.LocalCluster()
+    try:
+        assert len(c.redis_servers) == 3
+        assert len(c.redis_urls) == 3
+        url = c.redis_urls[0]
+        dsk = {("b", i): (busy, url, i) for i in range(8)}
+        keys = list(dsk)
+        assert c.get(dsk, keys) == tuple(range(8))
+        client = redis.Redis.from_url(url)
+        peak = int(client.get("test:peak"))
+        client.delete("test:peak", "test:running")
+        client.close()
+        assert 1 <= peak <= 2, "more executors ran at once than wukong.runtime.concurrency"
+        assert job_keys(c.redis_urls) == []
+        procs = processes_of(c)
+        assert len(procs) >= 3 + 1 + 1, "expected redis-servers, the runtime and a worker"
+    finally:
+        c.close()
+    assert_all_gone(procs)
+    assert c.runtime is None and c.redis_servers == []
+
+
+def test_with_block_raising_still_stops_everything():
+    """An error in the body of `with LocalCluster()` stops the cluster and deactivates it."""
+    procs = []
+    with pytest.raises(ZeroDivisionError), wukong.LocalCluster(shards=1) as c:
+        assert current_cluster() is c
+        assert c.get({"x": (sum, [1, 2])}, "x") == 3
+        procs = processes_of(c)
+        _ = 1 / 0
+    assert procs
+    assert_all_gone(procs)
+    from wukong import cluster as cluster_module
+
+    assert c not in cluster_module._active
+
+
+def test_environment_variables_map_into_config(monkeypatch):
+    """`DASK_WUKONG__...` variables reach `wukong.*` settings, hyphens and lists included."""
+    monkeypatch.setenv("DASK_WUKONG__RUNTIME__CONCURRENCY", "7")
+    monkeypatch.setenv("DASK_WUKONG__RUNTIME__IDLE_TIMEOUT", "2.5")
+    monkeypatch.setenv("DASK_WUKONG__REDIS__URLS", '["redis://example:6379/0"]')
+    try:
+        dask.config.refresh()
+        from wukong.config import setting
+
+        assert dask.config.get("wukong.runtime.concurrency") == 7
+        assert setting("runtime.idle-timeout") == 2.5
+        assert setting("redis.urls") == ["redis://example:6379/0"]
+        assert setting("runtime.concurrency", 3) == 3, "an explicit argument wins"
+        assert setting("redis.ttl") == 3600, "defaults survive a refresh"
+    finally:
+        monkeypatch.undo()
+        dask.config.refresh()
+    assert dask.config.get("wukong.runtime.concurrency") == 128
+
+
+def test_missing_redis_server_says_how_to_install():
+    """No redis-server binary: a FileNotFoundError that tells the user what to do."""
+    with dask.config.set({"wukong.redis.server-binary": "/nonexistent/redis-server"}), \
+            pytest.raises(FileNotFoundError) as info:
+        wukong.LocalCluster()
+    message = str(info.value)
+    assert "apt-get install" in message
+    assert "wukong.redis.server-binary" in message
+
+
+def test_runtime_failing_to_start_stops_the_redis_servers():
+    """If the runtime does not come up, the redis-servers started for it are stopped too."""
+    before = redis_children()
+    with dask.config.set({"wukong.runtime.start-timeout": 0}), \
+            pytest.raises(RuntimeError, match="did not start"):
+        wukong.LocalCluster(shards=2)
+    assert redis_children() == before
+
+
+def test_external_redis_is_left_running(cluster):
+    """A cluster given `redis_urls` uses that server, starts none, and does not stop it; while
+    its `with` block runs it is the active cluster, inside the session's."""
+    server = RedisServer(find_redis_server())
+    try:
+        with wukong.LocalCluster(redis_urls=[server.url]) as c:
+            assert current_cluster() is c
+            assert c.redis_servers == []
+            assert c.redis_urls == [server.url]
+            assert c.get({"x": 1, "y": (sum, ["x", "x"])}, "y") == 2
+        assert current_cluster() is cluster
+        assert c.runtime is None
+        assert server.process.poll() is None
+        client = redis.Redis.from_url(server.url)
+        assert client.ping()
+        client.close()
+        assert job_keys([server.url]) == []
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+
+
+
+DEFAULT_CLUSTER_SCRIPT = """
+import json
+import dask.array as da
+import wukong
+from wukong import cluster
+
+total = da.ones(10, chunks=5).sum().compute(scheduler="wukong")
+c = cluster._default
+print(json.dumps({"total": float(total), "shards": len(c.redis_urls),
+                  "pids": [s.process.pid for s in c.redis_servers] + [c.runtime.process.pid]}))
+"""
+
+
+def test_default_cluster_started_lazily_and_stopped_at_exit():
+    """With no cluster, the first compute starts one (shaped by `DASK_WUKONG__...` variables)
+    and the process stops it when it exits."""
+    env = {**os.environ, "DASK_WUKONG__REDIS__SHARDS": "2"}
+    done = subprocess.run([sys.executable, "-c", DEFAULT_CLUSTER_SCRIPT], env=env,
+                          cwd=pathlib.Path(__file__).parent.parent, capture_output=True,
+                          text=True, timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["total"] == 10.0
+    assert out["shards"] == 2
+    procs = []
+    for pid in out["pids"]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    assert_all_gone(procs)
+
+
+def key_ttls(urls):
+    """The TTL of every job key, seen from inside a running task."""
+    ttls = []
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        ttls += [client.pttl(k) for k in client.scan_iter(match="wk:*")
+                 if not k.startswith(b"wk:fn:")]
+        client.close()
+    return ttls
+
+
+def test_ttl_setting_applies_to_job_keys(cluster):
+    """`wukong.redis.ttl` bounds the life of every key a job writes."""
+    dsk = {("in", i): (inc, i) for i in range(4)}
+    dsk["sum"] = (sum, list(dsk))
+    dsk["ttls"] = (lambda s, urls: key_ttls(urls), "sum", cluster.redis_urls)
+    with dask.config.set({"wukong.redis.ttl": 30}):
+        ttls = wukong.get(dsk, "ttls")
+    assert len(ttls) >= 4, "expected the graph, live flags, outputs and done sets"
+    assert all(0 < t <= 30_000 for t in ttls), ttls
