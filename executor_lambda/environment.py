@@ -10,7 +10,7 @@ import os
 from collections import OrderedDict
 
 from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
-from executor_lambda.invokers import Invoker, QueueInvoker
+from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
 
 GRAPH_CACHE_SIZE = 8
@@ -18,6 +18,10 @@ GRAPH_CACHE_SIZE = 8
 ENV_REDIS_URLS = "WUKONG_REDIS_URLS"
 ENV_FUNCTION = "WUKONG_FUNCTION"
 ENV_PAYLOAD_LIMIT = "WUKONG_PAYLOAD_LIMIT"
+ENV_INVOKE_SECONDS = "WUKONG_INVOKE_SECONDS"
+"""The latency model's cost of one invocation to its caller (0: off)."""
+ENV_PROXY_THRESHOLD = "WUKONG_PROXY_THRESHOLD"
+"""The smallest fan-out handed to the KV proxy (unset or 0: no proxy)."""
 
 
 class ExecutorEnvironment:
@@ -34,7 +38,9 @@ class ExecutorEnvironment:
         function = os.environ.get(ENV_FUNCTION, "wukong-executor")
         limit = int(os.environ.get(ENV_PAYLOAD_LIMIT, DEFAULT_PAYLOAD_LIMIT))
         shards = ShardSet(urls)
-        return cls(shards, QueueInvoker(shards.shards[0].client, function, limit))
+        return cls(shards, make_invoker(shards.shards[0].client, function, limit,
+                                        float(os.environ.get(ENV_INVOKE_SECONDS, 0)),
+                                        int(os.environ.get(ENV_PROXY_THRESHOLD, 0))))
 
     def graph(self, job_id: str) -> JobGraph:
         """The job's graph, loaded once per warm process (one GET, then from memory)."""
@@ -47,3 +53,11 @@ class ExecutorEnvironment:
         else:
             self._graphs.move_to_end(job_id)
         return graph
+
+
+def make_invoker(client, function: str, payload_limit: int, invoke_seconds: float,
+                 proxy_threshold: int) -> Invoker:
+    """Direct invocation, through the KV proxy for batches of `proxy_threshold` or more (0:
+    never)."""
+    direct = QueueInvoker(client, function, payload_limit, invoke_seconds)
+    return ProxyInvoker(direct, proxy_threshold) if proxy_threshold > 0 else direct

@@ -26,3 +26,5 @@ class ExecutorEvents:
     sent_at: float
     started_at: float
     tasks: tuple[TaskEvent, ...]
+    via: str = ""
+    """How the invocation arrived: "proxy" through the KV proxy, else directly."""

@@ -22,6 +22,8 @@ class Invocation:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     attempt: int = 0
     sent_at: float = field(default_factory=time.time)
+    via: str = ""
+    """Who made the invocation for the caller: "proxy" for the KV proxy, else empty."""
 
     def encode(self, limit: int = DEFAULT_PAYLOAD_LIMIT) -> bytes:
         payload = json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -40,4 +42,5 @@ class Invocation:
             id=event["id"],
             attempt=int(event.get("attempt", 0)),
             sent_at=float(event.get("sent_at", 0.0)),
+            via=str(event.get("via", "")),
         )

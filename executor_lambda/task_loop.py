@@ -168,7 +168,7 @@ class TaskLoop:
             return False
         inv = self.invocation
         record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self.started_at,
-                                tuple(self.events))
+                                tuple(self.events), inv.via)
         publish.record_events(dumps(record))
         self.events = []
         return True

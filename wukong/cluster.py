@@ -1,4 +1,5 @@
-"""`LocalCluster`: Redis shards plus the local runtime, on this machine, as one object.
+"""`LocalCluster`: Redis shards, the local runtime and the KV proxy, on this machine, as one
+object.
 
     with wukong.LocalCluster(shards=2) as cluster:
         x.compute(scheduler="wukong")      # uses this cluster while the block runs
@@ -16,11 +17,12 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from executor_lambda import QueueInvoker
+from executor_lambda.environment import make_invoker
+from kv_proxy import proxy_status
 from storage_manager import ShardSet
 from wukong.config import setting
 from wukong.redis_servers import RedisServer, find_redis_server
-from wukong.runtime_process import LocalRuntimeProcess
+from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +38,20 @@ class LocalCluster:
                  function: str | None = None):
         self.redis_servers: list[RedisServer] = []
         self.runtime: LocalRuntimeProcess | None = None
+        self.proxy: ProxyProcess | None = None
         self.shards: ShardSet | None = None
         urls = list(redis_urls or setting("redis.urls") or [])
         self.function = setting("runtime.function", function) or f"wukong-{uuid.uuid4().hex[:8]}"
         self.payload_limit = int(setting("runtime.payload-limit"))
+        self.concurrency = int(setting("runtime.concurrency", concurrency))
+        self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
+                               float(setting("runtime.latency.cold-start-seconds")))
+        self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
+                                if setting("proxy.enabled") else 0)
+        """The smallest batch handed to the proxy; 0: no proxy."""
+        if setting("proxy.enabled") and self.proxy_threshold < 1:
+            raise ValueError("wukong.proxy.fanout-threshold must be at least 1, not "
+                             f"{self.proxy_threshold}")
         try:
             if not urls:
                 binary = find_redis_server(setting("redis.server-binary"))
@@ -48,19 +60,22 @@ class LocalCluster:
                 urls = [s.url for s in self.redis_servers]
             self.shards = ShardSet(urls)
             self.runtime = LocalRuntimeProcess(
-                urls, self.function,
-                concurrency=int(setting("runtime.concurrency", concurrency)),
+                urls, self.function, concurrency=self.concurrency,
                 idle_timeout=float(setting("runtime.idle-timeout", idle_timeout)),
                 timeout=float(setting("runtime.invocation-timeout", invocation_timeout)),
                 payload_limit=self.payload_limit,
                 memory_limit=setting("runtime.memory-limit", memory_limit),
                 start_timeout=float(setting("runtime.start-timeout")),
+                latency=self.latency, proxy_threshold=self.proxy_threshold,
             )
+            if self.proxy_threshold:
+                self.start_proxy()
         except BaseException:
             self.close()
             raise
-        self.invoker = QueueInvoker(self.shards.shards[0].client, self.function,
-                                    self.payload_limit)
+        self.invoker = make_invoker(self.shards.shards[0].client, self.function,
+                                    self.payload_limit, self.latency.invoke_seconds,
+                                    self.proxy_threshold)
 
     @property
     def redis_urls(self) -> list[str]:
@@ -70,6 +85,38 @@ class LocalCluster:
         """Raise if the runtime is gone, so a waiting client does not hang."""
         if self.runtime is None or not self.runtime.alive():
             raise RuntimeError("the Wukong local runtime has stopped; the job cannot finish")
+        if self.proxy is not None and not self.proxy.alive():
+            logger.warning("the KV proxy of %s died (exit code %s); restarting it", self,
+                           self.proxy.process.poll())
+            self.proxy = None
+            self.start_proxy()
+
+    # -- the KV proxy (tests and benchmarks stop, kill and restart it) -----------------------
+    def start_proxy(self) -> None:
+        """Start the KV proxy beside the function's queue; it takes over whatever batches a
+        previous proxy left unfinished."""
+        if self.proxy is not None and self.proxy.alive():
+            return
+        self.proxy = ProxyProcess(self.shards.urls[0], self.function,
+                                  concurrency=self.concurrency,
+                                  invoke_seconds=self.latency.invoke_seconds,
+                                  start_timeout=float(setting("runtime.start-timeout")))
+
+    def stop_proxy(self) -> None:
+        """Stop it cleanly: it finishes what it holds; invocations go direct meanwhile."""
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+
+    def kill_proxy(self) -> None:
+        """SIGKILL it, as a crash would; what it held waits for `start_proxy`."""
+        if self.proxy is not None:
+            self.proxy.kill()
+            self.proxy = None
+
+    def proxy_status(self) -> dict:
+        """What the proxy is doing: see `kv_proxy.proxy_status`."""
+        return proxy_status(self.shards.shards[0].client, self.function)
 
     def get(self, dsk, keys, **kwargs):
         """A Dask get function bound to this cluster: `x.compute(scheduler=cluster.get)`."""
@@ -80,6 +127,7 @@ class LocalCluster:
     def close(self) -> None:
         with _lock, contextlib.suppress(ValueError):
             _active.remove(self)
+        self.stop_proxy()
         if self.runtime is not None:
             self.runtime.stop()
             self.runtime = None

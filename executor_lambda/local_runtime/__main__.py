@@ -12,7 +12,13 @@ import sys
 import threading
 import time
 
-from executor_lambda.environment import ENV_FUNCTION, ENV_PAYLOAD_LIMIT, ENV_REDIS_URLS
+from executor_lambda.environment import (
+    ENV_FUNCTION,
+    ENV_INVOKE_SECONDS,
+    ENV_PAYLOAD_LIMIT,
+    ENV_PROXY_THRESHOLD,
+    ENV_REDIS_URLS,
+)
 from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
 from executor_lambda.local_runtime.dispatcher import (
     Dispatcher,
@@ -30,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=900.0)
     p.add_argument("--memory-limit", type=int, default=None, help="bytes per worker")
     p.add_argument("--payload-limit", type=int, default=DEFAULT_PAYLOAD_LIMIT)
+    p.add_argument("--invoke-seconds", type=float, default=0.0,
+                   help="latency model: what one invocation costs its caller")
+    p.add_argument("--cold-start-seconds", type=float, default=0.0,
+                   help="latency model: what starting a new worker costs its first invocation")
+    p.add_argument("--proxy-threshold", type=int, default=0,
+                   help="smallest fan-out executors hand to the KV proxy; 0: no proxy")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -56,9 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ[ENV_REDIS_URLS] = ",".join(args.redis)
     os.environ[ENV_FUNCTION] = args.function
     os.environ[ENV_PAYLOAD_LIMIT] = str(args.payload_limit)
+    os.environ[ENV_INVOKE_SECONDS] = str(args.invoke_seconds)
+    os.environ[ENV_PROXY_THRESHOLD] = str(args.proxy_threshold)
     settings = RuntimeSettings(
         redis_urls=tuple(args.redis), function=args.function, concurrency=args.concurrency,
         idle_timeout=args.idle_timeout, timeout=args.timeout, memory_limit=args.memory_limit,
+        cold_start_seconds=args.cold_start_seconds,
     )
     dispatcher = Dispatcher(settings)
     install_signal_handlers(dispatcher)

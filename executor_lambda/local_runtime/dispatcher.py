@@ -49,6 +49,8 @@ class RuntimeSettings:
     idle_timeout: float = 60.0
     timeout: float = 900.0
     memory_limit: int | None = None
+    cold_start_seconds: float = 0.0
+    """Latency model: what a new worker's first invocation waits, as on a cold start."""
 
 
 class Worker:
@@ -60,7 +62,7 @@ class Worker:
         self.process = ctx.Process(
             target=worker.serve,
             args=(child_conn, self.current_task, settings.function, settings.timeout,
-                  settings.memory_limit),
+                  settings.memory_limit, settings.cold_start_seconds),
             daemon=True,
         )
         self.process.start()

@@ -38,13 +38,18 @@ class LocalContext:
 
 
 def serve(conn: Connection, current_task: Synchronized, function: str, timeout: float,
-          memory_limit: int | None) -> None:
-    """The worker's main loop; returns when the dispatcher closes the pipe."""
+          memory_limit: int | None, cold_start_seconds: float = 0.0) -> None:
+    """The worker's main loop; returns when the dispatcher closes the pipe.
+
+    Under the latency model a new worker first waits `cold_start_seconds`, in its own
+    process, so cold starts happen in parallel as they do on a real platform."""
     from executor_lambda.handler import handler
 
     gc.freeze()  # the preloaded modules' objects: never worth a full collection's scan
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if cold_start_seconds > 0:
+        time.sleep(cold_start_seconds)
     while True:
         try:
             payload = conn.recv_bytes()

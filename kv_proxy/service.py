@@ -1,0 +1,193 @@
+"""The KV proxy: a long-running asyncio service beside Redis that invokes executors in parallel
+for callers that would otherwise pay one invocation's latency per child, one after another.
+
+Delivery. Callers append batches to the function's request stream (`ProxyInvoker`). The proxy
+reads it through a consumer group, makes every invocation of a batch with up to `concurrency`
+invocations in flight across all batches (the function's concurrency limit), and acknowledges
+and deletes the entry only once all of its invocations are made. An entry taken by a proxy
+that died stays pending in the group; the next proxy claims it when it starts (XAUTOCLAIM) and
+invokes it whole. So every invocation is made at least once; those the dead proxy had already
+made run twice, which the job protocol tolerates (idempotent writes and marks, fan-in claims
+owned by the invocation id, duplicate announcements ignored by the client).
+
+Liveness. The proxy keeps a heartbeat key alive while it serves; callers hand off a batch only
+in the same atomic step that sees the key. On SIGTERM the proxy deletes the key first (callers
+invoke directly from then on), takes what was appended before that, finishes every batch it
+holds, and exits with nothing pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aioredis
+
+from executor_lambda.invokers import (
+    BATCH_SEPARATOR,
+    PROXY_GROUP,
+    proxy_alive_key,
+    proxy_requests_key,
+    proxy_stats_key,
+    queue_key,
+)
+from kv_proxy.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 0.5
+ALIVE_TTL_MS = 2000
+READ_BLOCK_MS = 500
+READ_COUNT = 64
+
+
+@dataclass
+class ProxyStats:
+    """What the proxy is doing, in invocations (batches only where named)."""
+
+    in_flight: int = 0
+    queued: int = 0
+    done: int = 0
+    failed: int = 0
+    batches: int = 0
+    recovered_batches: int = 0
+
+
+class Proxy:
+    def __init__(self, redis_url: str, function: str, concurrency: int,
+                 invoke_seconds: float = 0.0, consumer: str = "proxy"):
+        if concurrency < 1:
+            raise ValueError(f"the proxy's concurrency must be at least 1, not {concurrency}")
+        self.client = aioredis.Redis.from_url(redis_url)
+        self.function = function
+        self.invoke_seconds = invoke_seconds
+        self.consumer = consumer
+        self.stats = ProxyStats()
+        self.running = True
+        self._requests = proxy_requests_key(function)
+        self._outbox = Outbox(self.client, queue_key(function))
+        self._slots = asyncio.Semaphore(concurrency)
+        self._held: set[asyncio.Task] = set()
+
+    def stop(self) -> None:
+        self.running = False
+
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        try:
+            await self.client.xgroup_create(self._requests, PROXY_GROUP, id="0", mkstream=True)
+        except aioredis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await self._beat()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        await self._recover()
+        if on_ready is not None:
+            on_ready()
+        while self.running:
+            await self._read(READ_BLOCK_MS)
+        await self.client.delete(proxy_alive_key(self.function))
+        heartbeat.cancel()
+        await self._read(None)  # what callers appended before the key went
+        while self._held:
+            await asyncio.gather(*self._held)
+        await self._write_stats("stopped")
+        await self.client.aclose()
+        logger.info("proxy for %s stopped: %s", self.function, self.stats)
+
+    async def _recover(self) -> None:
+        """Claim every batch a previous proxy took and did not finish."""
+        start: bytes | str = "0-0"
+        while True:
+            start, entries, _ = await self.client.xautoclaim(
+                self._requests, PROXY_GROUP, self.consumer, 0, start_id=start, count=READ_COUNT)
+            entries = [(entry_id, fields) for entry_id, fields in entries if fields]
+            self.stats.recovered_batches += len(entries)
+            self._take(entries)
+            if start in (b"0-0", "0-0"):
+                break
+        if self.stats.recovered_batches:
+            logger.warning("proxy for %s recovered %d unfinished batches", self.function,
+                           self.stats.recovered_batches)
+
+    async def _read(self, block_ms: int | None) -> None:
+        reply = await self.client.xreadgroup(PROXY_GROUP, self.consumer, {self._requests: ">"},
+                                             count=READ_COUNT, block=block_ms)
+        for _, entries in reply or ():
+            self._take(entries)
+
+    def _take(self, entries: list) -> None:
+        for entry_id, fields in entries:
+            payloads = fields.get(b"batch", b"").split(BATCH_SEPARATOR)
+            self.stats.batches += 1
+            self.stats.queued += len(payloads)
+            task = asyncio.create_task(self._serve_batch(entry_id, payloads))
+            self._held.add(task)
+            task.add_done_callback(self._held.discard)
+
+    async def _serve_batch(self, entry_id: bytes, payloads: list[bytes]) -> None:
+        try:
+            if self.invoke_seconds <= 0:
+                await self._invoke_at_once(payloads)
+            else:
+                await asyncio.gather(*(self._invoke(p) for p in payloads))
+        except Exception:
+            logger.exception("proxy for %s could not invoke a batch of %d; it stays pending "
+                             "for the next proxy", self.function, len(payloads))
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xack(self._requests, PROXY_GROUP, entry_id)
+        pipe.xdel(self._requests, entry_id)
+        await pipe.execute()
+
+    async def _invoke_at_once(self, payloads: list[bytes]) -> None:
+        """Without the latency model an invocation costs nothing but its push: one for all."""
+        self.stats.queued -= len(payloads)
+        self.stats.in_flight += len(payloads)
+        try:
+            await self._outbox.push_all(payloads)
+        except Exception:
+            self.stats.failed += len(payloads)
+            raise
+        finally:
+            self.stats.in_flight -= len(payloads)
+        self.stats.done += len(payloads)
+
+    async def _invoke(self, payload: bytes) -> None:
+        """One invocation under the latency model: many of these wait at once."""
+        async with self._slots:
+            self.stats.queued -= 1
+            self.stats.in_flight += 1
+            try:
+                await asyncio.sleep(self.invoke_seconds)
+                await self._outbox.push(payload)
+            except Exception:
+                self.stats.failed += 1
+                raise
+            finally:
+                self.stats.in_flight -= 1
+            self.stats.done += 1
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._beat()
+
+    async def _beat(self) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(proxy_alive_key(self.function), os.getpid(), px=ALIVE_TTL_MS)
+        self._stats_into(pipe, "serving")
+        await pipe.execute()
+
+    async def _write_stats(self, state: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        self._stats_into(pipe, state)
+        await pipe.execute()
+
+    def _stats_into(self, pipe, state: str) -> None:
+        fields = {**asdict(self.stats), "state": state, "pid": os.getpid(),
+                  "updated_at": time.time()}
+        pipe.hset(proxy_stats_key(self.function), mapping=fields)
