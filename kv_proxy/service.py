@@ -19,6 +19,7 @@ holds, and exits with nothing pending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -69,7 +70,7 @@ class Proxy:
         self.stats = ProxyStats()
         self.running = True
         self._requests = proxy_requests_key(function)
-        self._outbox = Outbox(self.client, queue_key(function))
+        self._outbox = Outbox(self.client, queue_key(function), proxy_stats_key(function))
         self._slots = asyncio.Semaphore(concurrency)
         self._held: set[asyncio.Task] = set()
 
@@ -82,19 +83,23 @@ class Proxy:
         except aioredis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        await self._beat()
+        await self._beat(with_done=True)
         heartbeat = asyncio.create_task(self._heartbeat())
         await self._recover()
         if on_ready is not None:
             on_ready()
         while self.running:
             await self._read(READ_BLOCK_MS)
-        await self.client.delete(proxy_alive_key(self.function))
         heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat  # a beat in flight would raise the key again
+        await self.client.delete(proxy_alive_key(self.function))
         await self._read(None)  # what callers appended before the key went
         while self._held:
             await asyncio.gather(*self._held)
-        await self._write_stats("stopped")
+        pipe = self.client.pipeline(transaction=False)
+        self._stats_into(pipe, "stopped", with_done=True)
+        await pipe.execute()
         await self.client.aclose()
         logger.info("proxy for %s stopped: %s", self.function, self.stats)
 
@@ -176,18 +181,17 @@ class Proxy:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             await self._beat()
 
-    async def _beat(self) -> None:
+    async def _beat(self, with_done: bool = False) -> None:
         pipe = self.client.pipeline(transaction=False)
         pipe.set(proxy_alive_key(self.function), os.getpid(), px=ALIVE_TTL_MS)
-        self._stats_into(pipe, "serving")
+        self._stats_into(pipe, "serving", with_done)
         await pipe.execute()
 
-    async def _write_stats(self, state: str) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        self._stats_into(pipe, state)
-        await pipe.execute()
-
-    def _stats_into(self, pipe, state: str) -> None:
+    def _stats_into(self, pipe, state: str, with_done: bool) -> None:
+        """`done` is counted in Redis as invocations are pushed (see `Outbox`); it is only
+        written whole when nothing is being pushed: at start and at stop."""
         fields = {**asdict(self.stats), "state": state, "pid": os.getpid(),
                   "updated_at": time.time()}
+        if not with_done:
+            del fields["done"]
         pipe.hset(proxy_stats_key(self.function), mapping=fields)
