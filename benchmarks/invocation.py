@@ -6,7 +6,8 @@
     children started, through the proxy and with the executor invoking them itself (the
     proxy stopped, so the executor falls back to direct invocation);
 (b) a tree reduction over 4,096 leaves: the time from submit until the last leaf started,
-    through the proxy.
+    through the proxy; and the same with the latency model off, the floor this machine's
+    runtime sets (starting 4,096 executors on its cores takes time whoever invokes them).
 
 Start times come from the job's per-task events (`wukong.last_job()`). Prints a markdown table
 on stdout and appends one JSON record per run to `--out`.
@@ -50,8 +51,8 @@ def tree_reduction_graph(leaves: int) -> dict:
 
 def children_started(cluster: wukong.LocalCluster, width: int) -> float:
     """Seconds from the root's end until the last of `width` children started."""
-    assert wukong.get(fan_out_graph(width), "total", cluster=cluster) == sum(
-        range(1, width + 1))
+    if wukong.get(fan_out_graph(width), "total", cluster=cluster) != sum(range(1, width + 1)):
+        raise RuntimeError(f"the fan-out of {width} computed a wrong total")
     tasks = wukong.last_job().tasks
     root = next(t for t in tasks if t.key == "root")
     return max(t.start for t in tasks if isinstance(t.key, tuple)) - root.end
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 "wukong.runtime.concurrency": args.concurrency}
     records = []
     with dask.config.set(settings), wukong.LocalCluster(shards=args.shards) as cluster:
-        leaves_started(cluster, args.leaves)  # warm-up: start the workers
+        children_started(cluster, args.fan_out)  # warm-up: start the workers
         base = {"invoke_seconds": args.invoke_seconds, "concurrency": args.concurrency,
                 "cold_start_seconds": args.cold_start_seconds, "time": time.time()}
         for _ in range(args.repeat):
@@ -89,7 +90,21 @@ def run(args: argparse.Namespace) -> list[dict]:
                                 "seconds": children_started(cluster, args.fan_out)})
         finally:
             cluster.start_proxy()
+    records += floor(args, base)
     return records
+
+
+def floor(args: argparse.Namespace, base: dict) -> list[dict]:
+    """The same TR with the latency model off: what this machine's runtime needs to start
+    the leaves at all, the floor under the proxy's number."""
+    settings = {"wukong.runtime.latency.invoke-seconds": 0.0,
+                "wukong.runtime.concurrency": args.concurrency}
+    with dask.config.set(settings), wukong.LocalCluster(shards=args.shards) as cluster:
+        leaves_started(cluster, args.leaves)  # warm-up
+        return [{**base, "invoke_seconds": 0.0, "experiment": f"TR {args.leaves} leaves",
+                 "path": "proxy, latency model off", "metric": "last leaf started",
+                 "seconds": leaves_started(cluster, args.leaves)}
+                for _ in range(args.repeat)]
 
 
 def table(records: list[dict]) -> str:
