@@ -93,10 +93,15 @@ class TaskLoop:
         inputs = {}
         for dep in deps:
             if dep not in values:
-                values[dep] = graph.node(dep)() if dep in graph.data else loads(
-                    self.received.pop(dep))
+                values[dep] = graph.node(dep)() if dep in graph.data else self._load(dep)
             inputs[graph.keys[dep]] = values[dep]
         return inputs
+
+    def _load(self, dep: int) -> Any:
+        """An input read from Redis, counted as read by the task that consumes it."""
+        data = self.received.pop(dep)
+        self.store.stats.bytes_read += len(data)
+        return loads(data)
 
     def _publish(self, task: int, value: Any, start: float, compute: float,
                  before: tuple) -> list[int]:
@@ -109,11 +114,9 @@ class TaskLoop:
         ready_at_once = []
         for dependent in graph.dependents[task]:
             if graph.is_fan_in(dependent):
-                here = graph.task_shard(dependent)
-                fetch = [p for p in graph.dependencies[dependent]
-                         if p != task and p not in self.values and p not in graph.data
-                         and graph.output_shard(p) == here]
-                publish.mark(dependent, task, fetch)
+                held = [p for p in graph.dependencies[dependent]
+                        if p != task and (p in self.values or p in self.received)]
+                publish.mark(dependent, task, held)
             else:
                 ready_at_once.append(dependent)
         self._record(task, start, compute, before, publish.round_trips if publish else 0)

@@ -48,7 +48,8 @@ class MarkResult(NamedTuple):
     task: int
     claimed: bool
     inputs: dict[int, bytes]
-    """Outputs of the task's other parents that lived on the task's shard."""
+    """Outputs of the task's other parents that live on the task's shard (not yet counted
+    as read: the task that consumes them counts them)."""
 
 
 class _ShardStep:
@@ -59,7 +60,7 @@ class _ShardStep:
     def __init__(self, live_key: str):
         self.keys: list[str] = [live_key]
         self.args: list[Any] = []
-        self.marks: list[tuple[int, tuple[int, ...]]] = []
+        self.marks: list[int] = []
 
     def extend(self, other: _ShardStep) -> None:
         self.keys += other.keys[1:]
@@ -112,14 +113,18 @@ class Publish:
         step.keys.append(self._store.keys.log)
         step.args += ("xadd", 6, "kind", kind, "task", task, "data", data)
 
-    def mark(self, task: int, parent: int, fetch: Iterable[int]) -> None:
-        """Record `parent` as done for fan-in `task`; on claim, return `fetch`'s outputs."""
+    def mark(self, task: int, parent: int, held: Iterable[int] = (),
+             last_only: bool = False) -> None:
+        """Record `parent` as done for fan-in `task`. The call that completes the set claims
+        the task and returns the outputs of its parents on the task's shard, except `held`
+        (those this executor has). With `last_only`, mark only if that completes the set."""
         store, keys = self._store, self._store.keys
-        fetch = tuple(fetch)
+        held = tuple(held)
         step = self._on(2, store.graph.task_shard(task))
-        step.keys += (keys.done(task), keys.claim(task), *map(keys.output, fetch))
-        step.args += ("mark", parent, store.graph.waits_for[task], len(fetch))
-        step.marks.append((task, fetch))
+        step.keys += (keys.done(task), keys.claim(task))
+        step.args += ("mark", parent, store.graph.waits_for[task], int(last_only),
+                      len(held), *held)
+        step.marks.append(task)
 
     def execute(self) -> list[MarkResult]:
         steps, self._steps = self._steps, {}
@@ -134,20 +139,17 @@ class Publish:
             replies = self._store.run_step(shard, step.keys, step.args)
             if replies == -1:
                 raise JobGone(self._store.keys.prefix)
-            for (task, fetch), reply in zip(step.marks, replies, strict=True):
-                results.append(self._mark_result(task, fetch, reply))
+            for task, reply in zip(step.marks, replies, strict=True):
+                results.append(_mark_result(task, reply))
         return results
 
-    def _mark_result(self, task: int, fetch: tuple[int, ...], reply: list) -> MarkResult:
-        if reply[0] != 1:
-            return MarkResult(task, False, {})
-        inputs = {}
-        for parent, data in zip(fetch, reply[1:], strict=True):
-            if data is None:
-                raise MissingOutput(parent)
-            inputs[parent] = data
-            self._store.stats.bytes_read += len(data)
-        return MarkResult(task, True, inputs)
+
+def _mark_result(task: int, reply: list) -> MarkResult:
+    if reply[0] != 1:
+        return MarkResult(task, False, {})
+    pairs = reply[1:]
+    return MarkResult(task, True, {int(m): v for m, v in zip(pairs[::2], pairs[1::2],
+                                                              strict=True)})
 
 
 class JobStore:
@@ -180,7 +182,8 @@ class JobStore:
 
     # -- executors ---------------------------------------------------------------------------
     def fetch_outputs(self, tasks: Iterable[int]) -> dict[int, bytes]:
-        """Read outputs with one MGET per shard."""
+        """Read outputs with one MGET per shard. Bytes are counted as read by whoever
+        consumes them, not here."""
         by_shard: dict[int, list[int]] = defaultdict(list)
         for task in tasks:
             by_shard[self.graph.output_shard(task)].append(task)
@@ -192,7 +195,6 @@ class JobStore:
                 if data is None:
                     raise MissingOutput(task)
                 found[task] = data
-                self.stats.bytes_read += len(data)
         return found
 
     # -- the client ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from operator import add
 
 import dask
 import hypothesis.strategies as st
-import pytest
 import redis
 from dask.core import flatten, get_dependencies
 from dask.utils_test import inc
@@ -89,8 +88,6 @@ def test_fan_in(cluster):
     assert last_leaf.key in dsk
 
 
-@pytest.mark.xfail(strict=True, reason="bytes returned by the claiming fan-in mark are read "
-                   "after the events were shipped and are never reported (task_loop._publish)")
 def test_fan_in_report_counts_inputs_read(cluster):
     """The executor that claims a fan-in reads the other 199 outputs; the report must say so."""
     dsk = {("in", i): (combine, i) for i in range(200)}
@@ -192,8 +189,6 @@ def fan_in_traffic(cluster, n):
     return redis_bytes_in(cluster.redis_urls) - before
 
 
-@pytest.mark.xfail(strict=True, reason="every fan-in mark sends the keys of all the fan-in's "
-                   "other parents (task_loop._publish, Publish.mark): O(n^2) traffic")
 def test_fan_in_traffic_grows_linearly(cluster):
     """Four times the parents may cost about four times the bytes sent to Redis, not
     sixteen: each parent's mark should not carry all of its siblings' keys."""

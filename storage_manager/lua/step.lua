@@ -1,18 +1,54 @@
 -- One executor step on one shard, in one call: writes, stream appends and fan-in marks.
 -- Every write is refused once the job's live flag is gone, so a straggler leaves nothing.
 --
--- KEYS[1] = the job's live flag; further keys are consumed by the operations in order.
+-- KEYS[1] = the job's live flag ('<prefix>live'); further keys are consumed by the
+-- operations in order.
 -- ARGV[1] = ttl in ms; ARGV[2] = owner (the invocation id); then operations:
 --   'set', value                      KEYS: the key                  -> nothing
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
---   'mark', parent, ndeps, nfetch     KEYS: done set, claim, nfetch output keys
---        -> {1, values...} claimed by owner; {0} not complete, or claimed by another
+--   'mark', parent, ndeps, last_only, nskip, skip...
+--                                     KEYS: done set, claim
+--        -> {1, member, value, ...} claimed by owner, with the outputs of the set's members
+--           that live on this shard (all but the parent and `skip`, which the caller holds);
+--           {0} not complete, or claimed by another.
+--        With last_only = 1 the parent is marked only if that completes the set (or it was
+--        marked before): otherwise nothing changes, so a holder can re-check later.
 -- Marking is idempotent: a set of finished parents (never a bare INCR), so a duplicated or
 -- retried invocation cannot double-count, and a claim names its owner, so a retry of the same
 -- invocation claims again while any other executor is refused.
 -- Returns -1 if the job is gone, else the list of mark replies in order.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local ttl, owner = ARGV[1], ARGV[2]
+local outputs = string.sub(KEYS[1], 1, -5) .. 'o:'
+
+local function claim_inputs(done, skip)
+  local reply = {1}
+  for _, member in ipairs(redis.call('SMEMBERS', done)) do
+    if not skip[member] then
+      local value = redis.call('GET', outputs .. member)
+      if value then
+        reply[#reply + 1] = member
+        reply[#reply + 1] = value
+      end
+    end
+  end
+  return reply
+end
+
+local function mark(done, claim, parent, ndeps, last_only, skip)
+  if last_only and redis.call('SISMEMBER', done, parent) == 0
+      and redis.call('SCARD', done) + 1 < ndeps then
+    return {0}
+  end
+  redis.call('SADD', done, parent)
+  redis.call('PEXPIRE', done, ttl)
+  if redis.call('SCARD', done) < ndeps then return {0} end
+  local current = redis.call('GET', claim)
+  if current and current ~= owner then return {0} end
+  if not current then redis.call('SET', claim, owner, 'PX', ttl) end
+  return claim_inputs(done, skip)
+end
+
 local k, a = 2, 3
 local replies = {}
 while a <= #ARGV do
@@ -26,20 +62,12 @@ while a <= #ARGV do
     redis.call('PEXPIRE', KEYS[k], ttl)
     k, a = k + 1, a + 2 + n
   elseif op == 'mark' then
-    local done, claim, nfetch = KEYS[k], KEYS[k + 1], tonumber(ARGV[a + 3])
-    redis.call('SADD', done, ARGV[a + 1])
-    redis.call('PEXPIRE', done, ttl)
-    local reply = {0}
-    if redis.call('SCARD', done) >= tonumber(ARGV[a + 2]) then
-      local current = redis.call('GET', claim)
-      if not current or current == owner then
-        if not current then redis.call('SET', claim, owner, 'PX', ttl) end
-        reply = {1}
-        for i = 1, nfetch do reply[i + 1] = redis.call('GET', KEYS[k + 1 + i]) end
-      end
-    end
-    replies[#replies + 1] = reply
-    k, a = k + 2 + nfetch, a + 4
+    local nskip = tonumber(ARGV[a + 4])
+    local skip = {[ARGV[a + 1]] = true}
+    for i = 1, nskip do skip[ARGV[a + 4 + i]] = true end
+    replies[#replies + 1] = mark(KEYS[k], KEYS[k + 1], ARGV[a + 1], tonumber(ARGV[a + 2]),
+                                 ARGV[a + 3] == '1', skip)
+    k, a = k + 2, a + 5 + nskip
   else
     return redis.error_reply('unknown step operation ' .. tostring(op))
   end
