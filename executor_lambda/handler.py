@@ -1,7 +1,9 @@
 """The function's entry point, with the signature AWS Lambda calls: `handler(event, context)`.
 
-`event` is an `Invocation` as a dict. The optional `context.wukong_on_task(task)` hook lets the
-local runtime know which task is running, so a crash can be blamed on the right task.
+`event` is an `Invocation` as a dict. The context's `get_remaining_time_in_millis` (Lambda's,
+or the local runtime's) bounds how long an output may be held at a fan-in. The optional
+`context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
+crash can be blamed on the right task.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def handler(event: dict, context: Any = None) -> dict:
         logger.debug("job %s is gone; invocation %s does nothing", invocation.job, invocation.id)
         return {"job": invocation.job, "task": invocation.task, "status": "gone"}
     store = JobStore(env.shards, graph, owner=invocation.id)
-    loop = TaskLoop(store, env.invoker, invocation, getattr(context, "wukong_on_task", None))
+    loop = TaskLoop(store, env.invoker, invocation, getattr(context, "wukong_on_task", None),
+                    getattr(context, "get_remaining_time_in_millis", None))
     loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

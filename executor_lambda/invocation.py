@@ -1,7 +1,12 @@
-"""What one executor invocation carries: small, JSON, and under the platform's payload limit."""
+"""What one executor invocation carries: small, JSON, and under the platform's payload limit.
+
+Besides naming the job and the task to start with, an invocation may carry small inputs of
+that task inline (base64), so the new executor need not read them from Redis.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -24,9 +29,15 @@ class Invocation:
     sent_at: float = field(default_factory=time.time)
     via: str = ""
     """Who made the invocation for the caller: "proxy" for the KV proxy, else empty."""
+    inputs: dict[int, bytes] = field(default_factory=dict)
+    """Serialized outputs of some of the task's parents, by task index."""
 
     def encode(self, limit: int = DEFAULT_PAYLOAD_LIMIT) -> bytes:
-        payload = json.dumps(asdict(self), separators=(",", ":")).encode()
+        event = asdict(self)
+        event["inputs"] = {str(t): base64.b64encode(d).decode() for t, d in self.inputs.items()}
+        if not event["inputs"]:
+            del event["inputs"]
+        payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > limit:
             raise PayloadTooLarge(
                 f"invocation payload for task {self.task} of job {self.job} is {len(payload)} "
@@ -43,4 +54,5 @@ class Invocation:
             attempt=int(event.get("attempt", 0)),
             sent_at=float(event.get("sent_at", 0.0)),
             via=str(event.get("via", "")),
+            inputs={int(t): base64.b64decode(d) for t, d in event.get("inputs", {}).items()},
         )

@@ -1,76 +1,86 @@
-"""The executor's state machine: run a task, publish it, become one ready dependent, repeat.
+"""The executor's state machine: run a task, publish it, run the dependents it may, repeat.
 
 One invocation starts with one task it may run (a leaf, or a dependent another executor
-claimed for it). For each task:
+claimed for it), maybe with small inputs inline. For each task:
 
-1. gather inputs from the local cache, from what the fan-in call returned, else from Redis
-   (one MGET per shard);
+1. gather inputs: held here, inline, returned by a fan-in claim, else from Redis (one MGET
+   per shard, then the chunks of large values, shards in parallel);
 2. run it;
-3. publish: write the output if anyone outside this executor may read it, then mark it done
-   in each fan-in dependent's set (idempotent; the call that completes the set claims the
-   dependent and returns the inputs that live beside it). A dependent whose only parent is
-   this task is ready at once and needs no Redis at all;
-4. of the ready dependents, become the first in DFS order and invoke executors for the rest.
+3. publish (see `LocalityPolicy`): write the output if anyone outside this executor may
+   read it, then mark it done at each fan-in dependent (idempotent; the call that completes
+   the set claims the dependent and returns the inputs stored beside it). A large output
+   at fan-ins still waiting for other parents may instead be held: marked claim-if-last
+   only, re-checked while the executor has nothing else to do, written and marked once its
+   time is up. A dependent whose only parent is this task is ready at once;
+4. of the ready dependents, run all here (a large output, or one held unwritten) or the
+   first in DFS order, invoking executors for the rest.
 
-The loop ends when no dependent is ready here. Events are flushed in any publish that may be
-the last, before its marks, so the client has every task's events once it has the results.
+The loop ends when no task is ready here and nothing is held. Events are shipped with any
+publish that may be the last, before its marks, so the client has them with the results.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from executor_lambda.events import ExecutorEvents, TaskEvent
 from executor_lambda.failures import TaskFailure
+from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
-from storage_manager import JobGone, JobStore, Publish, dumps, loads
+from executor_lambda.locality_policy import LocalityPolicy, Plan
+from executor_lambda.recorder import Snapshot, TaskRecorder
+from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
+from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
 
 
 class TaskLoop:
     def __init__(self, store: JobStore, invoker: Invoker, invocation: Invocation,
-                 on_task: Callable[[int], None] | None = None):
+                 on_task: Callable[[int], None] | None = None,
+                 remaining_ms: Callable[[], int] | None = None):
         self.store = store
         self.graph = store.graph
         self.invoker = invoker
         self.invocation = invocation
         self.on_task = on_task
-        self.started_at = time.time()
+        self.remaining_ms = remaining_ms
+        self.policy = LocalityPolicy(self.graph)
+        self.recorder = TaskRecorder(store.stats, invocation, time.time())
         self.values: dict[int, Any] = {}
-        """Outputs held in this executor, kept only while a task on the stack needs them."""
-        self.received: dict[int, bytes] = {}
-        """Serialized inputs returned by fan-in calls, not yet loaded."""
-        self.events: list[TaskEvent] = []
+        """Outputs held in this executor, kept only while a task here needs them."""
+        self.received: dict[int, bytes] = dict(invocation.inputs)
+        """Serialized inputs not yet loaded: inline, returned by fan-in calls, or fetched."""
+        self.inline = set(invocation.inputs)
+        """Inputs that came in the payload: not read from Redis."""
+        self.holds = Holds()
 
     def run(self) -> None:
         stack = [self.invocation.task]
         try:
-            while stack:
-                task = stack.pop()
-                if self.on_task is not None:
-                    self.on_task(task)
-                ready = self._step(task)
-                if ready is None:
-                    return
-                if ready:
-                    stack.append(ready[0])
-                    self._invoke(ready[1:])
+            while stack or self.holds:
+                if stack:
+                    task = stack.pop()
+                    if self.on_task is not None:
+                        self.on_task(task)
+                    here = self._step(task, last=not stack)
+                    if here is None:
+                        return
+                    stack.extend(reversed(here))
+                else:
+                    stack.extend(self._wait_for_holds())
                 self._forget_unneeded(stack)
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
                          self.invocation.id)
 
-    def _step(self, task: int) -> list[int] | None:
-        """Run and publish one task; the ready dependents, or None if the task failed."""
-        stats = self.store.stats
-        before = (stats.seconds, stats.round_trips, stats.bytes_read, stats.bytes_written)
+    def _step(self, task: int, last: bool) -> list[int] | None:
+        """Run and publish one task; the dependents to run here, or None if it failed."""
+        before = self.recorder.snapshot()
         start = time.time()
         try:
             inputs = self._gather(task)
@@ -81,15 +91,17 @@ class TaskLoop:
             self._fail(task, exc, start, before)
             return None
         del inputs
-        return self._publish(task, value, start, compute, before)
+        return self._publish(task, value, (start, compute, before), last)
 
     def _gather(self, task: int) -> dict:
-        graph, values = self.graph, self.values
+        graph, values, received = self.graph, self.values, self.received
         deps = graph.dependencies[task]
-        missing = [d for d in deps
-                   if d not in values and d not in self.received and d not in graph.data]
+        missing = [d for d in deps if d not in values and d not in received
+                   and d not in graph.data]
         if missing:
-            self.received.update(self.store.fetch_outputs(missing))
+            received.update(self.store.fetch_outputs(missing))
+        received.update(self.store.resolve_chunks(
+            {d: received[d] for d in deps if d in received and d not in values}))
         inputs = {}
         for dep in deps:
             if dep not in values:
@@ -98,80 +110,150 @@ class TaskLoop:
         return inputs
 
     def _load(self, dep: int) -> Any:
-        """An input read from Redis, counted as read by the task that consumes it."""
+        """An input from outside, counted as read by the task that consumes it."""
         data = self.received.pop(dep)
-        self.store.stats.bytes_read += len(data)
+        if dep in self.inline:
+            self.inline.discard(dep)
+        else:
+            self.store.stats.bytes_read += len(data)
         return loads(data)
 
-    def _publish(self, task: int, value: Any, start: float, compute: float,
-                 before: tuple) -> list[int]:
-        graph, publish = self.graph, self.store.publish()
-        if not graph.stays_local(task):
-            publish.write_output(task, dumps(value))
+    def _publish(self, task: int, value: Any, timing: tuple[float, float, Snapshot],
+                 last: bool) -> list[int]:
+        graph = self.graph
+        ready_now = [d for d in graph.dependents[task] if not graph.is_fan_in(d)]
+        fan_ins = [d for d in graph.dependents[task] if graph.is_fan_in(d)]
+        plan = self.policy.plan(task, value, ready_now, fan_ins)
+        self.values[task] = value
+        publish = self.store.publish()
+        if plan.write:
+            publish.write_output(task, plan.blob)
         if task in graph.results:
             publish.announce("result", task)
-        self.values[task] = value
-        ready_at_once = []
-        for dependent in graph.dependents[task]:
-            if graph.is_fan_in(dependent):
-                held = [p for p in graph.dependencies[dependent]
-                        if p != task and (p in self.values or p in self.received)]
-                publish.mark(dependent, task, held)
-            else:
-                ready_at_once.append(dependent)
-        self._record(task, start, compute, before, publish.round_trips if publish else 0)
-        flushed = not ready_at_once and self._flush_events(publish)
-        claimed = set()
-        for mark in publish.execute() if publish else ():
-            if mark.claimed:
-                claimed.add(mark.task)
-                self.received.update(mark.inputs)
-        if not flushed:
-            self._record(task, start, compute, before, replace=True)
-        return [d for d in graph.dependents[task] if d in claimed or not graph.is_fan_in(d)]
+        mine = [task] if plan.write else []
+        for fan_in in fan_ins:
+            self._mark(publish, fan_in, mine, [] if plan.write else [task], plan.hold)
+        last = last and not ready_now and not self.holds and not plan.hold
+        results = self._ship(publish, task, timing, last)
+        claimed = self._settle(results)
+        if plan.hold:
+            claimed += self._hold_or_write(task, results)
+        ready = ready_now + [f for f in fan_ins if f in claimed]
+        if plan.cluster or plan.hold or not ready:
+            return ready
+        self._invoke(ready[1:], task, plan)
+        return ready[:1]
 
-    def _fail(self, task: int, exc: Exception, start: float, before: tuple) -> None:
-        logger.debug("task %r failed", self.graph.keys[task], exc_info=True)
-        self._record(task, start, 0.0, before)
+    def _mark(self, publish: Publish, fan_in: int, firm: list[int], tentative: list[int],
+              hold: bool) -> None:
+        """Mark at `fan_in`, including every output held here for it (claim-if-last)."""
+        held_here = [t for t in self.holds.parents_at(fan_in) if t not in tentative]
+        have = [p for p in self.graph.dependencies[fan_in]
+                if p in self.values or p in self.received]
+        publish.mark(fan_in, firm, tentative + held_here, have, hold)
+
+    def _ship(self, publish: Publish, task: int, timing: tuple[float, float, Snapshot],
+              last: bool) -> list[MarkResult]:
+        """Execute `publish`, with the events if it may be the last; record the task."""
+        start, compute, before = timing
+        self.recorder.record(task, start, compute, before, publish.round_trips)
+        flushed = last and self.recorder.flush(publish)
+        results = publish.execute() if publish else []
+        if not flushed:
+            self.recorder.record(task, start, compute, before)
+        return results
+
+    def _settle(self, results: list[MarkResult]) -> list[int]:
+        """Take what the claims returned; the fan-ins claimed here."""
+        claimed = []
+        for mark in results:
+            if mark.claimed:
+                claimed.append(mark.task)
+                self.received.update(mark.inputs)
+                self.holds.settle(mark.task)
+        return claimed
+
+    def _hold_or_write(self, task: int, results: list[MarkResult]) -> list[int]:
+        """Hold the output at the fan-ins that let it; if any refused (another parent holds
+        there), write it and mark it done everywhere instead. The fan-ins claimed."""
+        waiting = {m.task for m in results if not m.claimed}
+        if not waiting:
+            return []
+        if all(m.holding for m in results if not m.claimed):
+            remaining = self.remaining_ms() / 1000 if self.remaining_ms else None
+            self.holds.add(task, waiting, self.policy.hold_deadline(time.time(), remaining))
+            return []
+        return self._write_and_mark({task: waiting})
+
+    def _wait_for_holds(self) -> list[int]:
+        """Nothing else to do: write what is due, else wait a little and re-check."""
+        now = time.time()
+        due = self.holds.expire(now)
+        if due:
+            return self._write_and_mark(due)
+        time.sleep(self.holds.next_wait(now))
+        first = next(iter(self.holds.pending))
+        before = self.recorder.snapshot()
         publish = self.store.publish()
-        self._flush_events(publish)
+        for fan_in in sorted(self.holds.fan_ins()):
+            self._mark(publish, fan_in, [], [], False)
+        claimed = self._settle(publish.execute())
+        self.recorder.amend(first, before)
+        return claimed
+
+    def _write_and_mark(self, outputs: dict[int, set[int]]) -> list[int]:
+        """Write held outputs, then mark them done at their fan-ins; the fan-ins claimed.
+        Each output's write is counted in its own task's event, the call in the first's."""
+        recorder, publish = self.recorder, self.store.publish()
+        for task in outputs:
+            before = recorder.snapshot()
+            publish.write_output(task, dumps(self.values[task]))
+            recorder.amend(task, before)
+        for fan_in in sorted(set().union(*outputs.values())):
+            firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]
+            self._mark(publish, fan_in, firm, [], False)
+        first, before = next(iter(outputs)), recorder.snapshot()
+        ship = not self.holds and bool(recorder.events)
+        if ship:
+            recorder.amend(first, before, publish.round_trips)
+            recorder.flush(publish)
+        claimed = self._settle(publish.execute())
+        if not ship:
+            recorder.amend(first, before)
+        return claimed
+
+    def _fail(self, task: int, exc: Exception, start: float, before: Snapshot) -> None:
+        logger.debug("task %r failed", self.graph.keys[task], exc_info=True)
+        self.recorder.record(task, start, 0.0, before)
+        publish = self.store.publish()
+        self.recorder.flush(publish)
         failure = TaskFailure.from_exception(exc, self.invocation.id)
         publish.announce("error", task, failure.encode())
         with contextlib.suppress(JobGone):
             publish.execute()
 
-    def _invoke(self, tasks: list[int]) -> None:
+    def _invoke(self, tasks: list[int], source: int, plan: Plan) -> None:
+        """Start executors for `tasks`, each with what inputs fit in its payload."""
         if tasks:
             job = self.invocation.job
-            self.invoker.invoke([Invocation(job=job, task=t) for t in tasks])
+            self.invoker.invoke([Invocation(job=job, task=t,
+                                            inputs=self._inline_inputs(t, source, plan))
+                                 for t in tasks])
+
+    def _inline_inputs(self, task: int, source: int, plan: Plan) -> dict[int, bytes]:
+        budget = self.policy.settings.inline_budget
+        inputs: dict[int, bytes] = {}
+        for parent in self.graph.dependencies[task]:
+            data = plan.blob if parent == source else self.received.get(parent)
+            if data is not None and len(data) <= budget and not is_manifest(data):
+                inputs[parent] = bytes(data)
+                budget -= len(data)
+        return inputs
 
     def _forget_unneeded(self, stack: list[int]) -> None:
         needed = {d for t in stack for d in self.graph.dependencies[t]}
+        needed.update(self.holds.pending)
         for held in (self.values, self.received):
             for task in [t for t in held if t not in needed]:
                 del held[task]
-
-    def _record(self, task: int, start: float, compute: float, before: tuple,
-                pending_round_trips: int = 0, replace: bool = False) -> None:
-        """Record a task's event. An event shipped with its own publish counts that publish's
-        round trips but not its time; otherwise `replace` updates it once the publish ran."""
-        stats = self.store.stats
-        if replace:
-            self.events.pop()
-        self.events.append(TaskEvent(
-            task=task, start=start, end=time.time(), compute_seconds=compute,
-            storage_seconds=stats.seconds - before[0],
-            round_trips=stats.round_trips - before[1] + pending_round_trips,
-            bytes_read=stats.bytes_read - before[2],
-            bytes_written=stats.bytes_written - before[3],
-        ))
-
-    def _flush_events(self, publish: Publish) -> bool:
-        if not self.events:
-            return False
-        inv = self.invocation
-        record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self.started_at,
-                                tuple(self.events), inv.via)
-        publish.record_events(dumps(record))
-        self.events = []
-        return True
+        self.inline &= set(self.received)

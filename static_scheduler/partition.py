@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
-from storage_manager import JobGraph, dumps
+from storage_manager import JobGraph, Locality, dumps
 
 
 class CycleError(ValueError):
@@ -38,7 +38,9 @@ def _serialize(key: Any, node: GraphNode) -> bytes:
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
-                    num_shards: int, ttl_ms: int) -> JobGraph:
+                    num_shards: int, ttl_ms: int, locality: Locality | None = None
+                    ) -> JobGraph:
+    """The job's graph; `locality` (read on the client) travels with it to the executors."""
     keys = tuple(tasks)
     index = {key: i for i, key in enumerate(keys)}
     dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
@@ -57,6 +59,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         results=frozenset(index[k] for k in results),
         num_shards=num_shards,
         ttl_ms=ttl_ms,
+        locality=locality or Locality(),
     )
 
 

@@ -1,17 +1,11 @@
 """Storage manager: a job's keys, serialization, sharding over N Redis servers, atomic fan-in."""
 
+from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_graph import JobGraph
-from storage_manager.job_store import (
-    IOStats,
-    JobGone,
-    JobStore,
-    MarkResult,
-    MissingOutput,
-    Publish,
-    append_log_for,
-    load_graph_blob,
-)
+from storage_manager.job_store import IOStats, JobStore, append_log_for, load_graph_blob
 from storage_manager.keys import JobKeys
+from storage_manager.locality import Locality
+from storage_manager.publish import MarkResult, Publish
 from storage_manager.serialization import dumps, loads
 from storage_manager.shards import ShardSet, StorageUnavailable
 
@@ -21,6 +15,7 @@ __all__ = [
     "JobGraph",
     "JobKeys",
     "JobStore",
+    "Locality",
     "MarkResult",
     "MissingOutput",
     "Publish",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage_manager.locality import Locality
 from storage_manager.serialization import loads
 from storage_manager.shards import job_shard, task_shard
 
@@ -33,6 +34,8 @@ class JobGraph:
     """Tasks whose outputs the client asked for."""
     num_shards: int
     ttl_ms: int
+    locality: Locality = field(default_factory=Locality)
+    """The job's locality switches, as the client's configuration had them."""
     _nodes: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -10,28 +10,19 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import redis
 
+from storage_manager.chunk_reader import ChunkReader
+from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_graph import JobGraph
 from storage_manager.keys import JobKeys
+from storage_manager.publish import Publish
 from storage_manager.shards import ShardSet, job_shard
 
 CLEANUP_BATCH = 1000
 DEFAULT_LOG_TTL_MS = 3_600_000
-
-
-class JobGone(Exception):
-    """The job was cleaned up (finished or failed elsewhere) while this executor still ran."""
-
-
-class MissingOutput(LookupError):
-    """An input that should be in Redis is not (expired, or deleted by cleanup)."""
-
-    def __init__(self, task: int):
-        super().__init__(task)
-        self.task = task
 
 
 @dataclass
@@ -42,114 +33,6 @@ class IOStats:
     bytes_read: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
-
-
-class MarkResult(NamedTuple):
-    task: int
-    claimed: bool
-    inputs: dict[int, bytes]
-    """Outputs of the task's other parents that live on the task's shard (not yet counted
-    as read: the task that consumes them counts them)."""
-
-
-class _ShardStep:
-    """The operations of one step on one shard: a single call of the `step` script."""
-
-    __slots__ = ("args", "keys", "marks")
-
-    def __init__(self, live_key: str):
-        self.keys: list[str] = [live_key]
-        self.args: list[Any] = []
-        self.marks: list[int] = []
-
-    def extend(self, other: _ShardStep) -> None:
-        self.keys += other.keys[1:]
-        self.args += other.args
-        self.marks += other.marks
-
-
-class Publish:
-    """One executor step: outputs and events first, then announcements and fan-in marks.
-
-    Phase 1 (writes) always reaches Redis before phase 2 (marks, announcements): an output is
-    written before anyone can be told it is there. When every operation is on one shard this
-    is one script call, one round trip; otherwise one call per shard per phase.
-    """
-
-    def __init__(self, store: JobStore):
-        self._store = store
-        self._steps: dict[tuple[int, int], _ShardStep] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._steps)
-
-    @property
-    def round_trips(self) -> int:
-        """How many script calls `execute` will make."""
-        return 1 if len({shard for _, shard in self._steps}) == 1 else len(self._steps)
-
-    def _on(self, phase: int, shard: int) -> _ShardStep:
-        step = self._steps.get((phase, shard))
-        if step is None:
-            step = self._steps[phase, shard] = _ShardStep(self._store.keys.live)
-        return step
-
-    def write_output(self, task: int, data: bytes) -> None:
-        store = self._store
-        step = self._on(1, store.graph.output_shard(task))
-        step.keys.append(store.keys.output(task))
-        step.args += ("set", data)
-        store.stats.bytes_written += len(data)
-
-    def record_events(self, data: bytes) -> None:
-        """Ship events before this step's marks, so they are in when the results are."""
-        step = self._on(1, self._store.graph.job_shard)
-        step.keys.append(self._store.keys.events)
-        step.args += ("xadd", 2, "data", data)
-
-    def announce(self, kind: str, task: int, data: bytes = b"") -> None:
-        """Tell the client about a result or an error, after this step's writes."""
-        step = self._on(2, self._store.graph.job_shard)
-        step.keys.append(self._store.keys.log)
-        step.args += ("xadd", 6, "kind", kind, "task", task, "data", data)
-
-    def mark(self, task: int, parent: int, held: Iterable[int] = (),
-             last_only: bool = False) -> None:
-        """Record `parent` as done for fan-in `task`. The call that completes the set claims
-        the task and returns the outputs of its parents on the task's shard, except `held`
-        (those this executor has). With `last_only`, mark only if that completes the set."""
-        store, keys = self._store, self._store.keys
-        held = tuple(held)
-        step = self._on(2, store.graph.task_shard(task))
-        step.keys += (keys.done(task), keys.claim(task))
-        step.args += ("mark", parent, store.graph.waits_for[task], int(last_only),
-                      len(held), *held)
-        step.marks.append(task)
-
-    def execute(self) -> list[MarkResult]:
-        steps, self._steps = self._steps, {}
-        if len({shard for _, shard in steps}) == 1:
-            ordered = sorted(steps.items())
-            first = ordered[0][1]
-            for _, later in ordered[1:]:
-                first.extend(later)
-            steps = {ordered[0][0]: first}
-        results = []
-        for (_, shard), step in sorted(steps.items()):
-            replies = self._store.run_step(shard, step.keys, step.args)
-            if replies == -1:
-                raise JobGone(self._store.keys.prefix)
-            for task, reply in zip(step.marks, replies, strict=True):
-                results.append(_mark_result(task, reply))
-        return results
-
-
-def _mark_result(task: int, reply: list) -> MarkResult:
-    if reply[0] != 1:
-        return MarkResult(task, False, {})
-    pairs = reply[1:]
-    return MarkResult(task, True, {int(m): v for m, v in zip(pairs[::2], pairs[1::2],
-                                                              strict=True)})
 
 
 class JobStore:
@@ -166,10 +49,15 @@ class JobStore:
     # -- shared plumbing -------------------------------------------------------------------
     def run_step(self, shard: int, keys: list[str], args: list[Any]) -> Any:
         """One call of the `step` script; reloads it once if the shard forgot it (NOSCRIPT)."""
-        return run_step(self.shards, shard, keys, [self.graph.ttl_ms, self.owner, *args],
-                        self._timed)
+        replies = run_step(self.shards, shard, keys, [self.graph.ttl_ms, self.owner, *args],
+                           self._timed)
+        if replies == -1:
+            raise JobGone(self.keys.prefix)
+        return replies
 
     def _timed(self, call, *args):
+        """Call, counting one round trip and its time (thread-safe enough: the sums are
+        only read once a step is over)."""
         start = time.perf_counter()
         try:
             return call(*args)
@@ -182,8 +70,8 @@ class JobStore:
 
     # -- executors ---------------------------------------------------------------------------
     def fetch_outputs(self, tasks: Iterable[int]) -> dict[int, bytes]:
-        """Read outputs with one MGET per shard. Bytes are counted as read by whoever
-        consumes them, not here."""
+        """Read outputs with one MGET per shard, then the chunks of any large ones. Bytes
+        are counted as read by whoever consumes them, not here."""
         by_shard: dict[int, list[int]] = defaultdict(list)
         for task in tasks:
             by_shard[self.graph.output_shard(task)].append(task)
@@ -195,7 +83,11 @@ class JobStore:
                 if data is None:
                     raise MissingOutput(task)
                 found[task] = data
-        return found
+        return self.resolve_chunks(found)
+
+    def resolve_chunks(self, outputs: dict[int, bytes]) -> dict[int, bytes]:
+        """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
+        return ChunkReader(self).resolve(outputs)
 
     # -- the client ----------------------------------------------------------------------------
     def upload(self, graph_blob: bytes) -> None:
@@ -229,7 +121,7 @@ class JobStore:
 
     def cleanup(self) -> None:
         """Delete every key of the job; the live flag goes first on each shard, so guarded
-        writes that arrive later are refused."""
+        writes that arrive later are refused (and the chunk index read after it is final)."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
         names[graph.job_shard] += [keys.graph, keys.log, keys.events]
@@ -239,14 +131,18 @@ class JobStore:
             if not graph.stays_local(task):
                 names[graph.output_shard(task)].append(keys.output(task))
             if graph.is_fan_in(task):
-                names[graph.task_shard(task)] += [keys.done(task), keys.claim(task)]
+                names[graph.task_shard(task)] += [keys.done(task), keys.claim(task),
+                                                  keys.holders(task)]
         for index, shard in enumerate(self.shards.shards):
             pipe = shard.client.pipeline(transaction=False)
             pipe.unlink(keys.live)
-            batch = names.get(index, [])
+            pipe.smembers(keys.chunks)
+            batch = [*names.get(index, []), keys.chunks]
             for start in range(0, len(batch), CLEANUP_BATCH):
                 pipe.unlink(*batch[start:start + CLEANUP_BATCH])
-            pipe.execute()
+            chunks = sorted(pipe.execute()[1])
+            for start in range(0, len(chunks), CLEANUP_BATCH):
+                shard.client.unlink(*chunks[start:start + CLEANUP_BATCH])
 
 
 def load_graph_blob(shards: ShardSet, job_id: str) -> bytes:

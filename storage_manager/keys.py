@@ -42,8 +42,17 @@ class JobKeys:
         """The job's stream of per-task events, read once the job is over."""
         return self.prefix + "events"
 
+    @property
+    def chunks(self) -> str:
+        """The set of chunk keys written on one shard, so cleanup finds them without a scan."""
+        return self.prefix + "chunks"
+
     def output(self, task: int) -> str:
         return f"{self.prefix}o:{task}"
+
+    def chunk(self, task: int, index: int) -> str:
+        """Part `index` of a value too large for one key (see `chunking`)."""
+        return f"{self.prefix}o:{task}:{index}"
 
     def done(self, task: int) -> str:
         """The set of finished parents of a fan-in task."""
@@ -52,3 +61,7 @@ class JobKeys:
     def claim(self, task: int) -> str:
         """Who runs a fan-in task once its done set is complete."""
         return f"{self.prefix}c:{task}"
+
+    def holders(self, task: int) -> str:
+        """The parents of a fan-in that hold their outputs there (delayed I/O)."""
+        return f"{self.prefix}h:{task}"

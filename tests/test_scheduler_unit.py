@@ -204,7 +204,7 @@ def fan_in_job(job_id: str):
 
 def mark(store: JobStore, task: int, parent: int, held=()):
     publish = store.publish()
-    publish.mark(task, parent, held)
+    publish.mark(task, [parent], held=held)
     (result,) = publish.execute()
     return result
 
@@ -249,11 +249,11 @@ def test_claim_returns_the_other_inputs(shards, clients):
     assert g.output_shard(p0) == g.output_shard(p1) == g.task_shard(j)
     publish = store.publish()
     publish.write_output(p0, dumps(2))
-    publish.mark(j, p0)
+    publish.mark(j, [p0])
     assert publish.execute()[0].claimed is False
     publish = store.publish()
     publish.write_output(p1, dumps(3))
-    publish.mark(j, p1)
+    publish.mark(j, [p1])
     (result,) = publish.execute()
     assert result.claimed and result.inputs == {p0: dumps(2)}
     assert mark(store, j, p1, held=[p0]).inputs == {}, "a retry holding p0 skips it"
@@ -287,7 +287,7 @@ def test_writes_refused_after_cleanup(shards, clients):
     assert all(c.dbsize() == 0 for c in clients)
     with pytest.raises(JobGone):
         load_graph_blob(shards, "late")
-    for write in (lambda p: p.write_output(p0, b"x"), lambda p: p.mark(j, p0),
+    for write in (lambda p: p.write_output(p0, b"x"), lambda p: p.mark(j, [p0]),
                   lambda p: p.announce("result", p0), lambda p: p.record_events(b"e")):
         publish = store.publish()
         write(publish)
@@ -308,7 +308,7 @@ def test_every_key_has_a_ttl_and_cleanup_removes_all(shards, clients):
         publish = store.publish()
         publish.write_output(parent, dumps(parent))
         publish.record_events(b"events")
-        publish.mark(j, parent)
+        publish.mark(j, [parent])
         publish.execute()
     publish = store.publish()
     publish.write_output(j, b"result")

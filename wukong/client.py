@@ -10,7 +10,7 @@ from dask.local import nested_get
 
 from static_scheduler import build_job_graph, requested_keys, to_task_graph
 from wukong.cluster import LocalCluster, current_cluster
-from wukong.config import setting
+from wukong.config import locality_settings, setting
 from wukong.job import JobRun
 
 
@@ -32,6 +32,7 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any
         results=requested_keys(keys),
         num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
+        locality=locality_settings(),
     )
     with local_callbacks(callbacks) as active:
         start, _, _, _, finish = unpack_callbacks(active)

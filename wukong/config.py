@@ -9,6 +9,8 @@ from typing import Any
 import dask.config
 import yaml
 
+from storage_manager import Locality
+
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
 
 
@@ -23,3 +25,17 @@ def setting(name: str, override: Any = None) -> Any:
     if override is not None:
         return override
     return dask.config.get(f"wukong.{name}")
+
+
+def locality_settings() -> Locality:
+    """The locality switches for the next job, from `wukong.locality.*` and friends."""
+    return Locality(
+        clustering=bool(setting("locality.clustering")),
+        delayed_io=bool(setting("locality.delayed-io")),
+        inline_inputs=bool(setting("locality.inline-inputs")),
+        large_object_bytes=int(setting("locality.large-object-bytes")),
+        delay_seconds=float(setting("locality.delay-seconds")),
+        inline_bytes=int(setting("locality.inline-bytes")),
+        chunk_bytes=int(setting("storage.chunk-bytes")),
+        payload_limit=int(setting("runtime.payload-limit")),
+    )

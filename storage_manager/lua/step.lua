@@ -5,17 +5,23 @@
 -- operations in order.
 -- ARGV[1] = ttl in ms; ARGV[2] = owner (the invocation id); then operations:
 --   'set', value                      KEYS: the key                  -> nothing
+--   'chunk', value                    KEYS: the key, the shard's chunk index -> nothing
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
---   'mark', parent, ndeps, last_only, nskip, skip...
---                                     KEYS: done set, claim
+--   'mark', nfirm, firm..., ntent, tentative..., ndeps, hold, nskip, skip...
+--                                     KEYS: done set, claim, holders set
+--        Firm parents (written outputs) are marked done. Tentative parents (outputs held,
+--        unwritten, by the caller) are marked only if that completes the set: otherwise
+--        nothing of them changes, so they can re-check later (claim-if-last).
 --        -> {1, member, value, ...} claimed by owner, with the outputs of the set's members
---           that live on this shard (all but the parent and `skip`, which the caller holds);
---           {0} not complete, or claimed by another.
---        With last_only = 1 the parent is marked only if that completes the set (or it was
---        marked before): otherwise nothing changes, so a holder can re-check later.
+--           that live on this shard, except the caller's parents and `skip` (held already);
+--           {2} not complete, and the tentative parents are now the fan-in's holders
+--           (only with hold = 1, no firm parents, and no other parent holding);
+--           {0} otherwise: not complete, hold refused, or claimed by another.
 -- Marking is idempotent: a set of finished parents (never a bare INCR), so a duplicated or
 -- retried invocation cannot double-count, and a claim names its owner, so a retry of the same
--- invocation claims again while any other executor is refused.
+-- invocation claims again while any other executor is refused. At most one executor holds
+-- at a fan-in; every other parent writes and marks, so holders never wait on each other
+-- (and every hold is bounded in time anyway).
 -- Returns -1 if the job is gone, else the list of mark replies in order.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local ttl, owner = ARGV[1], ARGV[2]
@@ -35,18 +41,51 @@ local function claim_inputs(done, skip)
   return reply
 end
 
-local function mark(done, claim, parent, ndeps, last_only, skip)
-  if last_only and redis.call('SISMEMBER', done, parent) == 0
-      and redis.call('SCARD', done) + 1 < ndeps then
+local function another_holds(done, holders, mine)
+  for _, member in ipairs(redis.call('SMEMBERS', holders)) do
+    if not mine[member] and redis.call('SISMEMBER', done, member) == 0 then return true end
+  end
+  return false
+end
+
+local function hold(done, holders, tentative)
+  local mine = {}
+  for _, p in ipairs(tentative) do mine[p] = true end
+  if another_holds(done, holders, mine) then return {0} end
+  redis.call('SADD', holders, unpack(tentative))
+  redis.call('PEXPIRE', holders, ttl)
+  return {2}
+end
+
+local function mark(keys, firm, tentative, ndeps, may_hold, skip)
+  local done, claim, holders = keys[1], keys[2], keys[3]
+  if #firm > 0 then
+    redis.call('SADD', done, unpack(firm))
+    redis.call('PEXPIRE', done, ttl)
+  end
+  local unmarked = 0
+  for _, p in ipairs(tentative) do
+    if redis.call('SISMEMBER', done, p) == 0 then unmarked = unmarked + 1 end
+  end
+  if redis.call('SCARD', done) + unmarked < ndeps then
+    if may_hold and #firm == 0 and #tentative > 0 then return hold(done, holders, tentative) end
     return {0}
   end
-  redis.call('SADD', done, parent)
-  redis.call('PEXPIRE', done, ttl)
-  if redis.call('SCARD', done) < ndeps then return {0} end
+  if #tentative > 0 then
+    redis.call('SADD', done, unpack(tentative))
+    redis.call('PEXPIRE', done, ttl)
+  end
   local current = redis.call('GET', claim)
   if current and current ~= owner then return {0} end
   if not current then redis.call('SET', claim, owner, 'PX', ttl) end
   return claim_inputs(done, skip)
+end
+
+local function list_at(a)
+  local n = tonumber(ARGV[a])
+  local items = {}
+  for i = 1, n do items[i] = ARGV[a + i] end
+  return items, a + n + 1
 end
 
 local k, a = 2, 3
@@ -56,18 +95,29 @@ while a <= #ARGV do
   if op == 'set' then
     redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ttl)
     k, a = k + 1, a + 2
+  elseif op == 'chunk' then
+    redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ttl)
+    redis.call('SADD', KEYS[k + 1], KEYS[k])
+    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+    k, a = k + 2, a + 2
   elseif op == 'xadd' then
     local n = tonumber(ARGV[a + 1])
     redis.call('XADD', KEYS[k], '*', unpack(ARGV, a + 2, a + 1 + n))
     redis.call('PEXPIRE', KEYS[k], ttl)
     k, a = k + 1, a + 2 + n
   elseif op == 'mark' then
-    local nskip = tonumber(ARGV[a + 4])
-    local skip = {[ARGV[a + 1]] = true}
-    for i = 1, nskip do skip[ARGV[a + 4 + i]] = true end
-    replies[#replies + 1] = mark(KEYS[k], KEYS[k + 1], ARGV[a + 1], tonumber(ARGV[a + 2]),
-                                 ARGV[a + 3] == '1', skip)
-    k, a = k + 2, a + 5 + nskip
+    local firm, tentative, skip_list, ndeps, may_hold
+    firm, a = list_at(a + 1)
+    tentative, a = list_at(a)
+    ndeps, may_hold = tonumber(ARGV[a]), ARGV[a + 1] == '1'
+    skip_list, a = list_at(a + 2)
+    local skip = {}
+    for _, p in ipairs(firm) do skip[p] = true end
+    for _, p in ipairs(tentative) do skip[p] = true end
+    for _, p in ipairs(skip_list) do skip[p] = true end
+    replies[#replies + 1] = mark({KEYS[k], KEYS[k + 1], KEYS[k + 2]}, firm, tentative, ndeps,
+                                 may_hold, skip)
+    k = k + 3
   else
     return redis.error_reply('unknown step operation ' .. tostring(op))
   end

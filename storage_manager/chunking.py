@@ -1,0 +1,64 @@
+"""Values larger than one Redis string should be: split over several keys, spread over shards.
+
+Redis refuses strings over 512 MB and a single huge value would sit on one shard, so a value
+over the job's chunk size is stored as a small manifest under its output key plus numbered
+chunks. Chunk `i` of a task lives on the shard after its output's, round-robin, so a large
+value's bytes spread evenly and are read back in parallel.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+MANIFEST_MAGIC = b"WKC1"
+_MANIFEST = struct.Struct("<4sQI")
+MAX_CHUNK_BYTES = 512 * 1024 * 1024
+
+
+def check_chunk_bytes(chunk_bytes: int) -> int:
+    if not 0 < chunk_bytes <= MAX_CHUNK_BYTES:
+        raise ValueError(f"wukong.storage.chunk-bytes must be between 1 and {MAX_CHUNK_BYTES} "
+                         f"(Redis refuses larger values), got {chunk_bytes}")
+    return chunk_bytes
+
+
+def chunk_count(total: int, chunk_bytes: int) -> int:
+    return -(-total // chunk_bytes)
+
+
+def manifest(total: int, count: int) -> bytes:
+    return _MANIFEST.pack(MANIFEST_MAGIC, total, count)
+
+
+def is_manifest(data: bytes) -> bool:
+    return len(data) == _MANIFEST.size and data[:4] == MANIFEST_MAGIC
+
+
+def read_manifest(data: bytes) -> tuple[int, int]:
+    """(total bytes, number of chunks)."""
+    _, total, count = _MANIFEST.unpack(data)
+    return total, count
+
+
+def split(data: bytes, chunk_bytes: int) -> Iterator[memoryview]:
+    """Views of `data`, `chunk_bytes` each (the last may be shorter); nothing is copied."""
+    view = memoryview(data)
+    for start in range(0, len(view), chunk_bytes):
+        yield view[start:start + chunk_bytes]
+
+
+def chunk_shard(output_shard: int, index: int, num_shards: int) -> int:
+    return (output_shard + 1 + index) % num_shards
+
+
+def assemble(total: int, chunks: list[bytes]) -> bytearray:
+    """One buffer holding the chunks in order: the only copy made on the way in."""
+    whole = bytearray(total)
+    offset = 0
+    for chunk in chunks:
+        whole[offset:offset + len(chunk)] = chunk
+        offset += len(chunk)
+    if offset != total:
+        raise ValueError(f"chunked value is {offset} bytes, its manifest says {total}")
+    return whole

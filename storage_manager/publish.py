@@ -1,0 +1,131 @@
+"""One executor step's writes and fan-in marks, in as few script calls as the shards allow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from storage_manager.chunking import chunk_count, chunk_shard, manifest, split
+
+if TYPE_CHECKING:
+    from storage_manager.job_store import JobStore
+
+
+class MarkResult(NamedTuple):
+    task: int
+    claimed: bool
+    inputs: dict[int, bytes]
+    """Outputs of the task's other parents that live on the task's shard (not yet counted
+    as read: the task that consumes them counts them). Large ones are chunk manifests."""
+    holding: bool = False
+    """Not complete, and the caller's tentative parents are now the fan-in's holders."""
+
+
+class _ShardStep:
+    """The operations of one step on one shard: a single call of the `step` script."""
+
+    __slots__ = ("args", "keys", "marks")
+
+    def __init__(self, live_key: str):
+        self.keys: list[str] = [live_key]
+        self.args: list[Any] = []
+        self.marks: list[int] = []
+
+    def extend(self, other: _ShardStep) -> None:
+        self.keys += other.keys[1:]
+        self.args += other.args
+        self.marks += other.marks
+
+
+class Publish:
+    """One executor step: outputs and events first, then announcements and fan-in marks.
+
+    Phase 1 (writes) always reaches Redis before phase 2 (marks, announcements): an output is
+    written before anyone can be told it is there. When every operation is on one shard this
+    is one script call, one round trip; otherwise one call per shard per phase.
+    """
+
+    def __init__(self, store: JobStore):
+        self._store = store
+        self._steps: dict[tuple[int, int], _ShardStep] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._steps)
+
+    @property
+    def round_trips(self) -> int:
+        """How many script calls `execute` will make."""
+        return 1 if len({shard for _, shard in self._steps}) == 1 else len(self._steps)
+
+    def _on(self, phase: int, shard: int) -> _ShardStep:
+        step = self._steps.get((phase, shard))
+        if step is None:
+            step = self._steps[phase, shard] = _ShardStep(self._store.keys.live)
+        return step
+
+    def write_output(self, task: int, data: bytes) -> None:
+        """Write an output; one over the job's chunk size goes as a manifest plus chunks
+        spread over the shards after the output's own."""
+        store, graph = self._store, self._store.graph
+        shard, chunk_bytes = graph.output_shard(task), graph.locality.chunk_bytes
+        head = data
+        if len(data) > chunk_bytes:
+            head = manifest(len(data), chunk_count(len(data), chunk_bytes))
+            for index, piece in enumerate(split(data, chunk_bytes)):
+                step = self._on(1, chunk_shard(shard, index, graph.num_shards))
+                step.keys += (store.keys.chunk(task, index), store.keys.chunks)
+                step.args += ("chunk", piece)
+        step = self._on(1, shard)
+        step.keys.append(store.keys.output(task))
+        step.args += ("set", head)
+        store.stats.bytes_written += len(data)
+
+    def record_events(self, data: bytes) -> None:
+        """Ship events before this step's marks, so they are in when the results are."""
+        step = self._on(1, self._store.graph.job_shard)
+        step.keys.append(self._store.keys.events)
+        step.args += ("xadd", 2, "data", data)
+
+    def announce(self, kind: str, task: int, data: bytes = b"") -> None:
+        """Tell the client about a result or an error, after this step's writes."""
+        step = self._on(2, self._store.graph.job_shard)
+        step.keys.append(self._store.keys.log)
+        step.args += ("xadd", 6, "kind", kind, "task", task, "data", data)
+
+    def mark(self, task: int, firm: Iterable[int] = (), tentative: Iterable[int] = (),
+             held: Iterable[int] = (), hold: bool = False) -> None:
+        """Mark parents done at fan-in `task`: `firm` ones (written) always, `tentative` ones
+        (held here, unwritten) only if that completes the set. The call that completes it
+        claims the task and returns the outputs of its other parents on the task's shard,
+        except `held` (the caller has them). With `hold`, an incomplete set makes the
+        tentative parents its holders, unless another parent holds already."""
+        store, keys = self._store, self._store.keys
+        firm, tentative, held = tuple(firm), tuple(tentative), tuple(held)
+        step = self._on(2, store.graph.task_shard(task))
+        step.keys += (keys.done(task), keys.claim(task), keys.holders(task))
+        step.args += ("mark", len(firm), *firm, len(tentative), *tentative,
+                      store.graph.waits_for[task], int(hold), len(held), *held)
+        step.marks.append(task)
+
+    def execute(self) -> list[MarkResult]:
+        steps, self._steps = self._steps, {}
+        if len({shard for _, shard in steps}) == 1:
+            ordered = sorted(steps.items())
+            first = ordered[0][1]
+            for _, later in ordered[1:]:
+                first.extend(later)
+            steps = {ordered[0][0]: first}
+        results = []
+        for (_, shard), step in sorted(steps.items()):
+            replies = self._store.run_step(shard, step.keys, step.args)
+            for task, reply in zip(step.marks, replies, strict=True):
+                results.append(_mark_result(task, reply))
+        return results
+
+
+def _mark_result(task: int, reply: list) -> MarkResult:
+    if reply[0] != 1:
+        return MarkResult(task, False, {}, holding=reply[0] == 2)
+    pairs = reply[1:]
+    return MarkResult(task, True, {int(m): v for m, v in zip(pairs[::2], pairs[1::2],
+                                                              strict=True)})
