@@ -1,0 +1,191 @@
+"""The locality techniques, each where it must fire and where it must not, read from the
+job's events (which executor ran which task, bytes written), with results equal to Dask's.
+
+Large values here are numpy arrays over `wukong.locality.large-object-bytes` (1 MiB).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import dask
+import numpy as np
+import pytest
+
+import wukong
+
+MB = 1_000_000
+OFF = {"wukong.locality.clustering": False, "wukong.locality.delayed-io": False,
+       "wukong.locality.inline-inputs": False}
+
+
+def make(n, value=1.0, sleep=0.0):
+    """An array of `n` float64s; `sleep` first, so one parent finishes after another."""
+    time.sleep(sleep)
+    return np.full(n, value)
+
+
+def plus(*arrays):
+    return sum(float(np.sum(a)) for a in arrays)
+
+
+def scale(a, k):
+    return a * k
+
+
+def run(dsk, keys, config=None):
+    """Wukong's result (checked against Dask's) and the job's report."""
+    with dask.config.set(config or {}):
+        got = wukong.get(dsk, keys)
+    want = dask.get(dsk, keys)
+    np.testing.assert_equal(got, want)
+    return wukong.last_job()
+
+
+def by_key(report):
+    (tasks,) = [{t.key: t for t in report.tasks}]
+    return tasks
+
+
+def executors(report):
+    """The keys each executor ran."""
+    ran = defaultdict(set)
+    for t in report.tasks:
+        ran[t.executor].add(t.key)
+    return list(ran.values())
+
+
+FAN_OUT = {"root": (make, 500_000), **{f"d{i}": (scale, "root", i) for i in range(3)},
+           "total": (plus, "d0", "d1", "d2")}
+
+
+def test_clustering_runs_a_large_outputs_dependents_here(cluster):
+    """A 4 MB root with three dependents: all run in the root's executor (and so does the
+    fan-in after them); the root is never written."""
+    report = run(FAN_OUT, "total")
+    assert executors(report) == [set(FAN_OUT)]
+    assert by_key(report)["root"].bytes_written == 0
+    assert report.bytes_read == 0
+
+
+def test_clustering_switched_off_ships_the_large_output(cluster):
+    """Without clustering, the root becomes one dependent and invokes the other two, which
+    read the root's output from Redis."""
+    report = run(FAN_OUT, "total", {"wukong.locality.clustering": False})
+    assert report.executors_invoked == 3
+    assert by_key(report)["root"].bytes_written > 4 * MB
+    assert report.bytes_read > 2 * 4 * MB
+
+
+def test_clustering_does_not_fire_for_small_outputs(cluster):
+    """A small root fans out as usual: one executor per dependent."""
+    dsk = {"root": (make, 10), **{f"d{i}": (scale, "root", i) for i in range(3)},
+           "total": (plus, "d0", "d1", "d2")}
+    assert run(dsk, "total").executors_invoked == 3
+
+
+def two_parents(first_sleep, second_sleep, second_n=500_000):
+    return {"p1": (make, 500_000, 1.0, first_sleep), "p2": (make, second_n, 2.0, second_sleep),
+            "f": (plus, "p1", "p2")}
+
+
+def test_delayed_io_meets_in_one_executor(cluster):
+    """Two large parents in two executors, finishing 300 ms apart: the first holds its
+    output at the fan-in, the second (refused as a holder) writes and marks, and the first
+    claims the fan-in: it runs beside the held output, which is never written."""
+    report = run(two_parents(0.0, 0.3), "f", {"wukong.locality.delay-seconds": 30})
+    tasks = by_key(report)
+    (holder,) = [p for p in ("p1", "p2") if tasks[p].executor == tasks["f"].executor]
+    (other,) = {"p1", "p2"} - {holder}
+    assert tasks[holder].bytes_written == 0
+    assert tasks[other].bytes_written > 4 * MB
+    assert tasks["f"].bytes_read == tasks[other].bytes_written
+
+
+def test_delayed_io_meets_without_any_large_write(cluster):
+    """Clustering puts both large parents in one executor; the first holds while the
+    second (300 ms later) runs, and the second's claim-if-last mark, carrying the held
+    one, completes the fan-in: neither large output is ever written."""
+    dsk = {"seed": (make, 200_000), "a": (scale, "seed", 2),
+           "b": (lambda s: make(len(s), 3.0, 0.3), "seed"), "f": (plus, "a", "b")}
+    report = run(dsk, "f")
+    assert executors(report) == [set(dsk)]
+    assert report.bytes_written == by_key(report)["f"].bytes_written < 1000
+    off = run(dsk, "f", {"wukong.locality.delayed-io": False})
+    assert by_key(off)["a"].bytes_written > MB, "without delayed I/O the first is written"
+
+
+def test_delayed_io_gives_up_in_time(cluster):
+    """The other parent is small and finishes long after the hold ends: the holder writes
+    then marks, and the fan-in still runs exactly once with the right inputs."""
+    report = run(two_parents(0.0, 1.0, second_n=10), "f",
+                 {"wukong.locality.delay-seconds": 0.1})
+    tasks = by_key(report)
+    assert tasks["p1"].bytes_written > 4 * MB
+    assert len([t for t in report.tasks if t.key == "f"]) == 1
+
+
+def test_delayed_io_switched_off_writes_at_once(cluster):
+    report = run(two_parents(0.0, 0.3), "f", {"wukong.locality.delayed-io": False})
+    tasks = by_key(report)
+    assert tasks["p1"].bytes_written > 4 * MB and tasks["p2"].bytes_written > 4 * MB
+
+
+def test_large_parents_at_two_fan_ins_never_deadlock(cluster):
+    """Two large parents meeting at two fan-ins: at most one holds at each, so both
+    fan-ins run, whatever the order."""
+    dsk = {"p1": (make, 500_000, 1.0), "p2": (make, 500_000, 2.0, 0.05),
+           "f1": (plus, "p1", "p2"), "f2": (plus, "p2", "p1"), "out": (plus, "f1", "f2")}
+    report = run(dsk, "out", {"wukong.locality.delay-seconds": 30})
+    assert sorted(t.key for t in report.tasks) == sorted(dsk)
+
+
+def test_small_inputs_travel_inline(cluster):
+    """A small root fanning out to three: its output goes in the payloads, so it is never
+    written and nobody reads Redis."""
+    dsk = {"root": (make, 10), **{f"d{i}": (scale, "root", i) for i in range(3)}}
+    keys = [f"d{i}" for i in range(3)]
+    report = run(dsk, keys)
+    assert report.executors_invoked == 3
+    assert by_key(report)["root"].bytes_written == 0
+    assert report.bytes_read == 0
+
+
+@pytest.mark.parametrize("config", [{"wukong.locality.inline-inputs": False},
+                                    {"wukong.locality.inline-bytes": 100}])
+def test_inputs_not_inlined_when_off_or_too_large(cluster, config):
+    dsk = {"root": (make, 1000), **{f"d{i}": (scale, "root", i) for i in range(3)}}
+    keys = [f"d{i}" for i in range(3)]
+    report = run(dsk, keys, config)
+    assert by_key(report)["root"].bytes_written > 8000
+    assert report.bytes_read >= 2 * 8000
+
+
+def test_all_techniques_off_still_correct(cluster):
+    dsk = {**FAN_OUT, **two_parents(0.0, 0.1), "out": (plus, "total", "f")}
+    report = run(dsk, "out", OFF)
+    assert by_key(report)["root"].bytes_written > 4 * MB
+
+
+def test_chain_of_large_arrays_writes_only_the_result(cluster):
+    """50 tasks, each making a 50 MB array from the last: one executor, one write."""
+    dsk = {"c0": (make, 6_250_000), **{f"c{i}": (scale, f"c{i - 1}", 1) for i in range(1, 50)},
+           "out": (np.sum, "c49")}
+    report = run(dsk, "out")
+    assert report.executors_invoked == 1
+    assert {t.key for t in report.tasks if t.bytes_written} == {"out"}
+
+
+def test_settings_travel_with_the_job(cluster):
+    """`dask.config.set` around one compute changes that job only."""
+    with dask.config.set({"wukong.locality.clustering": False}):
+        off = run(FAN_OUT, "total")
+    on = run(FAN_OUT, "total")
+    assert off.executors_invoked == 3 and on.executors_invoked == 1
+
+
+def test_bad_setting_is_named(cluster):
+    with dask.config.set({"wukong.storage.chunk-bytes": 0}), \
+            pytest.raises(ValueError, match=r"wukong\.storage\.chunk-bytes"):
+        wukong.get(FAN_OUT, "total")
