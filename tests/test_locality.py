@@ -189,3 +189,13 @@ def test_bad_setting_is_named(cluster):
     with dask.config.set({"wukong.storage.chunk-bytes": 0}), \
             pytest.raises(ValueError, match=r"wukong\.storage\.chunk-bytes"):
         wukong.get(FAN_OUT, "total")
+
+
+def test_default_shard_count_follows_the_machine():
+    from wukong.cluster import shard_count
+
+    assert 1 <= shard_count("auto") <= 4
+    assert shard_count(3) == shard_count("3") == 3
+    for bad in (0, "many"):
+        with pytest.raises(ValueError, match=r"wukong\.redis\.shards"):
+            shard_count(bad)

