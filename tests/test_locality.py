@@ -199,3 +199,36 @@ def test_default_shard_count_follows_the_machine():
     for bad in (0, "many"):
         with pytest.raises(ValueError, match=r"wukong\.redis\.shards"):
             shard_count(bad)
+
+
+def test_claim_if_last_and_one_holder_per_fan_in(cluster):
+    """The primitive under delayed I/O: a tentative mark changes nothing unless it completes
+    the set; the first tentative parent may hold, a second is refused (so it writes and
+    marks), and the holder's re-check then claims."""
+    from static_scheduler import build_job_graph, to_task_graph
+    from storage_manager import JobStore, dumps
+
+    dsk = {"p0": (make, 1), "p1": (make, 2), "j": (plus, "p0", "p1")}
+    graph = build_job_graph("holdtest", to_task_graph(dsk, ["j"]), ["j"], len(cluster.shards),
+                            60_000)
+    JobStore(cluster.shards, graph).upload(dumps(graph))
+    a, b = (JobStore(cluster.shards, graph, owner=o) for o in "AB")
+    p0, p1, j = (graph.keys.index(k) for k in ("p0", "p1", "j"))
+
+    def mark(store, **kwargs):
+        publish = store.publish()
+        publish.mark(j, **kwargs)
+        (result,) = publish.execute()
+        return result
+
+    assert mark(a, tentative=[p0]) == (j, False, {}, False), "changes nothing"
+    assert mark(a, tentative=[p0], hold=True).holding
+    assert not mark(b, tentative=[p1], hold=True).holding, "one holder per fan-in"
+    publish = b.publish()
+    publish.write_output(p1, dumps(2))
+    publish.mark(j, firm=[p1])
+    assert not publish.execute()[0].claimed
+    claim = mark(a, tentative=[p0])
+    assert claim.claimed and claim.inputs == {p1: dumps(2)}
+    assert not mark(b, firm=[p1]).claimed, "the claim has its owner"
+    JobStore(cluster.shards, graph).cleanup()
