@@ -58,6 +58,8 @@ class TaskLoop:
         self.inline = set(invocation.inputs)
         """Inputs that came in the payload: not read from Redis."""
         self.holds = Holds()
+        self.pinned: set[int] = set()
+        """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
 
     def run(self) -> None:
         stack = [self.invocation.task]
@@ -141,16 +143,22 @@ class TaskLoop:
         ready = ready_now + [f for f in fan_ins if f in claimed]
         if plan.cluster or plan.hold or not ready:
             return ready
-        self._invoke(ready[1:], task, plan)
-        return ready[:1]
+        pinned = [t for t in ready if t in self.pinned]
+        free = [t for t in ready if t not in self.pinned]
+        here = pinned or free[:1]
+        self._invoke([t for t in free if t not in here], task, plan)
+        return here
 
     def _mark(self, publish: Publish, fan_in: int, firm: list[int], tentative: list[int],
               hold: bool) -> None:
         """Mark at `fan_in`, including every output held here for it (claim-if-last)."""
-        held_here = [t for t in self.holds.parents_at(fan_in) if t not in tentative]
+        tentative = tentative + [t for t in self.holds.parents_at(fan_in)
+                                 if t not in tentative]
+        if tentative:
+            self.pinned.add(fan_in)
         have = [p for p in self.graph.dependencies[fan_in]
                 if p in self.values or p in self.received]
-        publish.mark(fan_in, firm, tentative + held_here, have, hold)
+        publish.mark(fan_in, firm, tentative, have, hold)
 
     def _ship(self, publish: Publish, task: int, timing: tuple[float, float, Snapshot],
               last: bool) -> list[MarkResult]:
@@ -257,3 +265,4 @@ class TaskLoop:
             for task in [t for t in held if t not in needed]:
                 del held[task]
         self.inline &= set(self.received)
+        self.pinned &= self.holds.fan_ins()
