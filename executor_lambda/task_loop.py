@@ -65,7 +65,10 @@ class TaskLoop:
         stack = [self.invocation.task]
         try:
             while stack or self.holds:
-                if stack:
+                due = self.holds.expire(time.time())
+                if due:
+                    stack.extend(self._write_and_mark(due, last=not stack))
+                elif stack:
                     task = stack.pop()
                     if self.on_task is not None:
                         self.on_task(task)
@@ -74,7 +77,7 @@ class TaskLoop:
                         return
                     stack.extend(reversed(here))
                 else:
-                    stack.extend(self._wait_for_holds())
+                    stack.extend(self._recheck_holds())
                 self._forget_unneeded(stack)
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
@@ -191,15 +194,11 @@ class TaskLoop:
             remaining = self.remaining_ms() / 1000 if self.remaining_ms else None
             self.holds.add(task, waiting, self.policy.hold_deadline(time.time(), remaining))
             return []
-        return self._write_and_mark({task: waiting})
+        return self._write_and_mark({task: waiting}, last=True)
 
-    def _wait_for_holds(self) -> list[int]:
-        """Nothing else to do: write what is due, else wait a little and re-check."""
-        now = time.time()
-        due = self.holds.expire(now)
-        if due:
-            return self._write_and_mark(due)
-        time.sleep(self.holds.next_wait(now))
+    def _recheck_holds(self) -> list[int]:
+        """Nothing else to do: wait a little, then re-check the held outputs' fan-ins."""
+        time.sleep(self.holds.next_wait(time.time()))
         first = next(iter(self.holds.pending))
         before = self.recorder.snapshot()
         publish = self.store.publish()
@@ -209,7 +208,7 @@ class TaskLoop:
         self.recorder.amend(first, before)
         return claimed
 
-    def _write_and_mark(self, outputs: dict[int, set[int]]) -> list[int]:
+    def _write_and_mark(self, outputs: dict[int, set[int]], last: bool) -> list[int]:
         """Write held outputs, then mark them done at their fan-ins; the fan-ins claimed.
         Each output's write is counted in its own task's event, the call in the first's."""
         recorder, publish = self.recorder, self.store.publish()
@@ -221,7 +220,7 @@ class TaskLoop:
             firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]
             self._mark(publish, fan_in, firm, [], False)
         first, before = next(iter(outputs)), recorder.snapshot()
-        ship = not self.holds and bool(recorder.events)
+        ship = last and not self.holds and bool(recorder.events)
         if ship:
             recorder.amend(first, before, publish.round_trips)
             recorder.flush(publish)

@@ -263,3 +263,23 @@ def test_mixed_sizes_any_shape(cluster, case, config):
     dsk, keys = case
     report = run(dsk, keys, config)
     assert sorted(t.key for t in report.tasks) == sorted(report.task_keys)
+
+
+def slow_scale(a, k, seconds):
+    time.sleep(seconds)
+    return a * k
+
+
+def test_a_hold_ends_on_time_while_the_executor_is_busy(cluster):
+    """The holder keeps running a long clustered chain; its hold still ends at the
+    deadline (written, then marked), so the slow other parent completes the fan-in and
+    runs it, long before the chain is done."""
+    dsk = {"root": (make, 200_000), "a": (scale, "root", 2),
+           "p2": (make, 10, 1.0, 1.0), "f": (plus, "a", "p2"),
+           **{f"b{i}": (slow_scale, "root" if i == 0 else f"b{i - 1}", 1, 0.5)
+              for i in range(4)}}
+    report = run(dsk, ["f", "b3"], {"wukong.locality.delay-seconds": 0.1})
+    tasks = by_key(report)
+    assert tasks["a"].executor == tasks["b3"].executor
+    assert tasks["a"].bytes_written > MB
+    assert tasks["f"].executor == tasks["p2"].executor
