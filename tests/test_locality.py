@@ -87,9 +87,15 @@ def test_clustering_does_not_fire_for_small_outputs(cluster):
     assert run(dsk, "total").executors_invoked == 3
 
 
+def grow(seed, n, value, sleep):
+    return make(n, value + float(seed[0]), sleep)
+
+
 def two_parents(first_sleep, second_sleep, second_n=500_000):
-    return {"p1": (make, 500_000, 1.0, first_sleep), "p2": (make, second_n, 2.0, second_sleep),
-            "f": (plus, "p1", "p2")}
+    """Two parents of one fan-in, started together by one small task (so however late an
+    executor starts, the sleeps decide which parent finishes first)."""
+    return {"s": (make, 10, 0.0), "p1": (grow, "s", 500_000, 1.0, first_sleep),
+            "p2": (grow, "s", second_n, 2.0, second_sleep), "f": (plus, "p1", "p2")}
 
 
 def test_delayed_io_meets_in_one_executor(cluster):
@@ -273,10 +279,11 @@ def slow_scale(a, k, seconds):
 def test_a_hold_ends_on_time_while_the_executor_is_busy(cluster):
     """The holder keeps running a long clustered chain; its hold still ends at the
     deadline (written, then marked), so the slow other parent completes the fan-in and
-    runs it, long before the chain is done."""
-    dsk = {"root": (make, 200_000), "a": (scale, "root", 2),
-           "p2": (make, 10, 1.0, 1.0), "f": (plus, "a", "p2"),
-           **{f"b{i}": (slow_scale, "root" if i == 0 else f"b{i - 1}", 1, 0.5)
+    runs it, long before the chain is done. Both parents start from one small task, so
+    the other parent cannot finish first however late an executor starts."""
+    dsk = {"s": (make, 10), "root": (np.tile, "s", 20_000), "a": (scale, "root", 2),
+           "p2": (slow_scale, "s", 1, 2.0), "f": (plus, "a", "p2"),
+           **{f"b{i}": (slow_scale, "root" if i == 0 else f"b{i - 1}", 1, 0.75)
               for i in range(4)}}
     report = run(dsk, ["f", "b3"], {"wukong.locality.delay-seconds": 0.1})
     tasks = by_key(report)
