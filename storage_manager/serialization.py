@@ -21,6 +21,7 @@ import cloudpickle
 PROTOCOL = 5
 MAGIC = b"WKB1"
 _COUNTS = struct.Struct("<4sIQ")
+ALIGN = 64
 
 
 def dumps(obj: Any) -> bytes:
@@ -34,7 +35,19 @@ def dumps(obj: Any) -> bytes:
         return cloudpickle.dumps(obj, protocol=PROTOCOL)
     header = _COUNTS.pack(MAGIC, len(views), len(body))
     sizes = struct.pack(f"<{len(views)}Q", *(view.nbytes for view in views))
-    return b"".join([header, sizes, body, *views])
+    frames: list[bytes | memoryview] = [header, sizes, body]
+    offset = len(header) + len(sizes) + len(body)
+    for view in views:
+        pad = _aligned(offset) - offset
+        frames += [bytes(pad), view]
+        offset += pad + view.nbytes
+    return b"".join(frames)
+
+
+def _aligned(offset: int) -> int:
+    """Buffers start on ALIGN-byte boundaries, so arrays read in place are aligned (numpy's
+    fast loops and BLAS need that)."""
+    return -(-offset // ALIGN) * ALIGN
 
 
 def loads(data: bytes | bytearray | memoryview) -> Any:
@@ -49,6 +62,7 @@ def loads(data: bytes | bytearray | memoryview) -> Any:
     offset += body_len
     buffers = []
     for size in sizes:
+        offset = _aligned(offset)
         buffers.append(view[offset:offset + size])
         offset += size
     return pickle.loads(body, buffers=buffers)

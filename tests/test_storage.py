@@ -26,6 +26,7 @@ def test_out_of_band_buffers_are_read_without_copying():
     np.testing.assert_array_equal(back["a"], array)
     assert np.shares_memory(back["a"], np.frombuffer(blob, dtype=np.uint8))
     assert len(blob) < array.nbytes + 1000
+    assert back["a"].flags.aligned
 
 
 def test_values_without_buffers_stay_plain_pickles():
