@@ -48,7 +48,7 @@ def comparison(summary: dict) -> str:
                 continue
             tasks = f"{cell['tasks']:,}"
             ideal = f"{cell['ideal']:.2f} s" if cell["ideal"] else "—"
-            ratio = f" ({cell['median'] / best:.2f}×)" if best else ""
+            ratio = f" ({cell['median'] / best:.2f}x)" if best else ""
             mark = "" if cell["verified"] else " DIFFERS"
             cells.append(f"{cell['median']:.3f} s{ratio}{mark}")
         lines.append(f"| {workload} {variant} | {tasks} | {ideal} | " + " | ".join(cells) + " |")
@@ -56,7 +56,8 @@ def comparison(summary: dict) -> str:
 
 
 def details(summary: dict) -> str:
-    lines = ["| workload | system | runs | median | min | verified |", "|---|---|---:|---:|---:|---|"]
+    lines = ["| workload | system | runs | median | min | verified |",
+             "|---|---|---:|---:|---:|---|"]
     for (workload, variant, system, ablation), cell in summary.items():
         if ablation is None:
             lines.append(f"| {workload} {variant} | {system} | {cell['runs']} | "
@@ -98,16 +99,16 @@ def targets(summary: dict) -> str:
         if workload == "TR":
             sync = summary.get((workload, variant, "sync", None))
             if best:
-                checks.append(("≤ 0.2× best distributed", wk / best, 0.2))
+                checks.append(("≤ 0.2x best distributed", wk / best, 0.2))
             if sync:
-                checks.append(("≤ 2× sync", wk / sync["median"], 2.0))
+                checks.append(("≤ 2x sync", wk / sync["median"], 2.0))
         elif workload == "TR-delay":
-            checks.append(("≤ 1.25× ideal", wk / cell["ideal"], 1.25))
+            checks.append(("≤ 1.25x ideal", wk / cell["ideal"], 1.25))
         elif best:
-            checks.append(("≤ 1.1× best distributed", wk / best, 1.1))
+            checks.append(("≤ 1.1x best distributed", wk / best, 1.1))
         for goal, ratio, limit in checks:
             verdict = "met" if ratio <= limit else "MISSED"
-            lines.append(f"- {workload} {variant}: Wukong {ratio:.2f}× ({goal}): {verdict}")
+            lines.append(f"- {workload} {variant}: Wukong {ratio:.2f}x ({goal}): {verdict}")
     return "\n".join(lines) or "- (no Wukong runs)"
 
 
@@ -122,7 +123,7 @@ def ablation(summary: dict) -> str:
     lines = ["| workload | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
     for (workload, variant), times in rows.items():
         base = times.get("all on")
-        cells = [f"{times[v]:.3f} s" + (f" ({times[v] / base:.2f}×)" if base else "")
+        cells = [f"{times[v]:.3f} s" + (f" ({times[v] / base:.2f}x)" if base else "")
                  if v in times else "—" for v in variants]
         lines.append(f"| {workload} {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -37,7 +37,8 @@ class Workload:
 
 def _all_close(got: Any, want: Any) -> bool:
     if isinstance(want, (tuple, list)):
-        return len(got) == len(want) and all(_all_close(g, w) for g, w in zip(got, want))
+        return len(got) == len(want) and all(
+            _all_close(g, w) for g, w in zip(got, want, strict=True))
     return bool(np.allclose(got, want, rtol=1e-6, atol=1e-8))
 
 
@@ -55,7 +56,7 @@ def delayed_add(a: float, b: float) -> float:
 
 
 def tree_reduction(leaves: int, combine: Callable[[Any, Any], Any] = add) -> tuple:
-    """Pairwise `combine` over `leaves` numbers with `dask.delayed`: 2 × leaves - 1 tasks."""
+    """Pairwise `combine` over `leaves` numbers with `dask.delayed`: 2 x leaves - 1 tasks."""
     from dask import delayed
 
     level = [delayed(float(i), name=f"leaf-{i}") for i in range(leaves)]
@@ -115,7 +116,7 @@ def _gemm(n: int, chunk: int) -> Workload:
 
 
 def _svd_ts(rows: int, cols: int) -> Workload:
-    return Workload("SVD-ts", f"{rows:,} × {cols:,} in 10,000-row chunks",
+    return Workload("SVD-ts", f"{rows:,} x {cols:,} in 10,000-row chunks",
                     lambda: svd_tall_skinny(rows, cols, 10_000), compare=_same_up_to_sign)
 
 
