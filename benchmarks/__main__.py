@@ -19,7 +19,7 @@ from benchmarks import runner, tables, workloads
 from benchmarks.systems import NAMES as SYSTEMS
 
 HERE = pathlib.Path(__file__).parent
-BUDGETS = {"quick": 4.0, "paper": 0.0}
+BUDGETS = {"quick": 2.0, "paper": 0.0}
 
 
 def _names(text: str) -> list[str]:
@@ -33,7 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per cell (default 5)")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds after which a cell stops repeating (at least one run); "
-                             "0 for none; default 4 for quick, none for paper")
+                             "0 for none; default 2 for quick, none for paper")
     parser.add_argument("--systems", type=_names, default=list(SYSTEMS),
                         help=f"comma-separated, from {','.join(SYSTEMS)}")
     parser.add_argument("--workloads", type=_names, default=list(workloads.NAMES),

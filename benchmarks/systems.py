@@ -115,8 +115,9 @@ def _distributed(name: str) -> Iterator[System]:
     from distributed import Client, LocalCluster
 
     workers, threads = DISTRIBUTED_SHAPES[name]
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                      dashboard_address=None, scheduler_kwargs={"dashboard": False},
+                      dashboard_address=":0", scheduler_kwargs={"dashboard": False},
                       silence_logs=logging.ERROR) as cluster, \
             Client(cluster, set_as_default=False) as client:
         yield System(name, client.get, warm_up=True)

@@ -99,13 +99,13 @@ def targets(summary: dict) -> str:
         if workload == "TR":
             sync = summary.get((workload, variant, "sync", None))
             if best:
-                checks.append(("≤ 0.2x best distributed", wk / best, 0.2))
+                checks.append(("<= 0.2x best distributed", wk / best, 0.2))
             if sync:
-                checks.append(("≤ 2x sync", wk / sync["median"], 2.0))
+                checks.append(("<= 2x sync", wk / sync["median"], 2.0))
         elif workload == "TR-delay":
-            checks.append(("≤ 1.25x ideal", wk / cell["ideal"], 1.25))
+            checks.append(("<= 1.25x ideal", wk / cell["ideal"], 1.25))
         elif best:
-            checks.append(("≤ 1.1x best distributed", wk / best, 1.1))
+            checks.append(("<= 1.1x best distributed", wk / best, 1.1))
         for goal, ratio, limit in checks:
             verdict = "met" if ratio <= limit else "MISSED"
             lines.append(f"- {workload} {variant}: Wukong {ratio:.2f}x ({goal}): {verdict}")
