@@ -6,13 +6,12 @@ or stayed idle too long). A worker that dies or times out never leaves a client 
 runtime appends an error naming the running task to the job's log.
 
 Admission: at most `cap` invocations run at once. The cap starts at the number of cores.
-When work has waited for `STALL_SECONDS` and fewer invocations finished in that window than
-the cap lets run (the running ones are long), the cap grows, up to the concurrency limit,
-to admit all the waiting work at once (at least doubling; growing step by step only made
-the last of a burst of blocking invocations wait longer). So invocations that block (sleep,
-I/O) get all the parallelism they can use, even while a few of them finish now and then,
-while a burst of short CPU-bound ones, which turn over many times per window, is not spread
-over a hundred processes fighting for two cores. When the runtime falls idle the cap
+Whenever work waits and no running invocation finished for `STALL_SECONDS`, the cap grows,
+up to the concurrency limit, to admit all the waiting work at once (at least doubling): a
+burst of invocations that block (sleep, I/O) gets all the parallelism it can use at once
+instead of in doubling steps (which left the last of 128 blocking leaves waiting and
+workers unstarted), while a burst of short CPU-bound ones, which keep finishing, is not
+spread over a hundred processes fighting for two cores. When the runtime falls idle the cap
 returns to the core count.
 """
 
@@ -102,8 +101,6 @@ class Dispatcher:
         self.busy: dict[Connection, Worker] = {}
         self.running = True
         self.cap = min(BASE_CAP, settings.concurrency)
-        self._window_start = time.monotonic()
-        self._window_finished = 0
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload"])
@@ -140,25 +137,14 @@ class Dispatcher:
                 saturated = bool(self.pending) and len(self.busy) >= self.cap
                 timeout = self._next_timeout()
                 finished = self._wait(min(timeout, STALL_SECONDS) if saturated else timeout)
-                self._admit(saturated, finished)
+                if saturated and not finished and self.pending:
+                    wanted = max(self.cap * 2, len(self.busy) + len(self.pending))
+                    self.cap = min(self.settings.concurrency, wanted)
+                elif not self.busy and not self.pending:
+                    self.cap = min(BASE_CAP, self.settings.concurrency)
                 self._expire()
         finally:
             self._shutdown()
-
-    def _admit(self, saturated: bool, finished: int) -> None:
-        """Grow the cap when the saturated window's invocations are long (see the module)."""
-        now = time.monotonic()
-        if not saturated or not self.pending:
-            if not self.busy and not self.pending:
-                self.cap = min(BASE_CAP, self.settings.concurrency)
-            self._window_start, self._window_finished = now, 0
-            return
-        self._window_finished += finished
-        if now - self._window_start >= STALL_SECONDS:
-            if self._window_finished < self.cap:
-                wanted = max(self.cap * 2, len(self.busy) + len(self.pending))
-                self.cap = min(self.settings.concurrency, wanted)
-            self._window_start, self._window_finished = now, 0
 
     def stop(self, *_: object) -> None:
         self.running = False
