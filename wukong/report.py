@@ -68,15 +68,36 @@ class JobReport:
     def storage_seconds(self) -> float:
         return self._total("storage_seconds")
 
+    def _invoke_delays(self) -> list[float]:
+        firsts: dict[str, ExecutorEvents] = {}
+        for ex in self.executors:
+            firsts.setdefault(ex.executor, ex)
+        return [max(0.0, ex.started_at - ex.sent_at) for ex in firsts.values()]
+
     @property
     def invoke_latency(self) -> float:
         """Mean delay between asking for an executor and its handler starting, queueing
         included."""
-        firsts: dict[str, ExecutorEvents] = {}
-        for ex in self.executors:
-            firsts.setdefault(ex.executor, ex)
-        delays = [max(0.0, ex.started_at - ex.sent_at) for ex in firsts.values()]
+        delays = self._invoke_delays()
         return sum(delays) / max(1, len(delays))
+
+    @property
+    def invoke_seconds(self) -> float:
+        """Executor-seconds spent waiting to be started: the invoke share of the time split."""
+        return sum(self._invoke_delays())
+
+    @property
+    def task_seconds(self) -> float:
+        """Executor-seconds from each task's start to its event being recorded."""
+        return self._total("end") - self._total("start")
+
+    @property
+    def other_seconds(self) -> float:
+        """Task time that is neither compute nor storage: (de)serialization and the loop.
+
+        The publish that carries an executor's events is in no event's time (the event is
+        sent inside it), so neither here nor in `storage_seconds`; its round trips count."""
+        return max(0.0, self.task_seconds - self.compute_seconds - self.storage_seconds)
 
     def summary(self) -> str:
         return (

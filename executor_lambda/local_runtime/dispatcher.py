@@ -5,11 +5,14 @@ State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it d
 or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
 runtime appends an error naming the running task to the job's log.
 
-Admission: at most `cap` invocations run at once. The cap starts at the number of cores and
-doubles, up to the concurrency limit, whenever work waits and no running invocation finished
-for `STALL_SECONDS`: invocations that block (sleep, I/O) get all the parallelism they can
-use, while a burst of short CPU-bound ones is not spread over a hundred processes fighting
-for two cores. When the runtime falls idle the cap returns to the core count.
+Admission: at most `cap` invocations run at once. The cap starts at the number of cores.
+Whenever work waits and no running invocation finished for `STALL_SECONDS`, the cap grows,
+up to the concurrency limit, to admit all the waiting work at once (at least doubling): a
+burst of invocations that block (sleep, I/O) gets all the parallelism it can use at once
+instead of in doubling steps (which left the last of 128 blocking leaves waiting and
+workers unstarted), while a burst of short CPU-bound ones, which keep finishing, is not
+spread over a hundred processes fighting for two cores. When the runtime falls idle the cap
+returns to the core count.
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ class Dispatcher:
                 timeout = self._next_timeout()
                 finished = self._wait(min(timeout, STALL_SECONDS) if saturated else timeout)
                 if saturated and not finished and self.pending:
-                    self.cap = min(self.settings.concurrency, self.cap * 2)
+                    wanted = max(self.cap * 2, len(self.busy) + len(self.pending))
+                    self.cap = min(self.settings.concurrency, wanted)
                 elif not self.busy and not self.pending:
                     self.cap = min(BASE_CAP, self.settings.concurrency)
                 self._expire()

@@ -1,0 +1,82 @@
+"""`python -m benchmarks`: the paper's workloads on Wukong and on Dask's own schedulers.
+
+    python -m benchmarks --suite quick                      # everything, about 3 minutes
+    python -m benchmarks --systems wukong,sync --workloads TR --repeat 1
+
+Writes one JSON record per run to `--out`, prints the markdown tables and writes them to
+`--markdown` (default benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pathlib
+import shlex
+import sys
+
+from benchmarks import runner, tables, workloads
+from benchmarks.systems import NAMES as SYSTEMS
+
+HERE = pathlib.Path(__file__).parent
+BUDGETS = {"quick": 2.0, "paper": 0.0}
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=sorted(workloads.SUITES), default="quick")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per cell (default 5)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds after which a cell stops repeating (at least one run); "
+                             "0 for none; default 2 for quick, none for paper")
+    parser.add_argument("--systems", type=_names, default=list(SYSTEMS),
+                        help=f"comma-separated, from {','.join(SYSTEMS)}")
+    parser.add_argument("--workloads", type=_names, default=list(workloads.NAMES),
+                        help=f"comma-separated, from {','.join(workloads.NAMES)}")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also run Wukong on GEMM, SVDs and TR-delay with each "
+                             "wukong.locality.* technique off in turn, and all off")
+    parser.add_argument("--out", type=pathlib.Path, default=HERE / "runs.jsonl",
+                        help="JSON lines, one record per run (default benchmarks/runs.jsonl)")
+    parser.add_argument("--markdown", type=pathlib.Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    for name in args.systems:
+        if name not in SYSTEMS:
+            parser.error(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("benchmarks").setLevel(args.log_level.upper())
+    try:
+        selected = workloads.suite(args.suite, args.workloads)
+    except ValueError as exc:
+        logging.getLogger("benchmarks").error("%s", exc)
+        return 2
+    budget = BUDGETS[args.suite] if args.budget is None else args.budget
+    plan = runner.Plan(args.suite, selected, args.systems, args.repeat, budget, args.ablation)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w") as out:
+        records = runner.run(plan, out)
+    summary = runner.summarize(records)
+    command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
+    markdown = tables.results_markdown(summary, runner.machine(), command)
+    args.markdown.write_text(markdown)
+    sys.stdout.write(markdown)
+    failed = any("error" in r or r.get("verified") is False for r in records)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The benchmark suite must keep running: one tiny pass of it, with no timing asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import runner, tables, workloads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_suite_runs_tree_reduction_on_wukong_and_sync(tmp_path):
+    out, markdown = tmp_path / "runs.jsonl", tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--suite", "quick", "--repeat", "1",
+         "--systems", "wukong,sync", "--workloads", "TR",
+         "--out", str(out), "--markdown", str(markdown)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["system"], r["workload"]) for r in records] == [("wukong", "TR"), ("sync", "TR")]
+    assert all(r["verified"] and r["tasks"] == 2047 for r in records)
+    assert records[0]["wukong"]["tasks"] > 0 and records[1]["wukong"] is None
+    assert "| TR 1,024 leaves | 2,047 |" in markdown.read_text()
+    assert markdown.read_text() in done.stdout
+
+
+def test_unknown_names_are_refused_by_name():
+    with pytest.raises(ValueError, match="GEMMM"):
+        workloads.suite("quick", ["GEMMM"])
+    with pytest.raises(ValueError, match="paperr"):
+        workloads.suite("paperr")
+
+
+def test_ablation_turns_each_locality_technique_off_in_turn_then_all():
+    variants = dict(runner.ablation_variants())
+    assert list(variants) == ["all on", "clustering off", "delayed-io off",
+                              "inline-inputs off", "all off"]
+    assert variants["delayed-io off"] == {"wukong.locality.clustering": True,
+                                          "wukong.locality.delayed-io": False,
+                                          "wukong.locality.inline-inputs": True}
+    assert not any(variants["all off"].values())
+
+
+def test_tables_give_ratios_to_the_best_distributed_shape():
+    def cell(median, system, ablation=None):
+        return ("GEMM", "small", system, ablation), {
+            "median": median, "min": median, "runs": 1, "tasks": 10, "ideal": None,
+            "verified": True, "wukong": None}
+
+    summary = dict([cell(2.0, "wukong"), cell(4.0, "dist-2x1"), cell(8.0, "dist-1x64"),
+                    cell(1.0, "wukong", "all on"), cell(3.0, "wukong", "all off")])
+    assert "2.000 s (0.50x)" in tables.comparison(summary)
+    assert "Wukong 0.50x (<= 1.1x best distributed): met" in tables.targets(summary)
+    assert "3.000 s (3.00x)" in tables.ablation(summary)
