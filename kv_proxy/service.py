@@ -37,6 +37,7 @@ from executor_lambda.invokers import (
     queue_key,
 )
 from kv_proxy.outbox import Outbox
+from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ HEARTBEAT_SECONDS = 0.5
 ALIVE_TTL_MS = 2000
 READ_BLOCK_MS = 500
 READ_COUNT = 64
+RETRY_SECONDS = 0.1
 
 
 @dataclass
@@ -63,7 +65,8 @@ class Proxy:
                  invoke_seconds: float = 0.0, consumer: str = "proxy"):
         if concurrency < 1:
             raise ValueError(f"the proxy's concurrency must be at least 1, not {concurrency}")
-        self.client = aioredis.Redis.from_url(redis_url)
+        self.client = aioredis.Redis.from_url(redis_url,
+                                              socket_timeout=SOCKET_TIMEOUT_SECONDS)
         self.function = function
         self.invoke_seconds = invoke_seconds
         self.consumer = consumer
@@ -73,9 +76,11 @@ class Proxy:
         self._outbox = Outbox(self.client, queue_key(function), proxy_stats_key(function))
         self._slots = asyncio.Semaphore(concurrency)
         self._held: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self.running = False
+        self._stopping.set()
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
         try:
@@ -89,10 +94,13 @@ class Proxy:
         if on_ready is not None:
             on_ready()
         while self.running:
-            await self._read(READ_BLOCK_MS)
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat  # a beat in flight would raise the key again
+            try:
+                await self._read(READ_BLOCK_MS)
+            except (aioredis.ConnectionError, aioredis.TimeoutError):
+                logger.exception("proxy for %s lost Redis for a moment; reading again",
+                                 self.function)
+                await asyncio.sleep(RETRY_SECONDS)
+        await heartbeat  # ends between beats: a beat in flight would raise the key again
         await self.client.delete(proxy_alive_key(self.function))
         await self._read(None)  # what callers appended before the key went
         while self._held:
@@ -177,9 +185,13 @@ class Proxy:
             self.stats.done += 1
 
     async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            await self._beat()
+        """Refresh the alive key until stopped. It is never cancelled: a redis-py asyncio
+        command cancelled in flight can leave its connection unusable for the next one."""
+        while self.running:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), HEARTBEAT_SECONDS)
+            if self.running:
+                await self._beat()
 
     async def _beat(self, with_done: bool = False) -> None:
         pipe = self.client.pipeline(transaction=False)

@@ -15,6 +15,10 @@ import redis
 
 SCRIPT_NAMES = ("step",)
 
+SOCKET_TIMEOUT_SECONDS = 120.0
+"""How long one call may wait for its reply. redis-py 8 defaults to 5 s, which moving large
+values through a busy shard can exceed; a shard silent for two minutes counts as lost."""
+
 
 class StorageUnavailable(ConnectionError):
     """A Redis shard cannot be reached; the message names the shard and the setting."""
@@ -39,7 +43,8 @@ class Shard:
 
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_keepalive=True)
+        self.client = redis.Redis.from_url(url, socket_keepalive=True,
+                                           socket_timeout=SOCKET_TIMEOUT_SECONDS)
         self.sha: dict[str, str] = {}
 
     def load_scripts(self) -> None:
