@@ -114,19 +114,31 @@ def targets(summary: dict) -> str:
 
 def ablation(summary: dict) -> str:
     variants = [name for name, _ in ablation_variants()]
-    rows: dict[tuple[str, str], dict[str, float]] = {}
+    rows: dict[tuple[str, str], dict[str, dict]] = {}
     for (workload, variant, system, label), cell in summary.items():
         if label is not None and system == "wukong":
-            rows.setdefault((workload, variant), {})[label] = cell["median"]
+            rows.setdefault((workload, variant), {})[label] = cell
     if not rows:
         return ""
     lines = ["| workload | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
-    for (workload, variant), times in rows.items():
-        base = times.get("all on")
-        cells = [f"{times[v]:.3f} s" + (f" ({times[v] / base:.2f}x)" if base else "")
-                 if v in times else "—" for v in variants]
-        lines.append(f"| {workload} {variant} | " + " | ".join(cells) + " |")
+    for (workload, variant), cells in rows.items():
+        base = cells.get("all on")
+        lines.append(f"| {workload} {variant} | "
+                     + " | ".join(_ablation_cell(cells.get(v), base) for v in variants) + " |")
     return "\n".join(lines)
+
+
+def _ablation_cell(cell: dict | None, base: dict | None) -> str:
+    """Median time and bytes written to Redis, each with its ratio to all on."""
+    if cell is None:
+        return "—"
+    seconds, written = cell["median"], cell["wukong"]["bytes_written"]
+    text = f"{seconds:.3f} s, {_mib(written)}"
+    if base:
+        base_written = base["wukong"]["bytes_written"]
+        text += f" ({seconds / base['median']:.2f}x time"
+        text += f", {written / base_written:.2f}x bytes)" if base_written else ")"
+    return text
 
 
 def results_markdown(summary: dict, machine: dict[str, str], command: str) -> str:
@@ -148,5 +160,6 @@ def results_markdown(summary: dict, machine: dict[str, str], command: str) -> st
     if table:
         sections += ["## Locality ablation (Wukong)", "",
                      "Each locality technique off in turn (`wukong.locality.*` via "
-                     "`dask.config.set`), ratio to all on.", "", table, ""]
+                     "`dask.config.set`): median time and bytes written to Redis, each "
+                     "with its ratio to all on.", "", table, ""]
     return "\n".join(sections)

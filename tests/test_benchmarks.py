@@ -48,13 +48,15 @@ def test_ablation_turns_each_locality_technique_off_in_turn_then_all():
 
 
 def test_tables_give_ratios_to_the_best_distributed_shape():
-    def cell(median, system, ablation=None):
+    def cell(median, system, ablation=None, written=None):
+        metrics = None if written is None else {"bytes_written": written}
         return ("GEMM", "small", system, ablation), {
             "median": median, "min": median, "runs": 1, "tasks": 10, "ideal": None,
-            "verified": True, "wukong": None}
+            "verified": True, "wukong": metrics}
 
     summary = dict([cell(2.0, "wukong"), cell(4.0, "dist-2x1"), cell(8.0, "dist-1x64"),
-                    cell(1.0, "wukong", "all on"), cell(3.0, "wukong", "all off")])
+                    cell(1.0, "wukong", "all on", 2**20),
+                    cell(3.0, "wukong", "all off", 4 * 2**20)])
     assert "2.000 s (0.50x)" in tables.comparison(summary)
     assert "Wukong 0.50x (<= 1.1x best distributed): met" in tables.targets(summary)
-    assert "3.000 s (3.00x)" in tables.ablation(summary)
+    assert "3.000 s, 4.0 MiB (3.00x time, 4.00x bytes)" in tables.ablation(summary)
