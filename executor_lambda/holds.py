@@ -28,9 +28,6 @@ class Holds:
     def __bool__(self) -> bool:
         return bool(self.pending)
 
-    def __contains__(self, task: int) -> bool:
-        return task in self.pending
-
     def add(self, task: int, fan_ins: set[int], deadline: float) -> None:
         if fan_ins:
             self.pending[task] = Hold(deadline, set(fan_ins))
@@ -42,9 +39,6 @@ class Holds:
 
     def fan_ins(self) -> set[int]:
         return {f for hold in self.pending.values() for f in hold.fan_ins}
-
-    def fan_ins_of(self, task: int) -> set[int]:
-        return self.pending[task].fan_ins
 
     def settle(self, fan_in: int) -> None:
         """`fan_in` was claimed here: no held output waits for it any more."""

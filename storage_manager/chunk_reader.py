@@ -50,7 +50,7 @@ class ChunkReader:
         pipe = store.shards.shards[shard].client.pipeline(transaction=False)
         for task, index in parts:
             pipe.get(store.keys.chunk(task, index))
-        values = store._timed(pipe.execute)
+        values = store.timed(pipe.execute)
         for (task, _), value in zip(parts, values, strict=True):
             if value is None:
                 raise MissingOutput(task)

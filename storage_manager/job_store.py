@@ -50,12 +50,12 @@ class JobStore:
     def run_step(self, shard: int, keys: list[str], args: list[Any]) -> Any:
         """One call of the `step` script; reloads it once if the shard forgot it (NOSCRIPT)."""
         replies = run_step(self.shards, shard, keys, [self.graph.ttl_ms, self.owner, *args],
-                           self._timed)
+                           self.timed)
         if replies == -1:
             raise JobGone(self.keys.prefix)
         return replies
 
-    def _timed(self, call, *args):
+    def timed(self, call, *args):
         """Call, counting one round trip and its time (thread-safe enough: the sums are
         only read once a step is over)."""
         start = time.perf_counter()
@@ -78,7 +78,7 @@ class JobStore:
         found: dict[int, bytes] = {}
         for shard, group in by_shard.items():
             client = self.shards.shards[shard].client
-            values = self._timed(client.mget, [self.keys.output(t) for t in group])
+            values = self.timed(client.mget, [self.keys.output(t) for t in group])
             for task, data in zip(group, values, strict=True):
                 if data is None:
                     raise MissingOutput(task)
@@ -98,26 +98,31 @@ class JobStore:
             pipe.set(self.keys.live, b"1", px=ttl)
             if index == self.graph.job_shard:
                 pipe.set(self.keys.graph, graph_blob, px=ttl)
-            self._timed(pipe.execute)
+            self.timed(pipe.execute)
         self.stats.bytes_written += len(graph_blob)
 
-    def read_log(self, last_id: bytes | str, block_ms: int) -> list[tuple[bytes, dict]]:
-        """Notices after `last_id`, waiting up to `block_ms` for the first one."""
-        return self._read(self.keys.log, last_id, block_ms)
+    def read_streams(self, log_after: bytes | str, events_after: bytes | str,
+                     block_ms: int) -> tuple[list, list]:
+        """New entries of the job's log and of its events stream, in one XREAD that waits up
+        to `block_ms` for either: what the client follows while the job runs."""
+        reply = self._xread({self.keys.log: log_after, self.keys.events: events_after},
+                            block_ms)
+        return reply.get(self.keys.log, []), reply.get(self.keys.events, [])
 
     def read_events(self, last_id: bytes | str, block_ms: int | None
                     ) -> tuple[bytes | str, list[bytes]]:
         """Event records after `last_id` and the id to read on from; `block_ms=None` returns
         at once."""
-        entries = self._read(self.keys.events, last_id, block_ms)
+        entries = self._xread({self.keys.events: last_id}, block_ms).get(self.keys.events)
         if not entries:
             return last_id, []
         return entries[-1][0], [fields[b"data"] for _, fields in entries]
 
-    def _read(self, stream: str, last_id: bytes | str, block_ms: int | None) -> list:
+    def _xread(self, streams: dict[str, bytes | str], block_ms: int | None
+               ) -> dict[str, list]:
         client = self.shards.shards[self.graph.job_shard].client
-        reply = client.xread({stream: last_id}, block=block_ms, count=100_000)
-        return reply[0][1] if reply else []
+        reply = client.xread(streams, block=block_ms, count=100_000)
+        return {name.decode(): entries for name, entries in reply or ()}
 
     def cleanup(self) -> None:
         """Delete every key of the job; the live flag goes first on each shard, so guarded

@@ -85,11 +85,6 @@ class ShardSet:
     def job_shard(self, job_id: str) -> int:
         return job_shard(job_id, len(self.shards))
 
-    def reload_scripts(self) -> None:
-        """After a shard restarted and forgot its scripts (NOSCRIPT)."""
-        for shard in self.shards:
-            shard.load_scripts()
-
     def close(self) -> None:
         for shard in self.shards:
             shard.close()

@@ -73,25 +73,17 @@ class JobRun:
         pending = set(self.graph.results - self.graph.data)
         timeout = setting("client.job-timeout")
         deadline = self.submitted_at + float(timeout) if timeout else None
-        keys = self.store.keys
-        client = self.cluster.shards.shards[self.graph.job_shard].client
-        log_stream = keys.log.encode()
         last_id: bytes | str = "0-0"
         while pending:
-            reply = client.xread({keys.log: last_id, keys.events: self._events_id},
-                                 block=BLOCK_MS, count=100_000)
-            if not reply:
+            entries, events = self.store.read_streams(last_id, self._events_id, BLOCK_MS)
+            if not entries and not events:
                 self.cluster.check_alive()
                 if deadline is not None and time.time() > deadline:
                     raise JobTimeout(f"job {self.graph.job_id} exceeded "
                                      f"wukong.client.job-timeout ({timeout} s)")
-            entries = []
-            for stream, stream_entries in reply or ():
-                if stream == log_stream:
-                    entries = stream_entries
-                else:
-                    self._events_id = stream_entries[-1][0]
-                    self._take_events([fields[b"data"] for _, fields in stream_entries])
+            if events:
+                self._events_id = events[-1][0]
+                self._take_events([fields[b"data"] for _, fields in events])
             for entry_id, fields in entries:
                 last_id = entry_id
                 task = int(fields[b"task"])
