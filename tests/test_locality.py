@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 import wukong
 
 MB = 1_000_000
+# Where each technique fires depends on which executor runs what: the paper's schedule.
+pytestmark = pytest.mark.usefixtures("one_executor_per_leaf", "fan_ins_in_executors")
 OFF = {"wukong.locality.clustering": False, "wukong.locality.delayed-io": False,
        "wukong.locality.inline-inputs": False}
 
@@ -276,13 +278,28 @@ def slow_scale(a, k, seconds):
     return a * k
 
 
-def test_a_hold_ends_on_time_while_the_executor_is_busy(cluster):
+def scale_and_signal(a, k, flag):
+    """`scale`, then create `flag`: another executor can wait until this task has run."""
+    flag.touch()
+    return a * k
+
+
+def slow_scale_after(a, k, seconds, flag):
+    """`slow_scale`, started only once `flag` exists."""
+    while not flag.exists():
+        time.sleep(0.01)
+    return slow_scale(a, k, seconds)
+
+
+def test_a_hold_ends_on_time_while_the_executor_is_busy(cluster, tmp_path):
     """The holder keeps running a long clustered chain; its hold still ends at the
     deadline (written, then marked), so the slow other parent completes the fan-in and
-    runs it, long before the chain is done. Both parents start from one small task, so
-    the other parent cannot finish first however late an executor starts."""
-    dsk = {"s": (make, 10), "root": (np.tile, "s", 20_000), "a": (scale, "root", 2),
-           "p2": (slow_scale, "s", 1, 2.0), "f": (plus, "a", "p2"),
+    runs it, long before the chain is done. The other parent starts its 2 s only once the
+    held task has run, so it cannot finish first however late an executor starts."""
+    flag = tmp_path / "a-ran"
+    dsk = {"s": (make, 10), "root": (np.tile, "s", 20_000),
+           "a": (scale_and_signal, "root", 2, flag),
+           "p2": (slow_scale_after, "s", 1, 2.0, flag), "f": (plus, "a", "p2"),
            **{f"b{i}": (slow_scale, "root" if i == 0 else f"b{i - 1}", 1, 0.75)
               for i in range(4)}}
     report = run(dsk, ["f", "b3"], {"wukong.locality.delay-seconds": 0.1})
