@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+Buffer = bytes | bytearray | memoryview
+
 MANIFEST_MAGIC = b"WKC1"
 _MANIFEST = struct.Struct("<4sQI")
 MAX_CHUNK_BYTES = 512 * 1024 * 1024

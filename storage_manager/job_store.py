@@ -1,24 +1,29 @@
 """Everything a job reads and writes in Redis, in as few round trips as the shards allow.
 
-Writes go through Lua scripts guarded by the job's live flag, so once the client has cleaned a
-job up, a straggling executor cannot leave keys behind. Every key carries the job's TTL.
+Writes go through the step script, guarded by the job's live flag, so once the client has
+cleaned a job up, a straggling executor cannot leave keys behind. Large values are the
+exception (copying them in and out of Lua costs Redis's single thread far more than the write
+itself): they are SET on the same connection right before the guarded script call, in one
+pipeline, and UNLINKed again if the script reports the job gone. An executor that dies between
+the two can leave such a value behind, but only until its TTL. Every key carries the job's TTL.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from storage_manager.chunk_reader import ChunkReader
+from storage_manager.chunking import Buffer
 from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_graph import JobGraph
 from storage_manager.keys import JobKeys
-from storage_manager.publish import Publish
+from storage_manager.publish import SCRIPT_VALUE_BYTES, Publish
 from storage_manager.shards import ShardSet, job_shard
 
 CLEANUP_BATCH = 1000
@@ -47,11 +52,16 @@ class JobStore:
         self.stats = IOStats()
 
     # -- shared plumbing -------------------------------------------------------------------
-    def run_step(self, shard: int, keys: list[str], args: list[Any]) -> Any:
-        """One call of the `step` script; reloads it once if the shard forgot it (NOSCRIPT)."""
-        replies = run_step(self.shards, shard, keys, [self.graph.ttl_ms, self.owner, *args],
-                           self.timed)
+    def run_step(self, shard: int, keys: list[str], args: list[Any],
+                 writes: Sequence[tuple[str, Buffer]] = ()) -> Any:
+        """One call of the `step` script, after plain SETs of `writes` (large values) in the
+        same pipeline; if the job is gone, unlinks them again and raises `JobGone`."""
+        ttl = self.graph.ttl_ms
+        replies = run_step(self.shards, shard, keys, [ttl, self.owner, SCRIPT_VALUE_BYTES, *args],
+                           self.timed, writes)
         if replies == -1:
+            if writes:
+                self.timed(self.shards.shards[shard].client.unlink, *(k for k, _ in writes))
             raise JobGone(self.keys.prefix)
         return replies
 
@@ -160,11 +170,19 @@ def load_graph_blob(shards: ShardSet, job_id: str) -> bytes:
 
 
 def run_step(shards: ShardSet, shard: int, keys: list[str], args: list[Any],
-             call=lambda f, *a: f(*a)) -> Any:
+             call=lambda f, *a: f(*a), writes: Sequence[tuple[str, Buffer]] = ()) -> Any:
+    """The `step` script's reply; `writes` are SET (ttl: `args[0]`) just before it, in one
+    round trip. Reloads the script once if the shard forgot it (NOSCRIPT)."""
     target = shards.shards[shard]
     for attempt in (0, 1):
         try:
-            return call(target.client.evalsha, target.sha["step"], len(keys), *keys, *args)
+            if not writes:
+                return call(target.client.evalsha, target.sha["step"], len(keys), *keys, *args)
+            pipe = target.client.pipeline(transaction=False)
+            for key, value in writes:
+                pipe.set(key, value, px=args[0])
+            pipe.evalsha(target.sha["step"], len(keys), *keys, *args)
+            return call(pipe.execute)[-1]
         except redis.exceptions.NoScriptError:
             if attempt:
                 raise
@@ -178,4 +196,5 @@ def append_log_for(shards: ShardSet, job_id: str, fields: dict[str, Any],
     keys = JobKeys(job_id)
     shard = job_shard(job_id, len(shards))
     pairs = [item for pair in fields.items() for item in pair]
-    run_step(shards, shard, [keys.live, keys.log], [ttl_ms, "", "xadd", len(pairs), *pairs])
+    run_step(shards, shard, [keys.live, keys.log],
+             [ttl_ms, "", SCRIPT_VALUE_BYTES, "xadd", len(pairs), *pairs])

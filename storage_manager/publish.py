@@ -5,36 +5,53 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from storage_manager.chunking import chunk_count, chunk_shard, manifest, split
+from storage_manager.chunking import Buffer, chunk_count, chunk_shard, manifest, split
 
 if TYPE_CHECKING:
     from storage_manager.job_store import JobStore
+
+SCRIPT_VALUE_BYTES = 64 * 1024
+"""Values larger than this never pass through Lua, in either direction: Lua copies every
+argument and every reply string, on Redis's single thread (an 8 MB output cost ~0.1 s there).
+They are written with plain SETs before the step script and read with MGET by whoever needs
+them; smaller ones ride inside the script call and its claim replies, saving round trips."""
 
 
 class MarkResult(NamedTuple):
     task: int
     claimed: bool
     inputs: dict[int, bytes]
-    """Outputs of the task's other parents that live on the task's shard (not yet counted
-    as read: the task that consumes them counts them). Large ones are chunk manifests."""
+    """Outputs of the task's other parents that live on the task's shard, up to
+    `SCRIPT_VALUE_BYTES` each (not yet counted as read: the task that consumes them counts
+    them). Chunked ones are manifests; larger ones the claimer reads itself."""
     holding: bool = False
     """Not complete, and the caller's tentative parents are now the fan-in's holders."""
 
 
 class _ShardStep:
-    """The operations of one step on one shard: a single call of the `step` script."""
+    """The operations of one step on one shard: plain SETs of large values, then a single
+    call of the `step` script, in one pipeline."""
 
-    __slots__ = ("args", "keys", "marks")
+    __slots__ = ("args", "keys", "marks", "writes")
 
     def __init__(self, live_key: str):
+        self.writes: list[tuple[str, Buffer]] = []
         self.keys: list[str] = [live_key]
         self.args: list[Any] = []
         self.marks: list[int] = []
 
     def extend(self, other: _ShardStep) -> None:
+        self.writes += other.writes
         self.keys += other.keys[1:]
         self.args += other.args
         self.marks += other.marks
+
+    def set(self, key: str, value: Buffer) -> None:
+        if len(value) > SCRIPT_VALUE_BYTES:
+            self.writes.append((key, value))
+        else:
+            self.keys.append(key)
+            self.args += ("set", value)
 
 
 class Publish:
@@ -42,7 +59,8 @@ class Publish:
 
     Phase 1 (writes) always reaches Redis before phase 2 (marks, announcements): an output is
     written before anyone can be told it is there. When every operation is on one shard this
-    is one script call, one round trip; otherwise one call per shard per phase.
+    is one pipeline (large SETs, then the script call), one round trip; otherwise one per
+    shard per phase.
     """
 
     def __init__(self, store: JobStore):
@@ -72,12 +90,12 @@ class Publish:
         if len(data) > chunk_bytes:
             head = manifest(len(data), chunk_count(len(data), chunk_bytes))
             for index, piece in enumerate(split(data, chunk_bytes)):
+                key = store.keys.chunk(task, index)
                 step = self._on(1, chunk_shard(shard, index, graph.num_shards))
-                step.keys += (store.keys.chunk(task, index), store.keys.chunks)
-                step.args += ("chunk", piece)
-        step = self._on(1, shard)
-        step.keys.append(store.keys.output(task))
-        step.args += ("set", head)
+                step.writes.append((key, piece))
+                step.keys += (key, store.keys.chunks)
+                step.args.append("chunk")
+        self._on(1, shard).set(store.keys.output(task), head)
         store.stats.bytes_written += len(data)
 
     def record_events(self, data: bytes) -> None:
@@ -117,7 +135,7 @@ class Publish:
             steps = {ordered[0][0]: first}
         results = []
         for (_, shard), step in sorted(steps.items()):
-            replies = self._store.run_step(shard, step.keys, step.args)
+            replies = self._store.run_step(shard, step.keys, step.args, step.writes)
             for task, reply in zip(step.marks, replies, strict=True):
                 results.append(_mark_result(task, reply))
         return results

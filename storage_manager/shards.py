@@ -12,12 +12,36 @@ from collections.abc import Sequence
 from importlib import resources
 
 import redis
+from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
 
 SCRIPT_NAMES = ("step",)
 
 SOCKET_TIMEOUT_SECONDS = 120.0
 """How long one call may wait for its reply. redis-py 8 defaults to 5 s, which moving large
 values through a busy shard can exceed; a shard silent for two minutes counts as lost."""
+
+
+LARGE_ARGUMENT_BYTES = 64 * 1024
+
+
+class ValuePacker:
+    """Packs commands for the wire without copying large values.
+
+    redis-py's hiredis packer copies every argument twice (into `bytes`, then into one
+    command buffer); its pure-Python packer sends arguments over a size cutoff as they are,
+    memoryviews included, but is slower on small commands. So: hiredis for small commands,
+    Python for any with a large argument (an output or a chunk of one)."""
+
+    def __init__(self) -> None:
+        self._small = HiredisRespSerializer()
+        self._large = PythonRespSerializer(LARGE_ARGUMENT_BYTES,
+                                           Encoder("utf-8", "strict", False).encode)
+
+    def pack(self, *args):
+        for arg in args:
+            if isinstance(arg, (bytes, bytearray, memoryview)) and len(arg) > LARGE_ARGUMENT_BYTES:
+                return self._large.pack(*args)
+        return self._small.pack(*args)
 
 
 class StorageUnavailable(ConnectionError):
@@ -44,7 +68,8 @@ class Shard:
     def __init__(self, url: str):
         self.url = url
         self.client = redis.Redis.from_url(url, socket_keepalive=True,
-                                           socket_timeout=SOCKET_TIMEOUT_SECONDS)
+                                           socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                                           command_packer=ValuePacker())
         self.sha: dict[str, str] = {}
 
     def load_scripts(self) -> None:

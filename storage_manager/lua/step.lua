@@ -1,11 +1,15 @@
--- One executor step on one shard, in one call: writes, stream appends and fan-in marks.
+-- One executor step on one shard, in one call: small writes, stream appends and fan-in marks.
 -- Every write is refused once the job's live flag is gone, so a straggler leaves nothing.
+-- (Large values never pass through here: the caller SETs them on the same connection just
+-- before this call, and unlinks them again if this call reports the job gone.)
 --
 -- KEYS[1] = the job's live flag ('<prefix>live'); further keys are consumed by the
 -- operations in order.
--- ARGV[1] = ttl in ms; ARGV[2] = owner (the invocation id); then operations:
+-- ARGV[1] = ttl in ms; ARGV[2] = owner (the invocation id); ARGV[3] = the largest value a
+-- claim returns (larger ones the claimer reads itself); then operations:
 --   'set', value                      KEYS: the key                  -> nothing
---   'chunk', value                    KEYS: the key, the shard's chunk index -> nothing
+--   'chunk'                           KEYS: a chunk (SET by the caller), the shard's chunk
+--                                     index, which cleanup reads        -> nothing
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
 --   'mark', nfirm, firm..., ntent, tentative..., ndeps, hold, nskip, skip...
 --                                     KEYS: done set, claim, holders set
@@ -13,7 +17,8 @@
 --        unwritten, by the caller) are marked only if that completes the set: otherwise
 --        nothing of them changes, so they can re-check later (claim-if-last).
 --        -> {1, member, value, ...} claimed by owner, with the outputs of the set's members
---           that live on this shard, except the caller's parents and `skip` (held already);
+--           that live on this shard, up to ARGV[3] bytes each, except the caller's parents
+--           and `skip` (held already);
 --           {2} not complete, and the tentative parents are now the fan-in's holders
 --           (only with hold = 1, no firm parents, and no other parent holding);
 --           {0} otherwise: not complete, hold refused, or claimed by another.
@@ -24,14 +29,15 @@
 -- (and every hold is bounded in time anyway).
 -- Returns -1 if the job is gone, else the list of mark replies in order.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local ttl, owner = ARGV[1], ARGV[2]
+local ttl, owner, reply_bytes = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local outputs = string.sub(KEYS[1], 1, -5) .. 'o:'
 
 local function claim_inputs(done, skip)
   local reply = {1}
   for _, member in ipairs(redis.call('SMEMBERS', done)) do
-    if not skip[member] then
-      local value = redis.call('GET', outputs .. member)
+    local key = outputs .. member
+    if not skip[member] and redis.call('STRLEN', key) <= reply_bytes then
+      local value = redis.call('GET', key)
       if value then
         reply[#reply + 1] = member
         reply[#reply + 1] = value
@@ -88,7 +94,7 @@ local function list_at(a)
   return items, a + n + 1
 end
 
-local k, a = 2, 3
+local k, a = 2, 4
 local replies = {}
 while a <= #ARGV do
   local op = ARGV[a]
@@ -96,10 +102,9 @@ while a <= #ARGV do
     redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ttl)
     k, a = k + 1, a + 2
   elseif op == 'chunk' then
-    redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ttl)
     redis.call('SADD', KEYS[k + 1], KEYS[k])
     redis.call('PEXPIRE', KEYS[k + 1], ttl)
-    k, a = k + 2, a + 2
+    k, a = k + 2, a + 1
   elseif op == 'xadd' then
     local n = tonumber(ARGV[a + 1])
     redis.call('XADD', KEYS[k], '*', unpack(ARGV, a + 2, a + 1 + n))

@@ -1,0 +1,171 @@
+"""The data path of large values, against real redis-servers: written with plain SETs before
+the step script that marks them (never through Lua), left out of claim replies (the claimer
+reads them itself), and never left behind by a step that finds its job gone."""
+
+from __future__ import annotations
+
+import threading
+from operator import add
+
+import numpy as np
+import pytest
+import redis
+from dask.utils_test import inc
+
+from static_scheduler import build_job_graph, to_task_graph
+from storage_manager import JobGone, JobStore, Locality, ShardSet, dumps
+from storage_manager.publish import SCRIPT_VALUE_BYTES
+from wukong.redis_servers import RedisServer, find_redis_server
+
+TTL_MS = 60_000
+LARGE = dumps(np.arange(200_000, dtype=np.float64))  # 1.6 MB: over SCRIPT_VALUE_BYTES
+SMALL = dumps(np.arange(10, dtype=np.float64))
+assert len(SMALL) <= SCRIPT_VALUE_BYTES < len(LARGE)
+
+
+@pytest.fixture(scope="module")
+def servers():
+    started = [RedisServer(find_redis_server()) for _ in range(2)]
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def shards(servers):
+    shard_set = ShardSet([s.url for s in servers])
+    yield shard_set
+    for shard in shard_set.shards:
+        shard.client.flushdb()
+    shard_set.close()
+
+
+def fan_in(shards: ShardSet, job_id: str, chunk_bytes: int = 64 * 1024 * 1024):
+    """Two leaves meeting at one fan-in, uploaded; (graph, p0, p1, j)."""
+    dsk = {"p0": (inc, 1), "p1": (inc, 2), "j": (add, "p0", "p1")}
+    graph = build_job_graph(job_id, to_task_graph(dsk, ["j"]), ["j"], len(shards), TTL_MS,
+                            Locality(chunk_bytes=chunk_bytes))
+    JobStore(shards, graph).upload(dumps(graph))
+    return graph, *(graph.keys.index(k) for k in ("p0", "p1", "j"))
+
+
+def write_and_mark(store: JobStore, task: int, data: bytes, fan_in_task: int):
+    publish = store.publish()
+    publish.write_output(task, data)
+    publish.mark(fan_in_task, [task])
+    (result,) = publish.execute()
+    return result
+
+
+class Monitor:
+    """The commands one shard executes, in order, with who ran them ('lua' for scripts)."""
+
+    def __init__(self, client: redis.Redis):
+        self.client = client
+        self.commands: list[tuple[str, str, int]] = []
+        """(client type, the command's first 200 characters, its length)"""
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+
+    def _listen(self) -> None:
+        with self.client.monitor() as monitor:
+            self._ready.set()
+            for entry in monitor.listen():
+                if entry["command"] == "ECHO monitor-end":
+                    return
+                self.commands.append((entry["client_type"], entry["command"][:200],
+                                      len(entry["command"])))
+
+    def __enter__(self) -> Monitor:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.echo("monitor-end")
+        self._thread.join(10)
+
+    def first(self, prefix: str) -> tuple[int, str]:
+        """(position, client type) of the first command starting with `prefix`."""
+        for position, (client_type, command, _) in enumerate(self.commands):
+            if command.startswith(prefix):
+                return position, client_type
+        raise AssertionError(f"no {prefix!r} in {[c[:2] for c in self.commands]}")
+
+
+def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
+    """One shard, so the write and the mark meet in one pipeline: the large value's SET comes
+    from the executor's connection, then the script marks it; a small one stays in Lua."""
+    shards = ShardSet([servers[0].url])
+    graph, p0, p1, j = fan_in(shards, "set-first")
+    store = JobStore(shards, graph, owner="A")
+    keys = store.keys
+    try:
+        with Monitor(redis.Redis.from_url(servers[0].url)) as monitor:
+            write_and_mark(store, p0, LARGE, j)
+            write_and_mark(store, p1, SMALL, j)
+        large_set, large_by = monitor.first(f"SET {keys.output(p0)} ")
+        first_mark, mark_by = monitor.first(f"SADD {keys.done(j)} ")
+        assert large_by != "lua" and mark_by == "lua"
+        assert large_set < monitor.first("EVALSHA ")[0] < first_mark
+        assert monitor.first(f"SET {keys.output(p1)} ")[1] == "lua"
+        assert all(length < SCRIPT_VALUE_BYTES for by, _, length in monitor.commands
+                   if by == "lua" or _.startswith("EVALSHA"))
+        assert store.shards.shards[0].client.pttl(keys.output(p0)) > 0
+    finally:
+        JobStore(shards, graph).cleanup()
+        shards.close()
+
+
+@pytest.mark.parametrize("large_first", [True, False])
+def test_a_claim_returns_small_inputs_and_leaves_large_ones_to_the_claimer(shards, large_first):
+    """The claim's reply carries the other parent's output only if it is small; a large one
+    the claimer reads with MGET, and gets the same bytes."""
+    graph, p0, p1, j = fan_in(shards, f"claim-{large_first}")
+    first, second = (p0, p1) if large_first else (p1, p0)
+    values = {p0: LARGE, p1: SMALL}
+    assert not write_and_mark(JobStore(shards, graph, owner="A"), first, values[first], j).claimed
+    claimer = JobStore(shards, graph, owner="B")
+    claim = write_and_mark(claimer, second, values[second], j)
+    assert claim.claimed
+    if large_first:
+        assert claim.inputs == {}
+        assert claimer.fetch_outputs([p0]) == {p0: LARGE}
+    else:
+        assert claim.inputs == {p1: SMALL}
+    JobStore(shards, graph).cleanup()
+
+
+@pytest.mark.parametrize("chunk_bytes", [64 * 1024 * 1024, 500_000])
+def test_a_step_after_cleanup_leaves_no_large_value_behind(shards, chunk_bytes):
+    """The large SETs reach Redis before the script finds the job gone; the executor unlinks
+    them again, chunks included, so nothing of the job remains."""
+    graph, p0, _, j = fan_in(shards, f"gone-{chunk_bytes}", chunk_bytes)
+    JobStore(shards, graph).cleanup()
+    with pytest.raises(JobGone):
+        write_and_mark(JobStore(shards, graph, owner="late"), p0, LARGE, j)
+    assert [s.client.dbsize() for s in shards.shards] == [0, 0]
+
+
+def test_chunks_are_indexed_for_cleanup(shards):
+    """Chunks are SET outside Lua but indexed by the guarded script, so cleanup finds them."""
+    graph, p0, _, j = fan_in(shards, "chunks", 500_000)
+    store = JobStore(shards, graph, owner="A")
+    write_and_mark(store, p0, LARGE, j)
+    assert store.fetch_outputs([p0]) == {p0: LARGE}
+    assert sum(s.client.scard(store.keys.chunks) for s in shards.shards) == 4
+    JobStore(shards, graph).cleanup()
+    assert [s.client.dbsize() for s in shards.shards] == [0, 0]
+
+
+def test_a_step_with_large_writes_reloads_a_forgotten_script(shards):
+    """A shard that restarted forgets its scripts: the pipeline fails on NOSCRIPT after its
+    SETs, and is replayed whole once the script is loaded again (SETs are idempotent)."""
+    graph, p0, _, j = fan_in(shards, "noscript")
+    store = JobStore(shards, graph, owner="A")
+    for shard in shards.shards:
+        shard.client.script_flush()
+    assert not write_and_mark(store, p0, LARGE, j).claimed
+    assert store.fetch_outputs([p0]) == {p0: LARGE}
+    JobStore(shards, graph).cleanup()
+    assert [s.client.dbsize() for s in shards.shards] == [0, 0]
