@@ -126,14 +126,48 @@ def test_outputs_that_stay_local_and_where_outputs_live():
 
 
 def test_job_graph_pickles_without_its_caches():
-    """The graph travels without loaded nodes; `waits_for` is rebuilt on arrival."""
+    """The graph travels without loaded nodes or decoded keys, and keeps everything else."""
     g = job()
     assert g.node(idx(g, "a"))({"d": 1}) == 2
     back = loads(dumps(g))
-    assert back._nodes == {}
+    assert back._nodes == {} and back._keys is None
+    assert [back.key(t) for t in range(len(g))] == list(g.keys)
+    assert back._keys is None, "one key decodes only its block"
+    assert back.keys == g.keys
     assert back.waits_for == g.waits_for
     assert back.leaves == g.leaves
+    assert (back.data, back.results) == (g.data, g.results)
     assert back.node(idx(g, "c"))({"a": 2, "b": 3}) == 5
+
+
+def test_job_graph_round_trip_of_a_large_graph():
+    """Every task's edges, blob, data flag and result flag survive the compact encoding, and
+    a task outside the graph is an IndexError naming it."""
+    dsk = {("v", i): i for i in range(50)}
+    dsk.update({("s", i): (add, ("v", i % 50), ("v", (i * 7) % 50)) for i in range(3000)})
+    dsk["total"] = (sum, [("s", i) for i in range(0, 3000, 3)])
+    keys = ["total", ("s", 1), ("s", 2)]
+    tasks = to_task_graph(dsk, keys)
+    g = build_job_graph("big", tasks, keys, 4, TTL_MS)
+    back = loads(dumps(g))
+    index = {k: i for i, k in enumerate(tasks)}
+    assert len(back) == len(tasks) == len(back.dependencies) == len(back.dependents)
+    for key, node in tasks.items():
+        t = index[key]
+        assert back.dependencies[t] == tuple(index[d] for d in node.dependencies)
+        assert back.node_blob(t) == g.node_blob(t)
+    assert list(back.dependents) == list(g.dependents)
+    assert back.key(len(tasks) - 1) == g.keys[-1] and back.keys == g.keys
+    assert set(back.dependents[index[("v", 0)]]) == {
+        index[("s", i)] for i in range(3000)
+        if ("s", i) in index and 0 in (i % 50, (i * 7) % 50)}
+    assert back.data == {index[("v", i)] for i in range(50)}
+    assert back.results == {index[k] for k in keys}
+    assert back.waits_for[index[("s", 3)]] == 0, "both its parents are data"
+    assert back.waits_for[index["total"]] == 1000
+    assert back.node(index[("s", 3)])({("v", 3): 3, ("v", 21): 21}) == 24
+    with pytest.raises(IndexError, match=str(len(tasks))):
+        back.dependencies[len(tasks)]
 
 
 def test_static_schedule_is_dfs_through_dependents():
@@ -175,6 +209,21 @@ def test_unserializable_task_named():
     tasks = to_task_graph({"ok": (inc, 1), "bad": (id, threading.Lock())}, ["ok", "bad"])
     with pytest.raises(UnserializableTask, match="'bad'"):
         build_job_graph("j", tasks, ["ok", "bad"], 1, TTL_MS)
+
+
+def triple(x):
+    return 3 * x
+
+
+def test_tasks_pickle_plainly_unless_cloudpickle_must_save_them_by_value():
+    """Importable functions go by reference through the C pickler; this module's functions
+    (registered to go by value, as in a notebook's `__main__`) and lambdas by value."""
+    dsk = {"std": (add, 1, 2), "mine": (triple, 2), "anon": (lambda x: x - 1, 5)}
+    graph = build_job_graph("j", to_task_graph(dsk, list(dsk)), list(dsk), 1, TTL_MS)
+    blobs = {key: graph.node_blob(t) for t, key in enumerate(graph.keys)}
+    assert b"cloudpickle" not in blobs["std"]
+    assert b"cloudpickle" in blobs["mine"] and b"cloudpickle" in blobs["anon"]
+    assert [graph.node(graph.keys.index(k))() for k in dsk] == [3, 6, 4]
 
 
 # -- the step script against a real redis-server ---------------------------------------------
