@@ -1,7 +1,8 @@
 """What one executor invocation carries: small, JSON, and under the platform's payload limit.
 
 Besides naming the job and the task to start with, an invocation may carry small inputs of
-that task inline (base64), so the new executor need not read them from Redis.
+that task inline (base64), so the new executor need not read them from Redis, or more start
+tasks (a batch of cheap leaves, see `Region`), as task indices.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import base64
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 DEFAULT_PAYLOAD_LIMIT = 256 * 1024
 """AWS Lambda's limit for asynchronous invocation payloads; the local runtime keeps it too."""
@@ -31,12 +32,22 @@ class Invocation:
     """Who made the invocation for the caller: "proxy" for the KV proxy, else empty."""
     inputs: dict[int, bytes] = field(default_factory=dict)
     """Serialized outputs of some of the task's parents, by task index."""
+    batch: tuple[int, ...] = ()
+    """More tasks to start with, after `task`: the invocation runs a batch of leaves."""
+
+    @property
+    def tasks(self) -> tuple[int, ...]:
+        """Every task this invocation starts with."""
+        return (self.task, *self.batch)
 
     def encode(self, limit: int = DEFAULT_PAYLOAD_LIMIT) -> bytes:
-        event = asdict(self)
-        event["inputs"] = {str(t): base64.b64encode(d).decode() for t, d in self.inputs.items()}
-        if not event["inputs"]:
-            del event["inputs"]
+        event = {"job": self.job, "task": self.task, "id": self.id, "attempt": self.attempt,
+                 "sent_at": self.sent_at, "via": self.via}  # not asdict: it deep-copies inputs
+        if self.inputs:
+            event["inputs"] = {str(t): base64.b64encode(d).decode()
+                               for t, d in self.inputs.items()}
+        if self.batch:
+            event["batch"] = self.batch
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > limit:
             raise PayloadTooLarge(
@@ -55,4 +66,5 @@ class Invocation:
             sent_at=float(event.get("sent_at", 0.0)),
             via=str(event.get("via", "")),
             inputs={int(t): base64.b64decode(d) for t, d in event.get("inputs", {}).items()},
+            batch=tuple(int(t) for t in event.get("batch", ())),
         )

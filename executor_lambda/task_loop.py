@@ -1,14 +1,17 @@
 """The executor's state machine: run a task, publish it, run the dependents it may, repeat.
 
 One invocation starts with one task it may run (a leaf, or a dependent another executor
-claimed for it), maybe with small inputs inline. For each task:
+claimed for it), maybe with small inputs inline, or with a batch of cheap leaves. A batch's
+`Region` (the tasks only its leaves can make ready) runs here first, and its fan-ins meet
+here with no Redis call; ready tasks outside it are invoked elsewhere until it is done, so
+the batch never delays them. For each task:
 
-1. gather inputs: held here, inline, returned by a fan-in claim, else from Redis (one MGET
-   per shard, then the chunks of large values, shards in parallel);
+1. gather inputs: held here, inline, returned by a fan-in claim (small ones only), else from
+   Redis (one MGET per shard, then the chunks of very large values, shards in parallel);
 2. run it;
 3. publish (see `LocalityPolicy`): write the output if anyone outside this executor may
    read it, then mark it done at each fan-in dependent (idempotent; the call that completes
-   the set claims the dependent and returns the inputs stored beside it). A large output
+   the set claims the dependent and returns the small inputs stored beside it). A large output
    at fan-ins still waiting for other parents may instead be held: marked claim-if-last
    only, re-checked while the executor has nothing else to do, written and marked once its
    time is up. A dependent whose only parent is this task is ready at once;
@@ -24,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from executor_lambda.failures import TaskFailure
@@ -33,10 +37,40 @@ from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
 from executor_lambda.locality_policy import LocalityPolicy, Plan
 from executor_lambda.recorder import Snapshot, TaskRecorder
-from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
+from executor_lambda.region import Region
+from storage_manager import JobGone, JobGraph, JobStore, MarkResult, Publish, dumps, loads
 from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
+
+
+class ReadyStack:
+    """Tasks to run here, last in first out, counting which inputs they need (so forgetting
+    unneeded values costs nothing per task, however many leaves a batch starts with)."""
+
+    def __init__(self, graph: JobGraph):
+        self.dependencies = graph.dependencies
+        self.tasks: list[int] = []
+        self.needs: Counter[int] = Counter()
+        """How many tasks on the stack need each input."""
+
+    def __bool__(self) -> bool:
+        return bool(self.tasks)
+
+    def push(self, tasks: Iterable[int]) -> None:
+        """Push `tasks` so that the first of them runs first."""
+        for task in reversed(list(tasks)):
+            self.tasks.append(task)
+            self.needs.update(self.dependencies[task])
+
+    def pop(self) -> int:
+        task = self.tasks.pop()
+        needs = self.needs
+        for dependency in self.dependencies[task]:
+            needs[dependency] -= 1
+            if not needs[dependency]:
+                del needs[dependency]
+        return task
 
 
 class TaskLoop:
@@ -60,14 +94,20 @@ class TaskLoop:
         self.holds = Holds()
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
+        self.region = Region(self.graph, invocation.tasks) if invocation.batch else None
+        self.region_left = len(self.region) if self.region else 0
+        """Tasks of the batch's region that have not run yet."""
+        self.waiting: dict[int, int] = {}
+        """Region tasks some of whose parents ran here: how many have not yet."""
 
     def run(self) -> None:
-        stack = [self.invocation.task]
+        stack = ReadyStack(self.graph)
+        stack.push(self.invocation.tasks)
         try:
             while stack or self.holds:
                 due = self.holds.expire(time.time())
                 if due:
-                    stack.extend(self._write_and_mark(due, last=not stack))
+                    stack.push(self._write_and_mark(due, last=not stack))
                 elif stack:
                     task = stack.pop()
                     if self.on_task is not None:
@@ -75,9 +115,9 @@ class TaskLoop:
                     here = self._step(task, last=not stack)
                     if here is None:
                         return
-                    stack.extend(reversed(here))
+                    stack.push(here)
                 else:
-                    stack.extend(self._recheck_holds())
+                    stack.push(self._recheck_holds())
                 self._forget_unneeded(stack)
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
@@ -111,7 +151,7 @@ class TaskLoop:
         for dep in deps:
             if dep not in values:
                 values[dep] = graph.node(dep)() if dep in graph.data else self._load(dep)
-            inputs[graph.keys[dep]] = values[dep]
+            inputs[graph.key(dep)] = values[dep]
         return inputs
 
     def _load(self, dep: int) -> Any:
@@ -126,10 +166,17 @@ class TaskLoop:
     def _publish(self, task: int, value: Any, timing: tuple[float, float, Snapshot],
                  last: bool) -> list[int]:
         graph = self.graph
-        ready_now = [d for d in graph.dependents[task] if not graph.is_fan_in(d)]
-        fan_ins = [d for d in graph.dependents[task] if graph.is_fan_in(d)]
-        plan = self.policy.plan(task, value, ready_now, fan_ins)
+        local = self._ready_in_region(task)
+        outside = [d for d in graph.dependents[task]
+                   if self.region is None or d not in self.region]
         self.values[task] = value
+        if not outside and task not in graph.results and (local or not last):
+            start, compute, before = timing  # inside a batch's region, nothing to publish
+            self.recorder.record(task, start, compute, before)
+            return local
+        ready_now = [d for d in outside if not graph.is_fan_in(d)]
+        fan_ins = [d for d in outside if graph.is_fan_in(d)]
+        plan = self.policy.plan(task, value, ready_now, fan_ins)
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
@@ -138,19 +185,38 @@ class TaskLoop:
         mine = [task] if plan.write else []
         for fan_in in fan_ins:
             self._mark(publish, fan_in, mine, [] if plan.write else [task], plan.hold)
-        last = last and not ready_now and not self.holds and not plan.hold
+        last = last and not local and not ready_now and not self.holds and not plan.hold
         results = self._ship(publish, task, timing, last)
         claimed = self._settle(results)
         if plan.hold:
             claimed += self._hold_or_write(task, results)
         ready = ready_now + [f for f in fan_ins if f in claimed]
         if plan.cluster or plan.hold or not ready:
-            return ready
+            return local + ready
         pinned = [t for t in ready if t in self.pinned]
         free = [t for t in ready if t not in self.pinned]
         here = pinned or free[:1]
+        if self.region_left and task in self.region:
+            here = pinned  # the batch comes first; what it made ready elsewhere must not wait
         self._invoke([t for t in free if t not in here], task, plan)
-        return here
+        return local + here
+
+    def _ready_in_region(self, task: int) -> list[int]:
+        """The dependents in the batch's region that `task` completes: they run here, with
+        no Redis call, since no other executor runs any of their parents."""
+        region = self.region
+        if region is None or task not in region:
+            return []
+        self.region_left -= 1
+        ready = []
+        for dependent in self.graph.dependents[task]:
+            if dependent in region:
+                left = self.waiting.pop(dependent, self.graph.waits_for[dependent]) - 1
+                if left:
+                    self.waiting[dependent] = left
+                else:
+                    ready.append(dependent)
+        return ready
 
     def _mark(self, publish: Publish, fan_in: int, firm: list[int], tentative: list[int],
               hold: bool) -> None:
@@ -230,7 +296,7 @@ class TaskLoop:
         return claimed
 
     def _fail(self, task: int, exc: Exception, start: float, before: Snapshot) -> None:
-        logger.debug("task %r failed", self.graph.keys[task], exc_info=True)
+        logger.debug("task %r failed", self.graph.key(task), exc_info=True)
         self.recorder.record(task, start, 0.0, before)
         publish = self.store.publish()
         self.recorder.flush(publish)
@@ -257,11 +323,12 @@ class TaskLoop:
                 budget -= len(data)
         return inputs
 
-    def _forget_unneeded(self, stack: list[int]) -> None:
-        needed = {d for t in stack for d in self.graph.dependencies[t]}
-        needed.update(self.holds.pending)
+    def _forget_unneeded(self, stack: ReadyStack) -> None:
+        needs, waiting, holding = stack.needs, self.waiting, self.holds.pending
+        needed = {d for t in waiting for d in self.graph.dependencies[t]} if waiting else ()
         for held in (self.values, self.received):
-            for task in [t for t in held if t not in needed]:
+            for task in [t for t in held if t not in needs and t not in needed
+                         and t not in holding]:
                 del held[task]
         self.inline &= set(self.received)
         self.pinned &= self.holds.fan_ins()

@@ -1,5 +1,7 @@
 """Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
 
+from static_scheduler.batching import Batching, start_batches
+from static_scheduler.durations import TaskDurations, task_prefixes
 from static_scheduler.intake import requested_keys, to_task_graph
 from static_scheduler.partition import (
     CycleError,
@@ -10,11 +12,15 @@ from static_scheduler.partition import (
 from static_scheduler.submit import start_job
 
 __all__ = [
+    "Batching",
     "CycleError",
+    "TaskDurations",
     "UnserializableTask",
     "build_job_graph",
     "requested_keys",
+    "start_batches",
     "start_job",
     "static_schedule",
+    "task_prefixes",
     "to_task_graph",
 ]

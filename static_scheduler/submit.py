@@ -1,8 +1,10 @@
-"""Start a job: serialize its graph once, upload it, and invoke one executor per leaf."""
+"""Start a job: serialize its graph once, upload it, and invoke one executor per batch of
+leaves (one leaf per batch unless `start_batches` grouped cheap ones)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from executor_lambda import Invocation, Invoker
 from storage_manager import JobStore, dumps
@@ -10,10 +12,16 @@ from storage_manager import JobStore, dumps
 logger = logging.getLogger(__name__)
 
 
-def start_job(store: JobStore, invoker: Invoker) -> None:
-    """Upload the graph (one pipelined round trip per shard), then invoke every leaf at once."""
-    blob = dumps(store.graph)
+def start_job(store: JobStore, invoker: Invoker,
+              batches: Sequence[Sequence[int]] | None = None) -> None:
+    """Upload the graph (one pipelined round trip per shard), then invoke every batch at
+    once; without `batches`, one executor per leaf."""
+    graph = store.graph
+    if batches is None:
+        batches = [(leaf,) for leaf in graph.leaves]
+    blob = dumps(graph)
     store.upload(blob)
-    invoker.invoke([Invocation(job=store.graph.job_id, task=leaf) for leaf in store.graph.leaves])
-    logger.debug("job %s: %d tasks, %d leaves, graph %d bytes", store.graph.job_id,
-                 len(store.graph), len(store.graph.leaves), len(blob))
+    invoker.invoke([Invocation(job=graph.job_id, task=batch[0], batch=tuple(batch[1:]))
+                    for batch in batches])
+    logger.debug("job %s: %d tasks, %d leaves in %d invocations, graph %d bytes",
+                 graph.job_id, len(graph), sum(map(len, batches)), len(batches), len(blob))

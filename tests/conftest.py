@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import cloudpickle
+import dask
 import psutil
 import pytest
 import redis
@@ -25,6 +26,22 @@ def pytest_collection_modifyitems(items):
 def cluster():
     with wukong.LocalCluster(shards=2) as c:
         yield c
+
+
+@pytest.fixture
+def one_executor_per_leaf():
+    """The paper's schedule: no cheap-task batching, whatever durations earlier tests taught
+    the session's cluster. For tests of where tasks run in that schedule."""
+    with dask.config.set({"wukong.scheduling.batch-cheap-tasks": False}):
+        yield
+
+
+@pytest.fixture
+def fan_ins_in_executors():
+    """Every task runs in an executor, requested end fan-ins too (the client runs those by
+    default). For tests of how executors meet at fan-ins and what they report."""
+    with dask.config.set({"wukong.scheduling.client-finalize": False}):
+        yield
 
 
 def job_keys(urls: list[str]) -> list[bytes]:

@@ -316,6 +316,7 @@ class DuplicatingInvoker:
         self.invoker.invoke([*invocations, *again])
 
 
+@pytest.mark.usefixtures("fan_ins_in_executors")
 @pytest.mark.parametrize("same_id", [True, False], ids=["retry", "duplicate"])
 def test_leaves_delivered_twice(cluster, monkeypatch, same_id):
     """Serverless platforms deliver invocations at least once: a leaf run twice must not

@@ -11,6 +11,7 @@ from operator import add
 
 import dask
 import hypothesis.strategies as st
+import pytest
 import redis
 from dask.core import flatten, get_dependencies
 from dask.utils_test import inc
@@ -18,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 
 import wukong
 from storage_manager import dumps
+
+pytestmark = pytest.mark.usefixtures("fan_ins_in_executors")
 
 
 def combine(i, *args):
@@ -72,6 +75,7 @@ def test_fan_out(cluster):
     assert Counter(t.key for t in report.tasks) == Counter(list(dsk))
 
 
+@pytest.mark.usefixtures("one_executor_per_leaf")
 def test_fan_in(cluster):
     """200 leaves meet at one task: it runs exactly once, in the executor that completed its
     set of finished parents, which reads the other 199 outputs."""
@@ -88,6 +92,7 @@ def test_fan_in(cluster):
     assert last_leaf.key in dsk
 
 
+@pytest.mark.usefixtures("one_executor_per_leaf")
 def test_fan_in_report_counts_inputs_read(cluster):
     """The executor that claims a fan-in reads the other 199 outputs; the report must say so."""
     dsk = {("in", i): (combine, i) for i in range(200)}
@@ -119,6 +124,7 @@ def test_diamond_with_shared_leaf_data(cluster):
     assert wukong.get(dsk, ["c", "v"]) == dask.get(dsk, ["c", "v"]) == (31, 10)
 
 
+@pytest.mark.usefixtures("one_executor_per_leaf")
 def test_tree_reduction(cluster):
     """Pairwise add over 1,024 values; the report covers every task exactly once."""
     dsk, root = tree_reduction(1024)

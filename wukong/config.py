@@ -9,6 +9,7 @@ from typing import Any
 import dask.config
 import yaml
 
+from static_scheduler import Batching
 from storage_manager import Locality
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
@@ -39,3 +40,23 @@ def locality_settings() -> Locality:
         chunk_bytes=int(setting("storage.chunk-bytes")),
         payload_limit=int(setting("runtime.payload-limit")),
     )
+
+
+def scheduling_settings(invoke_seconds: float, parallelism: int) -> Batching:
+    """Cheap-task batching for the next job, from `wukong.scheduling.*` and what the
+    platform offers (one invocation's cost, how many executors run at once)."""
+    cheap = setting("scheduling.cheap-seconds")
+    return Batching(
+        enabled=bool(setting("scheduling.batch-cheap-tasks")),
+        cheap_seconds=None if cheap in (None, "auto") else _seconds(cheap),
+        invoke_seconds=invoke_seconds,
+        parallelism=parallelism,
+    )
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError('wukong.scheduling.cheap-seconds must be a number of seconds or '
+                         f'"auto", got {value!r}') from None

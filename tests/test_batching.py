@@ -1,0 +1,190 @@
+"""Cheap-task batching and learned task durations: where batching must fire and where it must
+not, read from the job's events (which executor ran which task, Redis round trips), with
+results equal to Dask's. Each test uses task prefixes of its own, so durations learned by
+one test (they live in the cluster's Redis for the whole session) never steer another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import dask
+import pytest
+
+import wukong
+from executor_lambda.region import Region
+from static_scheduler import (
+    Batching,
+    TaskDurations,
+    build_job_graph,
+    start_batches,
+    task_prefixes,
+    to_task_graph,
+)
+
+LOCAL = Batching(parallelism=2)
+
+
+def pair(a, b):
+    return a + b
+
+
+def slow(x):
+    time.sleep(0.01)
+    return x + 1
+
+
+def boom(a, b):
+    raise ValueError(f"refusing to add {a} and {b}")
+
+
+def tree(prefix: str, leaves: int, combine=pair, leaf_tasks: bool = False) -> tuple[dict, tuple]:
+    """Pairwise `combine` over `leaves` values (or cheap leaf tasks); the root's key."""
+    if leaf_tasks:
+        dsk: dict = {(prefix + "_leaf", 0, i): (pair, i, 1) for i in range(leaves)}
+        level = [(prefix + "_leaf", 0, i) for i in range(leaves)]
+    else:
+        dsk = {(prefix + "_leaf", 0, i): float(i) for i in range(leaves)}
+        level = list(dsk)
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        nxt = [(prefix, depth, i // 2) for i in range(0, len(level), 2)]
+        dsk.update({key: (combine, level[2 * j], level[2 * j + 1]) for j, key in enumerate(nxt)})
+        level = nxt
+    return dsk, level[0]
+
+
+def run(dsk, root, config=None):
+    with dask.config.set(config or {}):
+        got = wukong.get(dsk, root)
+    assert got == dask.get(dsk, root)
+    return wukong.last_job()
+
+
+def executors_of(report) -> Counter:
+    return Counter(t.executor for t in report.tasks)
+
+
+@pytest.mark.usefixtures("fan_ins_in_executors")
+def test_batching_fires_once_durations_are_learned(cluster):
+    dsk, root = tree("learned", 64)
+    first = run(dsk, root)
+    assert first.executors_invoked == 32  # unknown prefix: one executor per first-level add
+    again = run(dsk, root)
+    assert again.executors_invoked <= cluster.parallelism
+    assert again.num_tasks == 63
+
+
+def test_fan_ins_inside_a_batch_make_no_redis_call(cluster):
+    dsk, root = tree("local", 64)
+    run(dsk, root)
+    report = run(dsk, root)
+    batched = [t for t in report.tasks if t.key != root]
+    quiet = [t for t in batched if t.round_trips == 0]
+    # only an executor's last publish (events, and a mark at the fan-in joining batches, or
+    # the result) talks to Redis
+    assert len(batched) - len(quiet) <= 2 * report.executors_invoked
+    assert report.round_trips <= 3 * report.executors_invoked
+
+
+def test_durations_are_learned_per_prefix_and_shared(cluster):
+    dsk, root = tree("shared", 16)
+    run(dsk, root)
+    learned = TaskDurations(cluster.shards.shards[0].client, cluster.function).read()
+    assert 0 < learned["shared"] < 0.01
+    assert "shared_leaf" not in learned  # data nodes do not run
+
+
+def test_expensive_tasks_are_never_batched(cluster):
+    dsk, root = tree("expensive", 8, combine=lambda a, b: slow(a + b))
+    run(dsk, root)
+    report = run(dsk, root)
+    assert report.executors_invoked == 4
+
+
+def test_cheap_leaves_before_expensive_tasks_stay_apart(cluster):
+    """Cheap leaf tasks whose dependents are slow: batching them would run the slow tasks
+    one after another in one executor."""
+    dsk = {("apart_leaf", i): (pair, i, 1) for i in range(8)}
+    dsk.update({("apart_slow", i): (slow, ("apart_leaf", i)) for i in range(8)})
+    dsk["apart_total"] = (sum, [("apart_slow", i) for i in range(8)])
+    run(dsk, "apart_total")
+    report = run(dsk, "apart_total")
+    slow_executors = {t.executor for t in report.tasks if t.key[0] == "apart_slow"}
+    assert len(slow_executors) == 8
+
+
+def test_a_failing_task_in_a_batch_raises_with_its_key(cluster):
+    dsk, root = tree("failing", 32)
+    run(dsk, root)
+    bad = ("failing", 2, 3)
+    dsk[bad] = (boom, *dsk[bad][1:])
+    with pytest.raises(ValueError, match="refusing to add") as info:
+        wukong.get(dsk, root)
+    assert str(bad) in "".join(info.value.__notes__)
+    assert wukong.last_job().executors_invoked <= cluster.parallelism
+
+
+def test_the_switch_turns_batching_off(cluster):
+    dsk, root = tree("switched", 64)
+    run(dsk, root)
+    report = run(dsk, root, {"wukong.scheduling.batch-cheap-tasks": False})
+    assert report.executors_invoked == 32
+
+
+def test_a_bad_cheap_threshold_is_named():
+    with pytest.raises(ValueError, match=r"wukong\.scheduling\.cheap-seconds"):
+        Batching(cheap_seconds=-1)
+
+
+# -- the static side, without Redis ------------------------------------------------------------
+
+def job(dsk, root):
+    return build_job_graph("j", to_task_graph(dsk, [root]), [root], 1, 60_000)
+
+
+def known(graph, seconds):
+    return [seconds.get(p) for p in task_prefixes(graph.keys)]
+
+
+def test_region_takes_what_only_its_leaves_make_ready():
+    graph = job(*tree("region", 8, leaf_tasks=True))
+    index = {k: i for i, k in enumerate(graph.keys)}
+    leaves = [index["region_leaf", 0, i] for i in range(4)]
+    region = Region(graph, leaves)
+    assert {graph.keys[t] for t in region.tasks} == {
+        *(("region_leaf", 0, i) for i in range(4)),
+        ("region", 1, 0), ("region", 1, 1), ("region", 2, 0)}
+    assert Region(graph, leaves[:3]).add(leaves[3]) == [leaves[3], index["region", 1, 1],
+                                                         index["region", 2, 0]]
+    partial = Region(graph, leaves[:3])
+    assert partial.add(leaves[3], allowed=lambda t: graph.keys[t][0] != "region") is None
+    assert len(partial) == 4  # leaves 0-2 and the add of 0 and 1
+
+
+def test_batches_split_siblings_over_the_cores():
+    graph = job(*tree("split", 64, leaf_tasks=True))
+    cheap = known(graph, {"split": 1e-6, "split_leaf": 1e-6})
+    batches = start_batches(graph, cheap, Batching(parallelism=2, invoke_seconds=0.0001,
+                                                   cheap_seconds=0.001))
+    assert sorted(t for b in batches for t in b) == sorted(graph.leaves)
+    assert len(batches) <= 2
+    halves = [{graph.keys[t][2] // 32 for t in b} for b in batches]
+    assert all(len(h) == 1 for h in halves) or len(batches) == 1
+
+
+def test_unknown_or_expensive_leaves_start_alone():
+    graph = job(*tree("alone", 16, leaf_tasks=True))
+    single = sorted((leaf,) for leaf in graph.leaves)
+    assert sorted(start_batches(graph, known(graph, {}), LOCAL)) == single
+    slow_leaves = known(graph, {"alone": 1e-6, "alone_leaf": 0.5})
+    assert sorted(start_batches(graph, slow_leaves, LOCAL)) == single
+    slow_adds = known(graph, {"alone": 0.5, "alone_leaf": 1e-6})
+    for batch in start_batches(graph, slow_adds, LOCAL):  # cheap leaves may share one,
+        region = Region(graph, batch).tasks if len(batch) > 1 else ()  # never a slow add
+        assert all(graph.keys[t][0] == "alone_leaf" for t in region)
+    off = Batching(enabled=False, parallelism=2)
+    cheap = known(graph, {"alone": 1e-6, "alone_leaf": 1e-6})
+    assert sorted(start_batches(graph, cheap, off)) == single
