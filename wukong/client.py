@@ -9,6 +9,7 @@ from dask.callbacks import local_callbacks, unpack_callbacks
 from dask.local import nested_get
 
 from static_scheduler import build_job_graph, requested_keys, to_task_graph
+from wukong.client_tasks import run_client_tasks, split_client_tasks
 from wukong.cluster import LocalCluster, current_cluster
 from wukong.config import locality_settings, setting
 from wukong.job import JobRun
@@ -26,10 +27,13 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any
     """
     tasks = to_task_graph(dsk, keys)
     cluster = cluster or current_cluster()
+    remote, results, mine = tasks, requested_keys(keys), {}
+    if setting("scheduling.client-finalize"):
+        remote, results, mine = split_client_tasks(tasks, results)
     graph = build_job_graph(
         job_id=uuid.uuid4().hex[:16],
-        tasks=tasks,
-        results=requested_keys(keys),
+        tasks=remote,
+        results=results,
         num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
         locality=locality_settings(),
@@ -42,7 +46,8 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any
         errored = True
         try:
             values = JobRun(cluster, graph).run()
-            state["cache"] = {graph.keys[task]: value for task, value in values.items()}
+            cache = {graph.keys[task]: value for task, value in values.items()}
+            state["cache"] = {**cache, **run_client_tasks(mine, cache)}
             errored = False
         finally:
             for hook in finish:

@@ -4,7 +4,9 @@ The log is a Redis Stream read with blocking XREAD: no polling loop, and nothing
 the client looks away. Results arrive as announcements; their values are fetched at the end
 in one MGET per shard. The first error ends the job and is re-raised with its original type.
 Per-task events travel on a second stream, read in the same blocking XREAD: they are the job's
-progress (tasks done so far, logged and passed to `on_progress`) and, at the end, its report.
+progress (tasks done so far, logged and passed to `on_progress`) and, at the end, its report;
+a job that succeeded also folds its tasks' compute times into the learned durations
+(`TaskDurations`), which decide which leaves of later jobs start in batches.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
@@ -22,10 +24,10 @@ from typing import Any
 
 from executor_lambda import TaskFailure
 from executor_lambda.events import ExecutorEvents
-from static_scheduler import start_job
+from static_scheduler import Batching, TaskDurations, start_batches, start_job, task_prefixes
 from storage_manager import JobGraph, JobStore, loads
 from wukong.cluster import LocalCluster
-from wukong.config import setting
+from wukong.config import scheduling_settings, setting
 from wukong.report import JobReport, record
 
 logger = logging.getLogger(__name__)
@@ -40,10 +42,14 @@ class JobTimeout(TimeoutError):
 
 class JobRun:
     def __init__(self, cluster: LocalCluster, graph: JobGraph,
-                 on_progress: Callable[[int, int], None] | None = None):
+                 on_progress: Callable[[int, int], None] | None = None,
+                 batching: Batching | None = None):
         self.cluster = cluster
         self.graph = graph
         self.store = JobStore(cluster.shards, graph)
+        self.batching = batching or scheduling_settings(cluster.latency.invoke_seconds,
+                                                        cluster.parallelism)
+        self.durations = TaskDurations(cluster.shards.shards[0].client, cluster.function)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
@@ -56,12 +62,17 @@ class JobRun:
         self.submitted_at = time.time()
         graph = self.graph
         try:
-            start_job(self.store, self.cluster.invoker)
+            known = self.durations.read()
+            prefixes = task_prefixes(graph.keys)
+            expected = [known.get(prefix) for prefix in prefixes]
+            start_job(self.store, self.cluster.invoker,
+                      start_batches(graph, expected, self.batching))
             self._follow_log()
             computed = self.store.fetch_outputs(graph.results - graph.data)
             values = {t: loads(v) for t, v in computed.items()}
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
+            self.durations.learn(known, prefixes, self.executors)
             return values
         finally:
             finished = time.time()
