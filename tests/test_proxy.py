@@ -18,6 +18,9 @@ import wukong
 from executor_lambda import Invocation
 from executor_lambda.invokers import ProxyInvoker, QueueInvoker
 
+# These tests count invocations per batch of leaves: the paper's schedule.
+pytestmark = pytest.mark.usefixtures("one_executor_per_leaf")
+
 THRESHOLD = 8  # wukong.proxy.fanout-threshold's default, which the session cluster uses
 
 

@@ -79,6 +79,12 @@ class LocalCluster:
                                     self.proxy_threshold)
 
     @property
+    def parallelism(self) -> int:
+        """How many executors really run at once: the runtime's concurrency, but on one
+        machine no more than its cores."""
+        return max(1, min(self.concurrency, os.cpu_count() or 1))
+
+    @property
     def redis_urls(self) -> list[str]:
         return self.shards.urls if self.shards else []
 

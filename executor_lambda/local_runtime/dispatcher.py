@@ -5,14 +5,7 @@ State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it d
 or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
 runtime appends an error naming the running task to the job's log.
 
-Admission: at most `cap` invocations run at once. The cap starts at the number of cores.
-Whenever work waits and no running invocation finished for `STALL_SECONDS`, the cap grows,
-up to the concurrency limit, to admit all the waiting work at once (at least doubling): a
-burst of invocations that block (sleep, I/O) gets all the parallelism it can use at once
-instead of in doubling steps (which left the last of 128 blocking leaves waiting and
-workers unstarted), while a burst of short CPU-bound ones, which keep finishing, is not
-spread over a hundred processes fighting for two cores. When the runtime falls idle the cap
-returns to the core count.
+Admission: at most `Admission.cap` invocations run at once (see `admission`).
 """
 
 from __future__ import annotations
@@ -34,14 +27,14 @@ import redis
 from executor_lambda.failures import ExecutorDied, TaskFailure
 from executor_lambda.invokers import queue_key
 from executor_lambda.local_runtime import worker
+from executor_lambda.local_runtime.admission import STALL_SECONDS, Admission
 from storage_manager import ShardSet, append_log_for
+from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
 INTAKE_BATCH = 512
 INTAKE_BLOCK_SECONDS = 1.0
-STALL_SECONDS = 0.005
-BASE_CAP = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -100,7 +93,7 @@ class Dispatcher:
         self.idle: list[Worker] = []
         self.busy: dict[Connection, Worker] = {}
         self.running = True
-        self.cap = min(BASE_CAP, settings.concurrency)
+        self.admission = Admission(settings.concurrency)
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload"])
@@ -109,12 +102,13 @@ class Dispatcher:
     # -- intake ----------------------------------------------------------------------------
     def _intake(self) -> None:
         """Move invocations from Redis into memory; a thread, so the main loop never polls."""
-        client = redis.Redis.from_url(self.settings.redis_urls[0])
+        client = redis.Redis.from_url(self.settings.redis_urls[0],
+                                      socket_timeout=SOCKET_TIMEOUT_SECONDS)
         while self.running:
             try:
                 got = client.blmpop(INTAKE_BLOCK_SECONDS, 1, self.queue, direction="RIGHT",
                                     count=INTAKE_BATCH)
-            except redis.ConnectionError:
+            except redis.RedisError:  # without intake, clients would wait forever: stop
                 if self.running:
                     logger.exception("lost the invocation queue; stopping")
                     self.stop()
@@ -134,14 +128,18 @@ class Dispatcher:
         try:
             while self.running:
                 self._assign()
-                saturated = bool(self.pending) and len(self.busy) >= self.cap
+                saturated = self.admission.full(len(self.busy), len(self.pending))
                 timeout = self._next_timeout()
-                finished = self._wait(min(timeout, STALL_SECONDS) if saturated else timeout)
-                if saturated and not finished and self.pending:
-                    wanted = max(self.cap * 2, len(self.busy) + len(self.pending))
-                    self.cap = min(self.settings.concurrency, wanted)
-                elif not self.busy and not self.pending:
-                    self.cap = min(BASE_CAP, self.settings.concurrency)
+                if saturated:
+                    self.admission.open_window(w.process.pid for w in self.busy.values())
+                    timeout = min(timeout, STALL_SECONDS)
+                finished = self._wait(timeout)
+                if finished:
+                    self.admission.finished()
+                elif saturated:
+                    self.admission.stalled(len(self.busy), len(self.pending))
+                if not self.busy and not self.pending:
+                    self.admission.idle()
                 self._expire()
         finally:
             self._shutdown()
@@ -152,7 +150,7 @@ class Dispatcher:
             os.write(self._wake_w, b"!")
 
     def _assign(self) -> None:
-        while self.pending and len(self.busy) < self.cap:
+        while self.pending and len(self.busy) < self.admission.cap:
             if self.idle:
                 w = self.idle.pop()  # the most recently used: its caches are warmest
             else:

@@ -1,0 +1,100 @@
+"""The local runtime's admission: more parallelism for invocations that block, none for
+invocations that keep the cores busy. Real processes, judged by the kernel's statistics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from executor_lambda.local_runtime.admission import CORES, STARVE_SECONDS, Admission
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="needs /proc/<pid>/schedstat")
+
+SLEEPER = "import time; print('asleep', flush=True); time.sleep(60)"
+SPINNER = "while True: pass"
+
+
+def started(code: str, n: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+            for _ in range(n)]
+
+
+def asleep(processes: list[subprocess.Popen]) -> None:
+    """Past interpreter start-up: from now on they only sleep."""
+    for p in processes:
+        assert p.stdout.readline() == b"asleep\n"
+
+
+def stall(admission: Admission, processes: list[subprocess.Popen], waiting: int) -> None:
+    admission.open_window(p.pid for p in processes)
+    time.sleep(0.02)  # the window; what the processes do in it is what counts
+    admission.stalled(len(processes), waiting)
+
+
+@pytest.fixture
+def processes():
+    running: list[subprocess.Popen] = []
+    yield running
+    for p in running:
+        p.kill()
+        p.wait()
+
+
+def test_blocking_invocations_get_all_waiting_work_admitted(processes):
+    admission = Admission(limit=64)
+    processes += started(SLEEPER, admission.cap)
+    asleep(processes)
+    stall(admission, processes, waiting=40)
+    assert admission.cap == min(64, len(processes) + 40)
+
+
+def test_cpu_bound_invocations_keep_the_cap_at_the_core_count(processes):
+    admission = Admission(limit=64)
+    processes += started(SPINNER, admission.cap)
+    admission.finished()  # one just finished: the starvation rule stays out of this
+    stall(admission, processes, waiting=40)
+    assert admission.cap == CORES
+
+
+def test_a_core_left_idle_by_a_blocked_invocation_admits_the_waiting_work(processes):
+    """E.g. an executor holding an output at a fan-in whose other parent waits behind the
+    cap, beside one that computes: the waiting parent must be admitted."""
+    admission = Admission(limit=64)
+    sleepers = started(SLEEPER, 1)
+    processes += sleepers + started(SPINNER, admission.cap - 1)
+    asleep(sleepers)
+    stall(admission, processes, waiting=3)
+    assert admission.cap == len(processes) + 3
+
+
+def test_a_full_cap_with_nothing_finished_for_long_doubles_even_when_cores_are_busy(
+        processes):
+    admission = Admission(limit=64)
+    processes += started(SPINNER, admission.cap)
+    time.sleep(STARVE_SECONDS)  # nothing finished since the cap was set
+    stall(admission, processes, waiting=40)
+    assert admission.cap == 2 * CORES
+    admission.finished()
+    stall(admission, processes, waiting=40)
+    assert admission.cap == 2 * CORES
+
+
+def test_growth_stops_at_the_limit_and_idle_resets_it(processes):
+    admission = Admission(limit=CORES + 1)
+    processes += started(SLEEPER, admission.cap)
+    asleep(processes)
+    stall(admission, processes, waiting=100)
+    assert admission.cap == CORES + 1
+    admission.idle()
+    assert admission.cap == CORES
+
+
+def test_nothing_waiting_never_grows(processes):
+    admission = Admission(limit=64)
+    processes += started(SLEEPER, admission.cap)
+    stall(admission, processes, waiting=0)
+    assert admission.cap == CORES
