@@ -1,13 +1,17 @@
 """What the KV proxy buys under a model of a real platform's invocation latency.
 
     python -m benchmarks.invocation [--invoke-seconds 0.05] [--concurrency 256] [--out FILE]
+                                    [--experiments fan-out,direct,tr,floor,batched]
 
 (a) a fan-out of 1,000 from one task: the time from the root task's end until all 1,000
     children started, through the proxy and with the executor invoking them itself (the
     proxy stopped, so the executor falls back to direct invocation);
-(b) a tree reduction over 4,096 leaves: the time from submit until the last leaf started,
-    through the proxy; and the same with the latency model off, the floor this machine's
-    runtime sets (starting 4,096 executors on its cores takes time whoever invokes them).
+(b) a tree reduction over 4,096 leaves, one executor per leaf (cheap-task batching off, as
+    in the paper): the time from submit until the last leaf started, through the proxy; and
+    the same with the latency model off, the floor this machine's runtime sets (starting
+    4,096 executors on its cores takes time whoever invokes them);
+(c) the same tree with cheap-task batching on (the default), once its adds are known to be
+    cheap: the leaves start in a few invocations.
 
 Start times come from the job's per-task events (`wukong.last_job()`). Prints a markdown table
 on stdout and appends one JSON record per run to `--out`.
@@ -28,6 +32,9 @@ import wukong
 
 FAN_OUT = 1000
 TR_LEAVES = 4096
+EXPERIMENTS = ("fan-out", "direct", "tr", "floor", "batched")
+PER_LEAF = {"wukong.scheduling.batch-cheap-tasks": False}
+"""The paper's one executor per leaf: what the proxy must start."""
 
 
 def fan_out_graph(width: int) -> dict:
@@ -70,39 +77,58 @@ def run(args: argparse.Namespace) -> list[dict]:
     settings = {"wukong.runtime.latency.invoke-seconds": args.invoke_seconds,
                 "wukong.runtime.latency.cold-start-seconds": args.cold_start_seconds,
                 "wukong.runtime.concurrency": args.concurrency}
+    base = {"invoke_seconds": args.invoke_seconds, "concurrency": args.concurrency,
+            "cold_start_seconds": args.cold_start_seconds, "time": time.time()}
+    chosen = set(args.experiments.split(","))
     records = []
     with dask.config.set(settings), wukong.LocalCluster(shards=args.shards) as cluster:
         children_started(cluster, args.fan_out)  # warm-up: start the workers
-        base = {"invoke_seconds": args.invoke_seconds, "concurrency": args.concurrency,
-                "cold_start_seconds": args.cold_start_seconds, "time": time.time()}
         for _ in range(args.repeat):
-            records.append({**base, "experiment": f"fan-out {args.fan_out}", "path": "proxy",
-                            "metric": "all children started",
-                            "seconds": children_started(cluster, args.fan_out)})
-            records.append({**base, "experiment": f"TR {args.leaves} leaves", "path": "proxy",
-                            "metric": "last leaf started",
-                            "seconds": leaves_started(cluster, args.leaves)})
-        cluster.stop_proxy()
-        try:
-            for _ in range(args.repeat):
+            if "fan-out" in chosen:
                 records.append({**base, "experiment": f"fan-out {args.fan_out}",
-                                "path": "direct", "metric": "all children started",
+                                "path": "proxy", "metric": "all children started",
                                 "seconds": children_started(cluster, args.fan_out)})
-        finally:
-            cluster.start_proxy()
-    records += floor(args, base)
+            if "tr" in chosen:
+                with dask.config.set(PER_LEAF):
+                    records.append({**base, "experiment": f"TR {args.leaves} leaves",
+                                    "path": "proxy, one executor per leaf",
+                                    "metric": "last leaf started",
+                                    "seconds": leaves_started(cluster, args.leaves)})
+            if "batched" in chosen:
+                leaves_started(cluster, args.leaves)  # learns that the adds are cheap
+                records.append({**base, "experiment": f"TR {args.leaves} leaves",
+                                "path": "proxy, cheap leaves batched",
+                                "metric": "last leaf started",
+                                "seconds": leaves_started(cluster, args.leaves)})
+        if "direct" in chosen:
+            records += direct(cluster, args, base)
+    if "floor" in chosen:
+        records += floor(args, base)
     return records
+
+
+def direct(cluster: wukong.LocalCluster, args: argparse.Namespace, base: dict) -> list[dict]:
+    """The fan-out with the proxy stopped: the executor invokes every child itself."""
+    cluster.stop_proxy()
+    try:
+        return [{**base, "experiment": f"fan-out {args.fan_out}", "path": "direct",
+                 "metric": "all children started",
+                 "seconds": children_started(cluster, args.fan_out)}
+                for _ in range(args.repeat)]
+    finally:
+        cluster.start_proxy()
 
 
 def floor(args: argparse.Namespace, base: dict) -> list[dict]:
     """The same TR with the latency model off: what this machine's runtime needs to start
     the leaves at all, the floor under the proxy's number."""
     settings = {"wukong.runtime.latency.invoke-seconds": 0.0,
-                "wukong.runtime.concurrency": args.concurrency}
+                "wukong.runtime.concurrency": args.concurrency, **PER_LEAF}
     with dask.config.set(settings), wukong.LocalCluster(shards=args.shards) as cluster:
         leaves_started(cluster, args.leaves)  # warm-up
         return [{**base, "invoke_seconds": 0.0, "experiment": f"TR {args.leaves} leaves",
-                 "path": "proxy, latency model off", "metric": "last leaf started",
+                 "path": "proxy, one executor per leaf, latency model off",
+                 "metric": "last leaf started",
                  "seconds": leaves_started(cluster, args.leaves)}
                 for _ in range(args.repeat)]
 
@@ -129,8 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fan-out", type=int, default=FAN_OUT)
     p.add_argument("--leaves", type=int, default=TR_LEAVES)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--experiments", default=",".join(EXPERIMENTS),
+                   help=f"which to run, comma-separated, of {','.join(EXPERIMENTS)}")
     p.add_argument("--out", default="invocation.jsonl", help="JSON lines, appended")
     args = p.parse_args(argv)
+    unknown = set(args.experiments.split(",")) - set(EXPERIMENTS)
+    if unknown:
+        p.error(f"--experiments: unknown {', '.join(sorted(unknown))}; "
+                f"choose from {','.join(EXPERIMENTS)}")
     logging.basicConfig(level=logging.ERROR)
     records = run(args)
     with open(args.out, "a") as f:

@@ -92,7 +92,7 @@ def _measure(plan: Plan, system: System, workload: Workload,
     spent, runs = 0.0, range(-1 if system.warm_up else 0, plan.repeat)
     for index in runs:
         try:
-            colls = workload.build()
+            colls = (workload.warm_up or workload.build)() if index < 0 else workload.build()
             tasks = _task_count(colls)
             with dask.config.set(settings):
                 start = time.perf_counter()
@@ -102,13 +102,13 @@ def _measure(plan: Plan, system: System, workload: Workload,
             logger.exception("%s failed on %s", workload.label, system.name)
             yield {**base, "repeat": index, "error": f"{type(exc).__name__}: {exc}"}
             return
-        verified = _verify(plan, workload, value)
+        if index < 0:
+            continue  # the warm-up: its data differs, its result is not compared
         spent += seconds
-        if index >= 0:
-            yield {**base, "repeat": index, "seconds": seconds, "tasks": tasks,
-                   "verified": verified, "wukong": system.job_metrics(),
-                   "at": time.time()}
-        if index >= 0 and plan.budget and spent >= plan.budget:
+        yield {**base, "repeat": index, "seconds": seconds, "tasks": tasks,
+               "verified": _verify(plan, workload, value), "wukong": system.job_metrics(),
+               "at": time.time()}
+        if plan.budget and spent >= plan.budget:
             return
 
 

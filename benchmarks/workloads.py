@@ -28,6 +28,11 @@ class Workload:
     build: Callable[[], tuple]
     ideal_seconds: float | None = None
     """The critical path's length when every task could run at once (TR-delay)."""
+    warm_up: Callable[[], tuple] | None = None
+    """The uncounted warm-up run, when a smaller graph of the very same tasks will do (None:
+    `build` itself). Its tasks must take as long as the timed run's, because schedulers learn
+    task durations from it (Wukong batches cheap tasks by them, distributed steals work by
+    them): small data would teach them that GEMM's matmuls are cheap."""
     compare: Callable[[Any, Any], bool] = field(default=lambda a, b: _all_close(a, b))
 
     @property
@@ -105,10 +110,21 @@ def _tr(leaves: int) -> Workload:
 
 
 def _tr_delay(leaves: int) -> Workload:
+    """The warm-up keeps the first level's width (as many workers busy at once) and the
+    sleeping add, with one level above it: a few sleeps instead of the tree's depth."""
     depth = leaves.bit_length() - 1
     return Workload("TR-delay", f"{leaves:,} leaves, {TR_DELAY_SECONDS * 1000:g} ms adds",
                     lambda: tree_reduction(leaves, delayed_add),
-                    ideal_seconds=depth * TR_DELAY_SECONDS)
+                    ideal_seconds=depth * TR_DELAY_SECONDS,
+                    warm_up=lambda: _first_level(leaves, delayed_add))
+
+
+def _first_level(leaves: int, combine: Callable[[Any, Any], Any]) -> tuple:
+    """`combine` over each pair of `leaves` numbers, and their sum: a tree cut after one level."""
+    from dask import delayed
+
+    pairs = [delayed(combine, pure=True)(float(i), float(i + 1)) for i in range(0, leaves, 2)]
+    return (delayed(sum)(pairs),)
 
 
 def _gemm(n: int, chunk: int) -> Workload:

@@ -60,3 +60,22 @@ def test_tables_give_ratios_to_the_best_distributed_shape():
     assert "2.000 s (0.50x)" in tables.comparison(summary)
     assert "Wukong 0.50x (<= 1.1x best distributed): met" in tables.targets(summary)
     assert "3.000 s, 4.0 MiB (3.00x time, 4.00x bytes)" in tables.ablation(summary)
+
+
+@pytest.mark.parametrize("suite", ["quick", "paper"])
+def test_a_smaller_warm_up_runs_the_same_tasks(suite):
+    """A warm-up teaches schedulers task durations, so a smaller one may only drop tasks, never
+    shrink them: TR-delay's is its first level, every add sleeping as long; the others are
+    the workload itself."""
+    from dask.utils import key_split
+
+    def names(colls):
+        return {key_split(key) for coll in colls for key in coll.__dask_graph__()}
+
+    for workload in workloads.suite(suite):
+        if workload.name == "TR-delay":
+            warm, full = workload.warm_up(), workload.build()
+            assert "delayed_add" in names(warm) and "delayed_add" in names(full)
+            assert len(warm[0].__dask_graph__()) < len(full[0].__dask_graph__())
+        else:
+            assert workload.warm_up is None, workload.label
