@@ -128,6 +128,29 @@ def test_environment_variables_map_into_config(monkeypatch):
     assert dask.config.get("wukong.runtime.concurrency") == 128
 
 
+PROBE = "wukong_preload_probe"
+
+
+def imported_before_this_task() -> bool:
+    """The probe module is loaded, and not by this worker: it was forked with it."""
+    probe = sys.modules.get(PROBE)
+    return probe is not None and os.getpid() != probe.IMPORTED_BY
+
+
+def test_preload_setting_imports_modules_in_the_fork_server(tmp_path, monkeypatch):
+    """`wukong.runtime.preload` modules are imported once, by the fork server, so workers
+    start with them; a name that cannot be imported is refused, naming the setting."""
+    (tmp_path / f"{PROBE}.py").write_text("import os\nIMPORTED_BY = os.getpid()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(tmp_path), os.environ.get("PYTHONPATH")])))
+    with pytest.raises(ValueError, match=r"wukong.runtime.preload.*'no_such_module_at_all'"):
+        wukong.LocalCluster(preload=[PROBE, "no_such_module_at_all"])
+    with dask.config.set({"wukong.runtime.preload": [PROBE]}), \
+            wukong.LocalCluster(shards=1) as c:
+        assert c.get({"probe": (imported_before_this_task,)}, "probe") is True
+
+
 def test_missing_redis_server_says_how_to_install():
     """No redis-server binary: a FileNotFoundError that tells the user what to do."""
     with dask.config.set({"wukong.redis.server-binary": "/nonexistent/redis-server"}), \

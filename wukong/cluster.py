@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import logging
 import os
 import threading
@@ -36,7 +37,7 @@ class LocalCluster:
     def __init__(self, shards: int | None = None, redis_urls: Sequence[str] | None = None, *,
                  concurrency: int | None = None, idle_timeout: float | None = None,
                  invocation_timeout: float | None = None, memory_limit: int | None = None,
-                 function: str | None = None):
+                 function: str | None = None, preload: Sequence[str] | None = None):
         self.redis_servers: list[RedisServer] = []
         self.runtime: LocalRuntimeProcess | None = None
         self.proxy: ProxyProcess | None = None
@@ -45,6 +46,7 @@ class LocalCluster:
         self.function = setting("runtime.function", function) or f"wukong-{uuid.uuid4().hex[:8]}"
         self.payload_limit = int(setting("runtime.payload-limit"))
         self.concurrency = int(setting("runtime.concurrency", concurrency))
+        self.preload = preload_modules(setting("runtime.preload", preload))
         self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
                                float(setting("runtime.latency.cold-start-seconds")))
         self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
@@ -68,6 +70,7 @@ class LocalCluster:
                 memory_limit=setting("runtime.memory-limit", memory_limit),
                 start_timeout=float(setting("runtime.start-timeout")),
                 latency=self.latency, proxy_threshold=self.proxy_threshold,
+                preload=self.preload,
             )
             if self.proxy_threshold:
                 self.start_proxy()
@@ -154,6 +157,22 @@ class LocalCluster:
 
     def __repr__(self) -> str:
         return f"<LocalCluster function={self.function} shards={self.redis_urls}>"
+
+
+def preload_modules(value: Sequence[str] | str | None) -> list[str]:
+    """`wukong.runtime.preload`: module names, checked here, because the fork server that
+    imports them skips a missing one silently (workers would import it per first task)."""
+    modules = [value] if isinstance(value, str) else list(value or [])
+    for name in modules:
+        if not isinstance(name, str):
+            raise ValueError(f"wukong.runtime.preload must list module names, got {name!r}")
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError(f"wukong.runtime.preload: no module named {name!r} here")
+    return modules
 
 
 MAX_AUTO_SHARDS = 4

@@ -76,7 +76,8 @@ class LocalRuntimeProcess(ServiceProcess):
     def __init__(self, redis_urls: Sequence[str], function: str, *, concurrency: int,
                  idle_timeout: float, timeout: float, payload_limit: int,
                  memory_limit: int | None, start_timeout: float,
-                 latency: Latency = Latency(), proxy_threshold: int = 0):
+                 latency: Latency = Latency(), proxy_threshold: int = 0,
+                 preload: Sequence[str] = ()):
         cmd = ["-m", "executor_lambda.local_runtime", "--function", function,
                "--concurrency", str(concurrency), "--idle-timeout", str(idle_timeout),
                "--timeout", str(timeout), "--payload-limit", str(payload_limit),
@@ -85,6 +86,8 @@ class LocalRuntimeProcess(ServiceProcess):
                "--proxy-threshold", str(proxy_threshold)]
         for url in redis_urls:
             cmd += ["--redis", url]
+        for module in preload:
+            cmd += ["--preload", module]
         if memory_limit:
             cmd += ["--memory-limit", str(memory_limit)]
         super().__init__(cmd, start_timeout)

@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="latency model: what starting a new worker costs its first invocation")
     p.add_argument("--proxy-threshold", type=int, default=0,
                    help="smallest fan-out executors hand to the KV proxy; 0: no proxy")
+    p.add_argument("--preload", action="append", default=[],
+                   help="a module every worker starts with already imported (repeat)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = RuntimeSettings(
         redis_urls=tuple(args.redis), function=args.function, concurrency=args.concurrency,
         idle_timeout=args.idle_timeout, timeout=args.timeout, memory_limit=args.memory_limit,
-        cold_start_seconds=args.cold_start_seconds,
+        cold_start_seconds=args.cold_start_seconds, preload=tuple(args.preload),
     )
     dispatcher = Dispatcher(settings)
     install_signal_handlers(dispatcher)

@@ -47,6 +47,8 @@ class RuntimeSettings:
     memory_limit: int | None = None
     cold_start_seconds: float = 0.0
     """Latency model: what a new worker's first invocation waits, as on a cold start."""
+    preload: tuple[str, ...] = ()
+    """Modules the fork server imports beside `preload.py`'s, so workers start with them."""
 
 
 class Worker:
@@ -96,7 +98,8 @@ class Dispatcher:
         self.admission = Admission(settings.concurrency)
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload"])
+        self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload",
+                                          *settings.preload])
         self.started = 0
 
     # -- intake ----------------------------------------------------------------------------
