@@ -32,8 +32,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--suite", choices=sorted(workloads.SUITES), default="quick")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per cell (default 5)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds after which a cell stops repeating (at least one run); "
-                             "0 for none; default 2 for quick, none for paper")
+                        help="seconds of timed runs per cell: it stops before a run that "
+                             "would go past them (at least one run); 0 for none; "
+                             "default 2 for quick, none for paper")
     parser.add_argument("--systems", type=_names, default=list(SYSTEMS),
                         help=f"comma-separated, from {','.join(SYSTEMS)}")
     parser.add_argument("--workloads", type=_names, default=list(workloads.NAMES),

@@ -45,7 +45,8 @@ class Plan:
     systems: list[str]
     repeat: int = 5
     budget: float = 0.0
-    """Seconds after which a cell stops repeating (at least one timed run); 0: no limit."""
+    """Seconds of timed runs a cell may take: it stops before a run that would go past it,
+    judged by its runs' mean so far (it always makes one); 0: no limit."""
     ablation: bool = False
     references: dict[str, Any] = field(default_factory=dict)
 
@@ -66,9 +67,13 @@ def run(plan: Plan, out: IO[str]) -> list[dict]:
             emit({"suite": plan.suite, "system": name, "skipped": why})
             continue
         logger.info("starting %s", name)
-        with started(name) as system:
+        imports = sorted({m for w in plan.workloads for m in w.worker_imports})
+        with started(name, preload=imports) as system:
+            warmed: set[str] = set()
             for workload, variant, settings in _cells(plan, name):
-                for record in _measure(plan, system, workload, settings):
+                warm_up = system.warm_up and workload.label not in warmed
+                warmed.add(workload.label)
+                for record in _measure(plan, system, workload, settings, warm_up):
                     emit({**record, "ablation": variant} if variant else record)
     return records
 
@@ -83,16 +88,18 @@ def _cells(plan: Plan, system: str) -> Iterator[tuple[Workload, str | None, dict
                     yield workload, variant, settings
 
 
-def _measure(plan: Plan, system: System, workload: Workload,
-             settings: dict) -> Iterator[dict]:
-    """Time `workload` on `system` up to `plan.repeat` times; one record per timed run."""
+def _measure(plan: Plan, system: System, workload: Workload, settings: dict,
+             warm_up: bool) -> Iterator[dict]:
+    """Time `workload` on `system` up to `plan.repeat` times, after an uncounted warm-up run
+    if `warm_up`; one record per timed run."""
     base = {"suite": plan.suite, "workload": workload.name, "variant": workload.variant,
             "system": system.name, "ideal_seconds": workload.ideal_seconds}
     logger.info("%s on %s %s", workload.label, system.name, settings or "")
-    spent, runs = 0.0, range(-1 if system.warm_up else 0, plan.repeat)
+    spent, timed, runs = 0.0, 0, range(-1 if warm_up else 0, plan.repeat)
     for index in runs:
         try:
-            colls = (workload.warm_up or workload.build)() if index < 0 else workload.build()
+            warming = index < 0 and workload.warm_up is not None
+            colls = workload.warm_up(system.slots) if warming else workload.build()
             tasks = _task_count(colls)
             with dask.config.set(settings):
                 start = time.perf_counter()
@@ -104,11 +111,11 @@ def _measure(plan: Plan, system: System, workload: Workload,
             return
         if index < 0:
             continue  # the warm-up: its data differs, its result is not compared
-        spent += seconds
+        spent, timed = spent + seconds, timed + 1
         yield {**base, "repeat": index, "seconds": seconds, "tasks": tasks,
                "verified": _verify(plan, workload, value), "wukong": system.job_metrics(),
                "at": time.time()}
-        if plan.budget and spent >= plan.budget:
+        if plan.budget and spent + spent / timed > plan.budget:
             return
 
 

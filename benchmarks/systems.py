@@ -8,10 +8,11 @@ scheduler=...)`; only the `scheduler` differs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ class System:
     warm_up: bool
     """Whether to run each workload once, uncounted, before timing it: systems with worker
     processes or caches to warm. `sync` and `threads` run in this process and keep nothing."""
+    slots: int = 1
+    """How many tasks it runs at once: how wide a warm-up must be to warm every worker."""
     job_metrics: Callable[[], dict | None] = lambda: None
 
 
@@ -45,10 +48,13 @@ def available(name: str) -> str | None:
 
 
 @contextlib.contextmanager
-def started(name: str) -> Iterator[System]:
-    """Start system `name`, yield it, and stop every process it started."""
+def started(name: str, preload: Sequence[str] = ()) -> Iterator[System]:
+    """Start system `name`, yield it, and stop every process it started. `preload`: modules
+    the tasks import, which Wukong's workers start with (`wukong.runtime.preload`); the
+    others' long-lived workers import them once, in the warm-up."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    starters = {"wukong": _wukong, "sync": _local, "threads": _local, "ray": _ray}
+    starters = {"wukong": functools.partial(_wukong, preload=preload), "sync": _local,
+                "threads": _local, "ray": _ray}
     with starters.get(name, _distributed)(name) as system:
         yield system
     _wait_for_children_to_exit(before)
@@ -81,11 +87,12 @@ def _local(name: str) -> Iterator[System]:
 
 
 @contextlib.contextmanager
-def _wukong(name: str) -> Iterator[System]:
+def _wukong(name: str, preload: Sequence[str]) -> Iterator[System]:
     import wukong
 
-    with wukong.LocalCluster() as cluster:
-        yield System(name, cluster.get, warm_up=True, job_metrics=_wukong_metrics)
+    with wukong.LocalCluster(preload=list(preload) or None) as cluster:
+        yield System(name, cluster.get, warm_up=True, slots=cluster.concurrency,
+                     job_metrics=_wukong_metrics)
 
 
 def _wukong_metrics() -> dict | None:
@@ -120,7 +127,7 @@ def _distributed(name: str) -> Iterator[System]:
                       dashboard_address=":0", scheduler_kwargs={"dashboard": False},
                       silence_logs=logging.ERROR) as cluster, \
             Client(cluster, set_as_default=False) as client:
-        yield System(name, client.get, warm_up=True)
+        yield System(name, client.get, warm_up=True, slots=workers * threads)
 
 
 @contextlib.contextmanager
@@ -131,7 +138,8 @@ def _ray(name: str) -> Iterator[System]:
     ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
              runtime_env={"env_vars": {"PYTHONPATH": _import_path()}})
     try:
-        yield System(name, ray_dask_get, warm_up=True)
+        yield System(name, ray_dask_get, warm_up=True,
+                     slots=int(ray.cluster_resources().get("CPU", 1)))
     finally:
         ray.shutdown()
 

@@ -8,7 +8,7 @@ import time
 from benchmarks.runner import ablation_variants
 from benchmarks.systems import DISTRIBUTED_SHAPES, NAMES
 
-TIMING = ("Median of the timed runs (min and run counts below); each run times "
+TIMING = ("Median of the timed runs (n: how many; min below); each run times "
           "`dask.compute(...)` from call to result, with the collections built outside the "
           "timer. Ratio: the system's median over the best Dask distributed shape's "
           "(lower is faster). Systems with worker processes (wukong, dist-*, ray) get one "
@@ -48,9 +48,9 @@ def comparison(summary: dict) -> str:
                 continue
             tasks = f"{cell['tasks']:,}"
             ideal = f"{cell['ideal']:.2f} s" if cell["ideal"] else "—"
-            ratio = f" ({cell['median'] / best:.2f}x)" if best else ""
+            ratio = f"{cell['median'] / best:.2f}x, " if best else ""
             mark = "" if cell["verified"] else " DIFFERS"
-            cells.append(f"{cell['median']:.3f} s{ratio}{mark}")
+            cells.append(f"{cell['median']:.3f} s ({ratio}n={cell['runs']}){mark}")
         lines.append(f"| {workload} {variant} | {tasks} | {ideal} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -138,7 +138,7 @@ def _ablation_cell(cell: dict | None, base: dict | None) -> str:
         base_written = base["wukong"]["bytes_written"]
         text += f" ({seconds / base['median']:.2f}x time"
         text += f", {written / base_written:.2f}x bytes)" if base_written else ")"
-    return text
+    return f"{text}, n={cell['runs']}"
 
 
 def results_markdown(summary: dict, machine: dict[str, str], command: str) -> str:

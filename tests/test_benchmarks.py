@@ -57,25 +57,42 @@ def test_tables_give_ratios_to_the_best_distributed_shape():
     summary = dict([cell(2.0, "wukong"), cell(4.0, "dist-2x1"), cell(8.0, "dist-1x64"),
                     cell(1.0, "wukong", "all on", 2**20),
                     cell(3.0, "wukong", "all off", 4 * 2**20)])
-    assert "2.000 s (0.50x)" in tables.comparison(summary)
+    assert "2.000 s (0.50x, n=1)" in tables.comparison(summary)
     assert "Wukong 0.50x (<= 1.1x best distributed): met" in tables.targets(summary)
-    assert "3.000 s, 4.0 MiB (3.00x time, 4.00x bytes)" in tables.ablation(summary)
+    assert "3.000 s, 4.0 MiB (3.00x time, 4.00x bytes), n=1" in tables.ablation(summary)
+
+
+WUKONG_SLOTS = 128
 
 
 @pytest.mark.parametrize("suite", ["quick", "paper"])
 def test_a_smaller_warm_up_runs_the_same_tasks(suite):
     """A warm-up teaches schedulers task durations, so a smaller one may only drop tasks, never
-    shrink them: TR-delay's is its first level, every add sleeping as long; the others are
-    the workload itself."""
+    shrink them or leave a kind out: TR-delay's is its first level, every add sleeping as
+    long; the others have every task name of the run, on chunks of the same size."""
+    import dask.array as da
+    from dask.base import collections_to_expr
     from dask.utils import key_split
 
+    def graph(colls):
+        return collections_to_expr(list(colls), optimize_graph=True).__dask_graph__()
+
     def names(colls):
-        return {key_split(key) for coll in colls for key in coll.__dask_graph__()}
+        return {key_split(key) for key in graph(colls)}
+
+    def chunk_size(coll):
+        return coll.chunksize if isinstance(coll, da.Array) else None
 
     for workload in workloads.suite(suite):
+        if workload.warm_up is None:
+            continue
+        warm, full = workload.warm_up(WUKONG_SLOTS), workload.build()
+        assert len(graph(warm)) <= len(graph(full)), workload.label
         if workload.name == "TR-delay":
-            warm, full = workload.warm_up(), workload.build()
-            assert "delayed_add" in names(warm) and "delayed_add" in names(full)
-            assert len(warm[0].__dask_graph__()) < len(full[0].__dask_graph__())
-        else:
-            assert workload.warm_up is None, workload.label
+            adds = sum(key_split(k) == "delayed_add" for k in graph(warm))
+            assert adds == WUKONG_SLOTS and "delayed_add" in names(full)
+            narrow = graph(workload.warm_up(2))
+            assert sum(key_split(k) == "delayed_add" for k in narrow) == 2, "as wide as slots"
+            continue
+        assert names(full) <= names(warm), workload.label
+        assert [chunk_size(c) for c in warm] == [chunk_size(c) for c in full], workload.label
