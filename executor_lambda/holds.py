@@ -1,8 +1,9 @@
 """Outputs an executor holds at fan-ins (delayed I/O): unwritten, unmarked, with a deadline.
 
 A held output is a promise to the fan-ins still waiting for it: before its deadline the
-executor re-checks them with claim-if-last marks (with backoff); at the deadline it writes
-the output and marks it done as usual. Nothing here talks to Redis.
+executor re-checks them with claim-if-last marks (with backoff) whenever it has nothing else
+to do; at the deadline, busy or not, it re-checks once more and only if they still wait
+writes the output and marks it done as usual. Nothing here talks to Redis.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class Holds:
             self.pending[task].fan_ins.discard(fan_in)
             if not self.pending[task].fan_ins:
                 del self.pending[task]
+
+    def due(self, now: float) -> set[int]:
+        """The fan-ins of the holds whose time is up."""
+        return {f for hold in self.pending.values() if hold.deadline <= now
+                for f in hold.fan_ins}
 
     def expire(self, now: float) -> dict[int, set[int]]:
         """Drop the holds whose time is up; their fan-ins, by task."""

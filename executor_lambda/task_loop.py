@@ -14,7 +14,8 @@ the batch never delays them. For each task:
    the set claims the dependent and returns the small inputs stored beside it). A large output
    at fan-ins still waiting for other parents may instead be held: marked claim-if-last
    only, re-checked while the executor has nothing else to do, written and marked once its
-   time is up. A dependent whose only parent is this task is ready at once;
+   time is up (unless a last re-check then claims the fan-ins). A dependent whose only
+   parent is this task is ready at once;
 4. of the ready dependents, run all here (a large output, or one held unwritten) or the
    first in DFS order, invoking executors for the rest.
 
@@ -105,9 +106,9 @@ class TaskLoop:
         stack.push(self.invocation.tasks)
         try:
             while stack or self.holds:
-                due = self.holds.expire(time.time())
-                if due:
-                    stack.push(self._write_and_mark(due, last=not stack))
+                now = time.time()
+                if self.holds.due(now):
+                    stack.push(self._end_holds(now, last=not stack))
                 elif stack:
                     task = stack.pop()
                     if self.on_task is not None:
@@ -265,10 +266,22 @@ class TaskLoop:
     def _recheck_holds(self) -> list[int]:
         """Nothing else to do: wait a little, then re-check the held outputs' fan-ins."""
         time.sleep(self.holds.next_wait(time.time()))
+        return self._recheck(self.holds.fan_ins())
+
+    def _end_holds(self, now: float, last: bool) -> list[int]:
+        """Holds whose time is up: re-check their fan-ins once more (the other parents may
+        have finished while this executor was busy), then write and mark the outputs still
+        waiting; the fan-ins claimed."""
+        claimed = self._recheck(self.holds.due(now))
+        due = self.holds.expire(now)
+        return claimed + (self._write_and_mark(due, last and not claimed) if due else [])
+
+    def _recheck(self, fan_ins: set[int]) -> list[int]:
+        """Claim-if-last marks at `fan_ins` with the outputs held for them; those claimed."""
         first = next(iter(self.holds.pending))
         before = self.recorder.snapshot()
         publish = self.store.publish()
-        for fan_in in sorted(self.holds.fan_ins()):
+        for fan_in in sorted(fan_ins):
             self._mark(publish, fan_in, [], [], False)
         claimed = self._settle(publish.execute())
         self.recorder.amend(first, before)
