@@ -15,6 +15,8 @@ class TaskEvent:
     round_trips: int
     bytes_read: int
     bytes_written: int
+    output_bytes: int = 0
+    """The output's size in memory (`dask.sizeof`): what later jobs learn output sizes from."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dask.sizeof import sizeof
-
 from storage_manager import JobGraph, dumps
 
 RESERVE_SECONDS = 1.0
@@ -44,10 +42,11 @@ class LocalityPolicy:
         self.graph = graph
         self.settings = graph.locality
 
-    def plan(self, task: int, value: Any, ready_now: list[int], fan_ins: list[int]) -> Plan:
-        """`ready_now` are the dependents that wait only for `task`; `fan_ins` the others."""
+    def plan(self, task: int, value: Any, size: int, ready_now: list[int],
+             fan_ins: list[int]) -> Plan:
+        """`size` is the output's (`dask.sizeof`); `ready_now` are the dependents that wait
+        only for `task`; `fan_ins` the others."""
         settings, graph = self.settings, self.graph
-        size = sizeof(value)
         large = size >= settings.large_object_bytes
         cluster = settings.clustering and large
         invoked = [] if cluster else ready_now[1:]

@@ -30,14 +30,14 @@ class TaskRecorder:
         return (s.seconds, s.round_trips, s.bytes_read, s.bytes_written)
 
     def record(self, task: int, start: float, compute: float, before: Snapshot,
-               pending_round_trips: int = 0) -> None:
+               pending_round_trips: int = 0, output_bytes: int = 0) -> None:
         """Record (or re-record) a task's event. An event shipped with its own publish
         counts that publish's round trips but not its time."""
         seconds, trips, read, written = self._since(before)
         self.events[task] = TaskEvent(
             task=task, start=start, end=time.time(), compute_seconds=compute,
             storage_seconds=seconds, round_trips=trips + pending_round_trips,
-            bytes_read=read, bytes_written=written,
+            bytes_read=read, bytes_written=written, output_bytes=output_bytes,
         )
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:

@@ -32,6 +32,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from dask.sizeof import sizeof
+
 from executor_lambda.failures import TaskFailure
 from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
@@ -43,6 +45,9 @@ from storage_manager import JobGone, JobGraph, JobStore, MarkResult, Publish, du
 from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
+
+Timing = tuple[float, float, Snapshot, int]
+"""A task's start, compute seconds, I/O totals before it, and its output's size."""
 
 
 class ReadyStack:
@@ -137,7 +142,7 @@ class TaskLoop:
             self._fail(task, exc, start, before)
             return None
         del inputs
-        return self._publish(task, value, (start, compute, before), last)
+        return self._publish(task, value, (start, compute, before, sizeof(value)), last)
 
     def _gather(self, task: int) -> dict:
         graph, values, received = self.graph, self.values, self.received
@@ -164,20 +169,19 @@ class TaskLoop:
             self.store.stats.bytes_read += len(data)
         return loads(data)
 
-    def _publish(self, task: int, value: Any, timing: tuple[float, float, Snapshot],
-                 last: bool) -> list[int]:
+    def _publish(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
         graph = self.graph
         local = self._ready_in_region(task)
         outside = [d for d in graph.dependents[task]
                    if self.region is None or d not in self.region]
         self.values[task] = value
         if not outside and task not in graph.results and (local or not last):
-            start, compute, before = timing  # inside a batch's region, nothing to publish
-            self.recorder.record(task, start, compute, before)
+            start, compute, before, size = timing  # inside a batch's region, nothing to publish
+            self.recorder.record(task, start, compute, before, output_bytes=size)
             return local
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
-        plan = self.policy.plan(task, value, ready_now, fan_ins)
+        plan = self.policy.plan(task, value, timing[3], ready_now, fan_ins)
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
@@ -230,15 +234,15 @@ class TaskLoop:
                 if p in self.values or p in self.received]
         publish.mark(fan_in, firm, tentative, have, hold)
 
-    def _ship(self, publish: Publish, task: int, timing: tuple[float, float, Snapshot],
+    def _ship(self, publish: Publish, task: int, timing: Timing,
               last: bool) -> list[MarkResult]:
         """Execute `publish`, with the events if it may be the last; record the task."""
-        start, compute, before = timing
-        self.recorder.record(task, start, compute, before, publish.round_trips)
+        start, compute, before, size = timing
+        self.recorder.record(task, start, compute, before, publish.round_trips, size)
         flushed = last and self.recorder.flush(publish)
         results = publish.execute() if publish else []
         if not flushed:
-            self.recorder.record(task, start, compute, before)
+            self.recorder.record(task, start, compute, before, output_bytes=size)
         return results
 
     def _settle(self, results: list[MarkResult]) -> list[int]:

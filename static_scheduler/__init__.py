@@ -1,8 +1,8 @@
 """Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
 
 from static_scheduler.batching import Batching, start_batches
-from static_scheduler.durations import TaskDurations, task_prefixes
 from static_scheduler.intake import requested_keys, to_task_graph
+from static_scheduler.learned import OutputSizes, TaskDurations, task_prefixes
 from static_scheduler.partition import (
     CycleError,
     UnserializableTask,
@@ -14,6 +14,7 @@ from static_scheduler.submit import start_job
 __all__ = [
     "Batching",
     "CycleError",
+    "OutputSizes",
     "TaskDurations",
     "UnserializableTask",
     "build_job_graph",

@@ -1,12 +1,13 @@
-"""Learned task durations, per task prefix, shared by every client of a deployment.
+"""Learned task durations and output sizes, per task prefix, shared by every client of a
+deployment.
 
-As in Dask distributed's scheduler, a task's expected duration is a moving average of the
-compute times of earlier tasks with the same prefix (`dask.utils.key_split` of the key:
-`('add-9f1c', 3)` and `'add-77ab'` are both `add`). Distributed keeps them in its scheduler
-across computations; Wukong has no central scheduler, so they live in one Redis hash beside
-the runtime (on the first shard, keyed by the executor function). Every client of the
+As in Dask distributed's scheduler, a task's expected duration (and here also its output's
+size) is a moving average over earlier tasks with the same prefix (`dask.utils.key_split` of
+the key: `('add-9f1c', 3)` and `'add-77ab'` are both `add`). Distributed keeps them in its
+scheduler across computations; Wukong has no central scheduler, so they live in Redis hashes
+beside the runtime (on the first shard, keyed by the executor function). Every client of the
 deployment, in any process, reads and improves the same estimates, they outlive a client's
-restart, and a job costs one HGETALL before it starts and one HSET after it ends.
+restart, and a job costs one HGETALL per hash before it starts and one HSET after it ends.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import redis
 from dask.utils import key_split
 
-from executor_lambda.events import ExecutorEvents
+from executor_lambda.events import ExecutorEvents, TaskEvent
 
 WEIGHT_OF_NEW = 0.5
 """How much one job's median moves the estimate (distributed uses the same 0.5)."""
@@ -29,35 +30,70 @@ def durations_key(function: str) -> str:
     return f"wk:fn:{function}:task-durations"
 
 
+def output_sizes_key(function: str) -> str:
+    return f"wk:fn:{function}:output-bytes"
+
+
 def task_prefixes(keys: Iterable[Any]) -> list[str]:
     return [key_split(key) for key in keys]
 
 
-class TaskDurations:
-    def __init__(self, client: redis.Redis, function: str):
+class PrefixEstimates:
+    """One measure of tasks (`observe` of each task's event), averaged per prefix."""
+
+    key: str
+
+    def __init__(self, client: redis.Redis):
         self.client = client
-        self.key = durations_key(function)
+
+    @staticmethod
+    def observe(event: TaskEvent) -> float:
+        raise NotImplementedError
 
     def read(self) -> dict[str, float]:
-        """Seconds per task prefix, as learned so far."""
+        """The estimate per task prefix, as learned so far."""
         return {name.decode(): float(value)
                 for name, value in self.client.hgetall(self.key).items()}
 
     def learn(self, known: dict[str, float], prefixes: Sequence[str],
               executors: Iterable[ExecutorEvents]) -> dict[str, float]:
-        """Fold one job's compute times into the estimates `known` at its start; the new
-        estimates of the prefixes it ran, which are stored. A job counts with the median of
-        each prefix's times, so a task preempted on a busy machine does not skew it."""
-        seconds: dict[str, list[float]] = defaultdict(list)
+        """Fold one job's tasks into the estimates `known` at its start; the new estimates
+        of the prefixes it ran, which are stored. A job counts with the median of each
+        prefix's tasks, so a task preempted on a busy machine does not skew it."""
+        observed: dict[str, list[float]] = defaultdict(list)
         for executor in executors:
             for event in executor.tasks:
-                seconds[prefixes[event.task]].append(event.compute_seconds)
+                observed[prefixes[event.task]].append(self.observe(event))
         learned = {}
-        for prefix, observed in seconds.items():
-            typical = statistics.median(observed)
+        for prefix, values in observed.items():
+            typical = statistics.median(values)
             old = known.get(prefix)
             learned[prefix] = typical if old is None else (
                 (1 - WEIGHT_OF_NEW) * old + WEIGHT_OF_NEW * typical)
         if learned:
             self.client.hset(self.key, mapping=learned)
         return learned
+
+
+class TaskDurations(PrefixEstimates):
+    """Seconds each task computes: which leaves are cheap enough to batch."""
+
+    def __init__(self, client: redis.Redis, function: str):
+        super().__init__(client)
+        self.key = durations_key(function)
+
+    @staticmethod
+    def observe(event: TaskEvent) -> float:
+        return event.compute_seconds
+
+
+class OutputSizes(PrefixEstimates):
+    """Bytes of each task's output in memory: which leaves' large outputs meet."""
+
+    def __init__(self, client: redis.Redis, function: str):
+        super().__init__(client)
+        self.key = output_sizes_key(function)
+
+    @staticmethod
+    def observe(event: TaskEvent) -> float:
+        return event.output_bytes

@@ -5,8 +5,9 @@ the client looks away. Results arrive as announcements; their values are fetched
 in one MGET per shard. The first error ends the job and is re-raised with its original type.
 Per-task events travel on a second stream, read in the same blocking XREAD: they are the job's
 progress (tasks done so far, logged and passed to `on_progress`) and, at the end, its report;
-a job that succeeded also folds its tasks' compute times into the learned durations
-(`TaskDurations`), which decide which leaves of later jobs start in batches.
+a job that succeeded also folds its tasks' compute times and output sizes into the learned
+estimates (`TaskDurations`, `OutputSizes`); durations decide which leaves of later jobs
+start in batches.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
@@ -24,7 +25,14 @@ from typing import Any
 
 from executor_lambda import TaskFailure
 from executor_lambda.events import ExecutorEvents
-from static_scheduler import Batching, TaskDurations, start_batches, start_job, task_prefixes
+from static_scheduler import (
+    Batching,
+    OutputSizes,
+    TaskDurations,
+    start_batches,
+    start_job,
+    task_prefixes,
+)
 from storage_manager import JobGraph, JobStore, loads
 from wukong.cluster import LocalCluster
 from wukong.config import scheduling_settings, setting
@@ -50,6 +58,7 @@ class JobRun:
         self.batching = batching or scheduling_settings(cluster.latency.invoke_seconds,
                                                         cluster.parallelism)
         self.durations = TaskDurations(cluster.shards.shards[0].client, cluster.function)
+        self.sizes = OutputSizes(cluster.shards.shards[0].client, cluster.function)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
@@ -62,7 +71,7 @@ class JobRun:
         self.submitted_at = time.time()
         graph = self.graph
         try:
-            known = self.durations.read()
+            known, sizes = self.durations.read(), self.sizes.read()
             prefixes = task_prefixes(graph.keys)
             expected = [known.get(prefix) for prefix in prefixes]
             start_job(self.store, self.cluster.invoker,
@@ -73,6 +82,7 @@ class JobRun:
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
             self.durations.learn(known, prefixes, self.executors)
+            self.sizes.learn(sizes, prefixes, self.executors)
             return values
         finally:
             finished = time.time()
