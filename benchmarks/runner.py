@@ -26,7 +26,7 @@ from benchmarks.workloads import Workload
 logger = logging.getLogger(__name__)
 
 ABLATION_WORKLOADS = ("GEMM", "SVD-ts", "SVD-nn", "TR-delay")
-LOCALITY_SWITCHES = ("clustering", "delayed-io", "inline-inputs")
+LOCALITY_SWITCHES = ("clustering", "delayed-io", "inline-inputs", "grouping")
 
 
 def ablation_variants() -> list[tuple[str, dict[str, bool]]]:

@@ -1,6 +1,7 @@
 """Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
 
 from static_scheduler.batching import Batching, start_batches
+from static_scheduler.grouping import group_leaves
 from static_scheduler.intake import requested_keys, to_task_graph
 from static_scheduler.learned import OutputSizes, TaskDurations, task_prefixes
 from static_scheduler.partition import (
@@ -18,6 +19,7 @@ __all__ = [
     "TaskDurations",
     "UnserializableTask",
     "build_job_graph",
+    "group_leaves",
     "requested_keys",
     "start_batches",
     "start_job",

@@ -62,13 +62,15 @@ class Batching:
         return self.invocation_cost / 2
 
 
-def start_batches(graph: JobGraph, expected: Sequence[float | None],
-                  batching: Batching) -> list[tuple[int, ...]]:
+def start_batches(graph: JobGraph, expected: Sequence[float | None], batching: Batching,
+                  groups: Sequence[tuple[int, ...]] = ()) -> list[tuple[int, ...]]:
     """The job's leaves grouped into invocations; `expected[t]` is task t's learned duration
-    (None: unknown). Unbatched leaves come one per invocation, as in the paper."""
-    leaves = leaves_depth_first(graph)
+    (None: unknown). `groups` (see `group_leaves`) start as they are; the other leaves are
+    batched if cheap, else come one per invocation, as in the paper."""
+    grouped = {leaf for group in groups for leaf in group}
+    leaves = [leaf for leaf in leaves_depth_first(graph) if leaf not in grouped]
     if not batching.enabled:
-        return [(leaf,) for leaf in leaves]
+        return [*groups, *((leaf,) for leaf in leaves)]
     threshold = batching.cheap_threshold
 
     def cheap(task: int) -> bool:
@@ -83,7 +85,7 @@ def start_batches(graph: JobGraph, expected: Sequence[float | None],
             brought.append(len(added))
         else:
             alone.append((leaf,))
-    return _split(batchable, work, brought, batching) + alone
+    return [*groups, *_split(batchable, work, brought, batching), *alone]
 
 
 def _split(leaves: list[int], work: list[float], brought: list[int],

@@ -21,6 +21,8 @@ class Locality:
     """Hold a large output at a fan-in whose other parents are not done, for a while."""
     inline_inputs: bool = True
     """Send small inputs inside the invocation payload instead of through Redis."""
+    grouping: bool = True
+    """Start leaves whose large outputs meet in one executor (read by the static scheduler)."""
     large_object_bytes: int = 1 * MiB
     delay_seconds: float = 1.0
     inline_bytes: int = 64 * 1024

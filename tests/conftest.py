@@ -30,9 +30,11 @@ def cluster():
 
 @pytest.fixture
 def one_executor_per_leaf():
-    """The paper's schedule: no cheap-task batching, whatever durations earlier tests taught
-    the session's cluster. For tests of where tasks run in that schedule."""
-    with dask.config.set({"wukong.scheduling.batch-cheap-tasks": False}):
+    """The paper's schedule: no cheap-task batching nor grouping of leaves, whatever
+    durations and sizes earlier tests taught the session's cluster. For tests of where tasks
+    run in that schedule."""
+    with dask.config.set({"wukong.scheduling.batch-cheap-tasks": False,
+                          "wukong.locality.grouping": False}):
         yield
 
 

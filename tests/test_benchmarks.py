@@ -40,10 +40,11 @@ def test_unknown_names_are_refused_by_name():
 def test_ablation_turns_each_locality_technique_off_in_turn_then_all():
     variants = dict(runner.ablation_variants())
     assert list(variants) == ["all on", "clustering off", "delayed-io off",
-                              "inline-inputs off", "all off"]
+                              "inline-inputs off", "grouping off", "all off"]
     assert variants["delayed-io off"] == {"wukong.locality.clustering": True,
                                           "wukong.locality.delayed-io": False,
-                                          "wukong.locality.inline-inputs": True}
+                                          "wukong.locality.inline-inputs": True,
+                                          "wukong.locality.grouping": True}
     assert not any(variants["all off"].values())
 
 

@@ -34,6 +34,7 @@ def locality_settings() -> Locality:
         clustering=bool(setting("locality.clustering")),
         delayed_io=bool(setting("locality.delayed-io")),
         inline_inputs=bool(setting("locality.inline-inputs")),
+        grouping=bool(setting("locality.grouping")),
         large_object_bytes=int(setting("locality.large-object-bytes")),
         delay_seconds=float(setting("locality.delay-seconds")),
         inline_bytes=int(setting("locality.inline-bytes")),

@@ -6,8 +6,8 @@ in one MGET per shard. The first error ends the job and is re-raised with its or
 Per-task events travel on a second stream, read in the same blocking XREAD: they are the job's
 progress (tasks done so far, logged and passed to `on_progress`) and, at the end, its report;
 a job that succeeded also folds its tasks' compute times and output sizes into the learned
-estimates (`TaskDurations`, `OutputSizes`); durations decide which leaves of later jobs
-start in batches.
+estimates (`TaskDurations`, `OutputSizes`), which decide which leaves of later jobs start
+together: cheap ones in batches, those whose large outputs meet in groups.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
@@ -29,6 +29,7 @@ from static_scheduler import (
     Batching,
     OutputSizes,
     TaskDurations,
+    group_leaves,
     start_batches,
     start_job,
     task_prefixes,
@@ -73,9 +74,11 @@ class JobRun:
         try:
             known, sizes = self.durations.read(), self.sizes.read()
             prefixes = task_prefixes(graph.keys)
+            groups = group_leaves(graph, [sizes.get(prefix) for prefix in prefixes],
+                                  self.batching.parallelism)
             expected = [known.get(prefix) for prefix in prefixes]
             start_job(self.store, self.cluster.invoker,
-                      start_batches(graph, expected, self.batching))
+                      start_batches(graph, expected, self.batching, groups))
             self._follow_log()
             computed = self.store.fetch_outputs(graph.results - graph.data)
             values = {t: loads(v) for t, v in computed.items()}

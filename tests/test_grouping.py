@@ -1,0 +1,123 @@
+"""Grouping of leaves whose large outputs meet: where it must fire and where it must not,
+read from the job's events (which executor ran which task, bytes written), with results
+equal to Dask's. The graphs are block products `x @ x.T` written out by hand, with task
+prefixes of their own, so the output sizes one test teaches the session's cluster never
+steer another.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import dask
+import numpy as np
+import pytest
+
+import wukong
+from static_scheduler import build_job_graph, group_leaves, task_prefixes, to_task_graph
+from storage_manager import Locality
+
+MB = 1_000_000
+NO_BATCHING = {"wukong.scheduling.batch-cheap-tasks": False}
+
+
+def block(i, k, side):
+    return np.random.default_rng(10 * i + k).random((side, side))
+
+
+def times_transposed(a, b):
+    return a @ b.T
+
+
+def total(*blocks):
+    return sum(blocks)
+
+
+def gemm(prefix: str, blocks: int, side: int) -> tuple[dict, list]:
+    """`x @ x.T` for `x` in `blocks` x `blocks` square blocks of `side` rows: the leaves are
+    `(prefix_x, i, k)`, the products `(prefix_dot, i, j, k)` need leaves (i, k) and (j, k),
+    the sums `(prefix_sum, i, j)` add the products over k."""
+    leaf, dot, out = f"{prefix}_x", f"{prefix}_dot", f"{prefix}_sum"
+    n = range(blocks)
+    dsk: dict = {(leaf, i, k): (block, i, k, side) for i in n for k in n}
+    dsk.update({(dot, i, j, k): (times_transposed, (leaf, i, k), (leaf, j, k))
+                for i in n for j in n for k in n})
+    dsk.update({(out, i, j): (total, *[(dot, i, j, k) for k in n]) for i in n for j in n})
+    return dsk, [(out, i, j) for i in n for j in n]
+
+
+def run(dsk, keys, config=None):
+    with dask.config.set({**NO_BATCHING, **(config or {})}):
+        got = wukong.get(dsk, keys)
+    for g, w in zip(got, dask.get(dsk, keys), strict=True):
+        np.testing.assert_allclose(g, w)
+    return wukong.last_job()
+
+
+def leaf_executors(report) -> dict[str, set]:
+    """The leaves' contraction indices k by the executor that ran them."""
+    ran = defaultdict(set)
+    for t in report.tasks:
+        if t.key[0].endswith("_x"):
+            ran[t.executor].add(t.key[2])
+    return ran
+
+
+def test_leaves_whose_large_outputs_meet_start_together(cluster):
+    dsk, keys = gemm("meet", 2, 400)  # 1.28 MB blocks: large
+    first = run(dsk, keys)
+    assert len(leaf_executors(first)) == 4  # sizes unknown: one executor per leaf
+    again = run(dsk, keys)
+    ran = leaf_executors(again)
+    assert sorted(map(sorted, ran.values())) == [[0], [1]]  # one executor per k
+    tasks = {t.key: t for t in again.tasks}
+    for (name, *index), task in tasks.items():
+        if name == "meet_x":
+            assert task.bytes_written == 0, "a grouped leaf's block was written"
+        if name == "meet_dot":
+            assert task.executor == tasks["meet_x", index[0], index[2]].executor
+    assert again.bytes_written < first.bytes_written
+    off = run(dsk, keys, {"wukong.locality.grouping": False})
+    assert len(leaf_executors(off)) == 4
+
+
+def test_small_outputs_are_never_grouped(cluster):
+    dsk, keys = gemm("small", 2, 50)  # 20 KB blocks
+    run(dsk, keys)
+    report = run(dsk, keys)
+    assert len(leaf_executors(report)) == 4
+
+
+# -- the static side, without Redis ------------------------------------------------------------
+
+def job(dsk, keys, **locality):
+    return build_job_graph("j", to_task_graph(dsk, keys), keys, 1, 60_000,
+                           locality=Locality(**locality))
+
+
+def contraction_groups(graph, groups) -> list[list[int]]:
+    return sorted(sorted({graph.keys[leaf][2] for leaf in group}) for group in groups)
+
+
+def test_groups_keep_the_parallelism_and_follow_the_contraction_index():
+    graph = job(*gemm("static", 4, 1000))
+    sizes = [8 * MB] * len(graph)
+    assert contraction_groups(graph, group_leaves(graph, sizes, 4)) == [[0], [1], [2], [3]]
+    pairs = group_leaves(graph, sizes, 2)  # any two indices each: all pairs meet alike
+    assert sorted(k for ks in contraction_groups(graph, pairs) for k in ks) == [0, 1, 2, 3]
+    assert [len(group) for group in pairs] == [8, 8]
+    assert len(group_leaves(graph, sizes, 1)) == 1
+    assert group_leaves(graph, sizes, 16) == []  # as many leaves as can run at once
+
+
+@pytest.mark.parametrize("prefix_sizes", [{}, {"static_x": 1000, "static_dot": 1000,
+                                                "static_sum": 1000}])
+def test_unknown_or_small_outputs_group_nothing(prefix_sizes):
+    graph = job(*gemm("static", 4, 1000))
+    sizes = [prefix_sizes.get(p) for p in task_prefixes(graph.keys)]
+    assert group_leaves(graph, sizes, 2) == []
+
+
+def test_the_switch_turns_grouping_off():
+    graph = job(*gemm("static", 4, 1000), grouping=False)
+    assert group_leaves(graph, [8 * MB] * len(graph), 2) == []
