@@ -1,8 +1,9 @@
 """Run one job to its end from the client: start it, follow its log, fetch results, clean up.
 
 The log is a Redis Stream read with blocking XREAD: no polling loop, and nothing is lost if
-the client looks away. Results arrive as announcements; their values are fetched at the end
-in one MGET per shard. The first error ends the job and is re-raised with its original type.
+the client looks away. Results arrive as announcements; their values are fetched as they
+are announced (one MGET per shard per read of the log), while the job goes on. The first
+error ends the job and is re-raised with its original type.
 Per-task events travel on a second stream, read in the same blocking XREAD: they are the job's
 progress (tasks done so far, logged and passed to `on_progress`) and, at the end, its report;
 a job that succeeded also folds its tasks' compute times and output sizes into the learned
@@ -79,9 +80,7 @@ class JobRun:
             expected = [known.get(prefix) for prefix in prefixes]
             start_job(self.store, self.cluster.invoker,
                       start_batches(graph, expected, self.batching, groups))
-            self._follow_log()
-            computed = self.store.fetch_outputs(graph.results - graph.data)
-            values = {t: loads(v) for t, v in computed.items()}
+            values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
             self.durations.learn(known, prefixes, self.executors)
@@ -93,8 +92,11 @@ class JobRun:
             record(JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
                              finished, tuple(self.executors), graph.keys))
 
-    def _follow_log(self) -> None:
+    def _follow_log(self) -> dict[int, Any]:
+        """Follow the job to its end; the results' values, each fetched as soon as it is
+        announced, so fetching them overlaps with the executors still at work."""
         pending = set(self.graph.results - self.graph.data)
+        values: dict[int, Any] = {}
         timeout = setting("client.job-timeout")
         deadline = self.submitted_at + float(timeout) if timeout else None
         last_id: bytes | str = "0-0"
@@ -108,13 +110,20 @@ class JobRun:
             if events:
                 self._events_id = events[-1][0]
                 self._take_events([fields[b"data"] for _, fields in events])
+            announced = []
             for entry_id, fields in entries:
                 last_id = entry_id
                 task = int(fields[b"task"])
                 if fields[b"kind"] == b"error":
                     failure = TaskFailure.decode(fields[b"data"])
                     raise failure.exception_for(self.graph.keys[task])
-                pending.discard(task)
+                if task in pending:
+                    pending.discard(task)
+                    announced.append(task)
+            if announced:
+                fetched = self.store.fetch_outputs(announced)
+                values.update((t, loads(v)) for t, v in fetched.items())
+        return values
 
     def _take_events(self, blobs: list[bytes]) -> None:
         for blob in blobs:
