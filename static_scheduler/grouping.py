@@ -26,35 +26,14 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from networkx.utils import UnionFind
+
 from static_scheduler.batching import leaves_depth_first
 from storage_manager import JobGraph
 
 MOST_GROUPS_PER_MEETING = 32
 """A task where more groups' large outputs meet counts only the heaviest this many, so one
 wide fan-in cannot make the rounds quadratic in the number of leaves."""
-
-
-class LeafGroups:
-    """Union-find over the leaves."""
-
-    def __init__(self, leaves: Sequence[int]):
-        self.parent = {leaf: leaf for leaf in leaves}
-        self.size = dict.fromkeys(leaves, 1)
-
-    def find(self, leaf: int) -> int:
-        root = leaf
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[leaf] != root:
-            self.parent[leaf], leaf = root, self.parent[leaf]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        a, b = self.find(a), self.find(b)
-        if self.size[a] < self.size[b]:
-            a, b = b, a
-        self.parent[b] = a
-        self.size[a] += self.size.pop(b)
 
 
 def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
@@ -69,7 +48,7 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
     if not any(large):
         return []
     leaves = leaves_depth_first(graph)
-    groups = LeafGroups(leaves)
+    groups = UnionFind(leaves)
     order = topological_order(graph)
     affinity = _affinity(graph, order, groups, sizes, large)
     involved = {group for pair in affinity for group in pair}
@@ -78,7 +57,7 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
     while affinity and count > parallelism:
         merged: set[int] = set()
         for (a, b), _ in sorted(affinity.items(), key=lambda item: (-item[1], item[0])):
-            if a in merged or b in merged or groups.size[a] + groups.size[b] > most_leaves:
+            if a in merged or b in merged or groups.weights[a] + groups.weights[b] > most_leaves:
                 continue
             groups.union(a, b)
             merged.update((a, b))
@@ -90,11 +69,11 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
         affinity = _affinity(graph, order, groups, sizes, large)
     members: dict[int, list[int]] = {}
     for leaf in leaves:
-        members.setdefault(groups.find(leaf), []).append(leaf)
+        members.setdefault(groups[leaf], []).append(leaf)
     return [tuple(group) for group in members.values() if len(group) > 1]
 
 
-def _affinity(graph: JobGraph, order: Sequence[int], groups: LeafGroups,
+def _affinity(graph: JobGraph, order: Sequence[int], groups: UnionFind,
               sizes: Sequence[float | None], large: Sequence[bool]) -> Counter[tuple[int, int]]:
     """Bytes of large outputs of each pair of groups that meet at a task neither owns."""
     home: dict[int, int | None] = {}
@@ -103,7 +82,7 @@ def _affinity(graph: JobGraph, order: Sequence[int], groups: LeafGroups,
     for task in order:
         parents = [p for p in graph.dependencies[task] if p not in graph.data]
         if not parents:
-            home[task] = groups.find(task)
+            home[task] = groups[task]
             continue
         owners = {home[p] for p in parents}
         if len(owners) == 1:
