@@ -60,15 +60,31 @@ def test_cpu_bound_invocations_keep_the_cap_at_the_core_count(processes):
     assert admission.cap == CORES
 
 
-def test_a_core_left_idle_by_a_blocked_invocation_admits_the_waiting_work(processes):
+def test_a_core_left_idle_by_a_blocked_invocation_admits_enough_to_fill_it(processes):
     """E.g. an executor holding an output at a fan-in whose other parent waits behind the
-    cap, beside one that computes: the waiting parent must be admitted."""
+    cap, beside one that computes: more of the waiting work is admitted, and the rest in
+    the next window if the core stays idle."""
     admission = Admission(limit=64)
     sleepers = started(SLEEPER, 1)
     processes += sleepers + started(SPINNER, admission.cap - 1)
     asleep(sleepers)
-    stall(admission, processes, waiting=3)
-    assert admission.cap == len(processes) + 3
+    stall(admission, processes, waiting=30)
+    assert len(processes) < admission.cap < len(processes) + 30
+    stall(admission, processes, waiting=30)  # the core is still idle: all of it
+    assert admission.cap == len(processes) + 30
+
+
+def test_a_window_stays_open_until_judged(processes):
+    """Woken early by new work, the dispatcher keeps the window it opened: the workers are
+    judged over all of it, not over a sliver of time in which they looked asleep."""
+    admission = Admission(limit=64)
+    processes += started(SLEEPER, admission.cap)
+    asleep(processes)
+    admission.open_window(p.pid for p in processes)
+    time.sleep(0.02)
+    assert admission.open_window(p.pid for p in processes) == 0.0
+    admission.stalled(len(processes), waiting=40)
+    assert admission.cap == len(processes) + 40
 
 
 def test_a_full_cap_with_nothing_finished_for_long_doubles_even_when_cores_are_busy(

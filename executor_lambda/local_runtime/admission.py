@@ -6,12 +6,14 @@ invocation finished for `STALL_SECONDS`, the busy workers' scheduler statistics
 (`/proc/<pid>/schedstat`: time on a core and waiting for one; `/proc/<pid>/stat`: runnable
 now) say what they did in that window. If they left at least half a core unused (they sleep,
 wait for I/O, or hold an output at a fan-in whose other parents wait behind the cap), the
-cap grows to admit all the waiting work at once, up to the concurrency limit: a burst of
-blocking invocations gets all the parallelism it can use in one step. If they kept the
-cores busy or waited for one (a CPU-bound burst, or workers' first invocations of a job
-loading its graph), the cap stays, so short CPU-bound work is not spread over a hundred
-processes fighting for two cores, each paying its own start-up costs (TR over 4,096 leaves
-had 256 workers each load the 1 MB graph: 3x the worker CPU).
+cap grows: the first time, to as many workers as would fill the cores at the share of a
+core each busy one used (`busy * CORES / active`); if the next window judged finds cores
+idle again, to all the waiting work. So a burst of workers that all sleep admits everything
+at once, and a mixed one within two windows, while workers that only paused for a round
+trip to a Redis short of a core (its CPU is not theirs) admit a few more, not a hundred (a
+new worker costs tens of milliseconds of CPU to fork and warm up, and a hundred CPU-bound
+workers on two cores each pay their own start-up costs). If they kept the cores busy or
+waited for one, the cap stays. A window is judged only once it is `STALL_SECONDS` old.
 Whatever the cores do, a full cap with nothing finished for `STARVE_SECONDS` doubles, so no
 invocation waits long for a slot held by one that waits for it. When the runtime falls idle
 the cap returns to the core count. Without `/proc` (not Linux)
@@ -20,6 +22,7 @@ every stall counts as blocking, the rule before these statistics were used.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -62,46 +65,68 @@ class Admission:
         self._window: tuple[float, dict[int, int | None]] | None = None
         self._progress = time.monotonic()
         """When an invocation last finished, or the cap last grew."""
+        self._idle_before = False
+        """The last window judged found cores left idle."""
 
     def full(self, busy: int, waiting: int) -> bool:
         """Work waits behind a cap that may still grow: worth a stall window (at the limit,
         the workers' statistics could change nothing, so they are not read)."""
         return bool(waiting) and busy >= self.cap and self.cap < self.limit
 
-    def open_window(self, busy_pids: Iterable[int]) -> None:
-        """Note where the busy workers stand before waiting out a stall window."""
-        self._window = (time.monotonic(), {pid: cpu_ns(pid) for pid in busy_pids})
+    def open_window(self, busy_pids: Iterable[int]) -> float:
+        """Note where the busy workers stand, unless a stall window is already open; the
+        seconds left until it can be judged. (The dispatcher leaves out workers still on
+        their first invocation when others are busy: a cold start's CPU says nothing about
+        what the work needs.)"""
+        if self._window is None:
+            self._window = (time.monotonic(), {pid: cpu_ns(pid) for pid in busy_pids})
+        return max(0.0, self._window[0] + STALL_SECONDS - time.monotonic())
 
     def stalled(self, busy: int, waiting: int) -> None:
-        """Nothing finished in the window while `waiting` invocations waited."""
+        """Nothing finished while `waiting` invocations waited. Judged only once the window
+        is `STALL_SECONDS` old: woken earlier (more work arrived), a worker caught between
+        two calls to Redis would look asleep."""
         if self._window is None or not waiting:
             return
-        if self._cores_left_idle():
-            self._grow(max(self.cap * 2, busy + waiting))
-        elif time.monotonic() - self._progress >= STARVE_SECONDS:
-            self._grow(self.cap * 2)
+        if time.monotonic() - self._window[0] < STALL_SECONDS:
+            return
+        measured, active = len(self._window[1]), self._active_cores()
+        if active is None or active <= CORES - IDLE_CORES:
+            enough = busy + waiting
+            if active and not self._idle_before:
+                enough = min(enough, max(busy + 1, math.ceil(measured * CORES / active)))
+            self._idle_before = True
+            self._grow(enough)
+        else:
+            self._idle_before = False
+            if time.monotonic() - self._progress >= STARVE_SECONDS:
+                self._grow(self.cap * 2)
         self._window = None
 
     def finished(self) -> None:
         self._progress = time.monotonic()
+        self._window = None
 
     def idle(self) -> None:
         self.cap = self.base
         self._window = None
+        self._idle_before = False
 
     def _grow(self, cap: int) -> None:
         self.cap = min(self.limit, cap)
         self._progress = time.monotonic()
 
-    def _cores_left_idle(self) -> bool:
+    def _active_cores(self) -> float | None:
+        """How many cores' worth of the window the busy workers ran or waited to run; None
+        if unknown."""
         start, before = self._window
         elapsed_ns = (time.monotonic() - start) * 1e9
         if elapsed_ns <= 0 or not before:
-            return True
+            return None
         active = 0.0
         for pid, was in before.items():
             now = cpu_ns(pid)
             if was is None or now is None:
-                return True
+                return None
             active += elapsed_ns if runnable(pid) else min(now - was, elapsed_ns)
-        return active <= (CORES - IDLE_CORES) * elapsed_ns
+        return active / elapsed_ns

@@ -27,7 +27,7 @@ import redis
 from executor_lambda.failures import ExecutorDied, TaskFailure
 from executor_lambda.invokers import queue_key
 from executor_lambda.local_runtime import worker
-from executor_lambda.local_runtime.admission import STALL_SECONDS, Admission
+from executor_lambda.local_runtime.admission import Admission
 from storage_manager import ShardSet, append_log_for
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
@@ -68,6 +68,8 @@ class Worker:
         self.event: dict | None = None
         self.deadline = 0.0
         self.idle_since = time.monotonic()
+        self.served = 0
+        """Invocations this worker finished."""
 
     def start(self, payload: bytes, timeout: float) -> None:
         self.event = json.loads(payload)
@@ -78,6 +80,7 @@ class Worker:
     def finish(self) -> None:
         self.event = None
         self.idle_since = time.monotonic()
+        self.served += 1
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -134,8 +137,7 @@ class Dispatcher:
                 saturated = self.admission.full(len(self.busy), len(self.pending))
                 timeout = self._next_timeout()
                 if saturated:
-                    self.admission.open_window(w.process.pid for w in self.busy.values())
-                    timeout = min(timeout, STALL_SECONDS)
+                    timeout = min(timeout, self.admission.open_window(self._judged_pids()))
                 finished = self._wait(timeout)
                 if finished:
                     self.admission.finished()
@@ -168,6 +170,11 @@ class Dispatcher:
                 w.kill()
                 continue
             self.busy[w.conn] = w
+
+    def _judged_pids(self) -> list[int]:
+        """The busy workers admission judges: those past their first invocation, if any."""
+        warm = [w.process.pid for w in self.busy.values() if w.served]
+        return warm or [w.process.pid for w in self.busy.values()]
 
     def _next_timeout(self) -> float:
         now = time.monotonic()
