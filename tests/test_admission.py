@@ -30,9 +30,15 @@ def asleep(processes: list[subprocess.Popen]) -> None:
 
 
 def stall(admission: Admission, processes: list[subprocess.Popen], waiting: int) -> None:
-    admission.open_window(p.pid for p in processes)
+    open_window(admission, processes)
     time.sleep(0.02)  # the window; what the processes do in it is what counts
     admission.stalled(len(processes), waiting)
+
+
+def open_window(admission: Admission, processes: list[subprocess.Popen]) -> None:
+    """As the dispatcher does: the cap is seen full, then still full once armed."""
+    time.sleep(admission.open_window(p.pid for p in processes))
+    admission.open_window(p.pid for p in processes)
 
 
 @pytest.fixture
@@ -80,7 +86,7 @@ def test_a_window_stays_open_until_judged(processes):
     admission = Admission(limit=64)
     processes += started(SLEEPER, admission.cap)
     asleep(processes)
-    admission.open_window(p.pid for p in processes)
+    open_window(admission, processes)
     time.sleep(0.02)
     assert admission.open_window(p.pid for p in processes) == 0.0
     admission.stalled(len(processes), waiting=40)

@@ -7,17 +7,18 @@ invocation finished for `STALL_SECONDS`, the busy workers' scheduler statistics
 now) say what they did in that window. If they left at least half a core unused (they sleep,
 wait for I/O, or hold an output at a fan-in whose other parents wait behind the cap), the
 cap grows: the first time, to as many workers as would fill the cores at the share of a
-core each busy one used (`busy * CORES / active`); if the next window judged finds cores
-idle again, to all the waiting work. So a burst of workers that all sleep admits everything
-at once, and a mixed one within two windows, while workers that only paused for a round
-trip to a Redis short of a core (its CPU is not theirs) admit a few more, not a hundred (a
-new worker costs tens of milliseconds of CPU to fork and warm up, and a hundred CPU-bound
-workers on two cores each pay their own start-up costs). If they kept the cores busy or
-waited for one, the cap stays. A window is judged only once it is `STALL_SECONDS` old.
-Whatever the cores do, a full cap with nothing finished for `STARVE_SECONDS` doubles, so no
-invocation waits long for a slot held by one that waits for it. When the runtime falls idle
-the cap returns to the core count. Without `/proc` (not Linux)
-every stall counts as blocking, the rule before these statistics were used.
+core each busy one used (`busy * CORES / active`); if the next window judged, within
+`STARVE_SECONDS`, finds cores idle again, to all the waiting work. So a burst of workers
+that all sleep admits everything at once, and a mixed one within two windows, while
+workers that only paused for a round trip to a Redis short of a core (its CPU is not
+theirs) admit a few more, not a hundred (a new worker costs tens of milliseconds of CPU
+to fork and warm up, and a hundred CPU-bound workers on two cores each pay their own
+start-up costs). If they kept the cores busy or waited for one, the cap stays. A window is
+judged only once it is `STALL_SECONDS` old. Whatever the cores do, a full cap with nothing
+finished for `STARVE_SECONDS` doubles, so no invocation waits long for a slot held by one
+that waits for it. When the runtime falls idle the cap returns to the core count. Without
+`/proc` (not Linux) every stall counts as blocking, the rule before these statistics were
+used.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterable
 
 STALL_SECONDS = 0.005
+ARM_SECONDS = 0.001
 IDLE_CORES = 0.5
 """Grow when the busy workers left at least this many cores' worth of the window unused:
 neither ran nor waited to run."""
@@ -63,10 +65,12 @@ class Admission:
         self.base = min(CORES, limit)
         self.cap = self.base
         self._window: tuple[float, dict[int, int | None]] | None = None
+        self._armed: float | None = None
+        """When the cap was last seen full with work waiting, before a window opened."""
         self._progress = time.monotonic()
         """When an invocation last finished, or the cap last grew."""
-        self._idle_before = False
-        """The last window judged found cores left idle."""
+        self._idle_at = -math.inf
+        """When the last window judged found cores left idle (if it did)."""
 
     def full(self, busy: int, waiting: int) -> bool:
         """Work waits behind a cap that may still grow: worth a stall window (at the limit,
@@ -75,12 +79,20 @@ class Admission:
 
     def open_window(self, busy_pids: Iterable[int]) -> float:
         """Note where the busy workers stand, unless a stall window is already open; the
-        seconds left until it can be judged. (The dispatcher leaves out workers still on
-        their first invocation when others are busy: a cold start's CPU says nothing about
-        what the work needs.)"""
+        seconds to wait before calling again (or judging the window). The statistics are
+        read only once the cap has been full for `ARM_SECONDS` with nothing finished: with
+        short invocations something nearly always finishes first, and reading two files
+        per busy worker after every invocation was a quarter of the dispatcher's CPU.
+        (The dispatcher leaves out workers still on their first invocation when others are
+        busy: a cold start's CPU says nothing about what the work needs.)"""
+        now = time.monotonic()
         if self._window is None:
-            self._window = (time.monotonic(), {pid: cpu_ns(pid) for pid in busy_pids})
-        return max(0.0, self._window[0] + STALL_SECONDS - time.monotonic())
+            if self._armed is None:
+                self._armed = now
+            if now - self._armed < ARM_SECONDS:
+                return self._armed + ARM_SECONDS - now
+            self._window = (now, {pid: cpu_ns(pid) for pid in busy_pids})
+        return max(0.0, self._window[0] + STALL_SECONDS - now)
 
     def stalled(self, busy: int, waiting: int) -> None:
         """Nothing finished while `waiting` invocations waited. Judged only once the window
@@ -93,24 +105,25 @@ class Admission:
         measured, active = len(self._window[1]), self._active_cores()
         if active is None or active <= CORES - IDLE_CORES:
             enough = busy + waiting
-            if active and not self._idle_before:
+            now = time.monotonic()
+            if active and now - self._idle_at >= STARVE_SECONDS:
                 enough = min(enough, max(busy + 1, math.ceil(measured * CORES / active)))
-            self._idle_before = True
+            self._idle_at = now
             self._grow(enough)
         else:
-            self._idle_before = False
+            self._idle_at = -math.inf
             if time.monotonic() - self._progress >= STARVE_SECONDS:
                 self._grow(self.cap * 2)
-        self._window = None
+        self._window = self._armed = None
 
     def finished(self) -> None:
         self._progress = time.monotonic()
-        self._window = None
+        self._window = self._armed = None
 
     def idle(self) -> None:
         self.cap = self.base
-        self._window = None
-        self._idle_before = False
+        self._window = self._armed = None
+        self._idle_at = -math.inf
 
     def _grow(self, cap: int) -> None:
         self.cap = min(self.limit, cap)
