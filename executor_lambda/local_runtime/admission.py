@@ -30,6 +30,7 @@ from collections.abc import Iterable
 
 STALL_SECONDS = 0.005
 ARM_SECONDS = 0.001
+"""How long the cap must be full with nothing finished before a stall window opens."""
 IDLE_CORES = 0.5
 """Grow when the busy workers left at least this many cores' worth of the window unused:
 neither ran nor waited to run."""
