@@ -79,7 +79,9 @@ def test_a_smaller_warm_up_runs_the_same_tasks(suite):
         return collections_to_expr(list(colls), optimize_graph=True).__dask_graph__()
 
     def names(colls):
-        return {key_split(key) for key in graph(colls)}
+        # The last word only: Dask's optimizer names a fused getitem `svd-getitem` or
+        # `getitem` depending on the process's hash order.
+        return {key_split(key).rsplit("-", 1)[-1] for key in graph(colls)}
 
     def chunk_size(coll):
         return coll.chunksize if isinstance(coll, da.Array) else None
