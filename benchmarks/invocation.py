@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--experiments", default=",".join(EXPERIMENTS),
                    help=f"which to run, comma-separated, of {','.join(EXPERIMENTS)}")
-    p.add_argument("--out", default="invocation.jsonl", help="JSON lines, appended")
+    p.add_argument("--out", default="benchmarks/invocation.jsonl", help="JSON lines, appended")
     args = p.parse_args(argv)
     unknown = set(args.experiments.split(",")) - set(EXPERIMENTS)
     if unknown:
