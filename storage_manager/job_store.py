@@ -23,8 +23,8 @@ from storage_manager.chunking import Buffer
 from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_graph import JobGraph
 from storage_manager.keys import JobKeys
-from storage_manager.publish import SCRIPT_VALUE_BYTES, Publish
-from storage_manager.shards import ShardSet, job_shard
+from storage_manager.publish import Publish
+from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
 
 CLEANUP_BATCH = 1000
 DEFAULT_LOG_TTL_MS = 3_600_000
@@ -57,7 +57,7 @@ class JobStore:
         """One call of the `step` script, after plain SETs of `writes` (large values) in the
         same pipeline; if the job is gone, unlinks them again and raises `JobGone`."""
         ttl = self.graph.ttl_ms
-        replies = run_step(self.shards, shard, keys, [ttl, self.owner, SCRIPT_VALUE_BYTES, *args],
+        replies = run_step(self.shards, shard, keys, [ttl, self.owner, LARGE_VALUE_BYTES, *args],
                            self.timed, writes)
         if replies == -1:
             if writes:
@@ -197,4 +197,4 @@ def append_log_for(shards: ShardSet, job_id: str, fields: dict[str, Any],
     shard = job_shard(job_id, len(shards))
     pairs = [item for pair in fields.items() for item in pair]
     run_step(shards, shard, [keys.live, keys.log],
-             [ttl_ms, "", SCRIPT_VALUE_BYTES, "xadd", len(pairs), *pairs])
+             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(pairs), *pairs])

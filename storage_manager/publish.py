@@ -6,23 +6,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from storage_manager.chunking import Buffer, chunk_count, chunk_shard, manifest, split
+from storage_manager.shards import LARGE_VALUE_BYTES
 
 if TYPE_CHECKING:
     from storage_manager.job_store import JobStore
-
-SCRIPT_VALUE_BYTES = 64 * 1024
-"""Values larger than this never pass through Lua, in either direction: Lua copies every
-argument and every reply string, on Redis's single thread (an 8 MB output cost ~0.1 s there).
-They are written with plain SETs before the step script and read with MGET by whoever needs
-them; smaller ones ride inside the script call and its claim replies, saving round trips."""
-
 
 class MarkResult(NamedTuple):
     task: int
     claimed: bool
     inputs: dict[int, bytes]
     """Outputs of the task's other parents that live on the task's shard, up to
-    `SCRIPT_VALUE_BYTES` each (not yet counted as read: the task that consumes them counts
+    `LARGE_VALUE_BYTES` each (not yet counted as read: the task that consumes them counts
     them). Chunked ones are manifests; larger ones the claimer reads itself."""
     holding: bool = False
     """Not complete, and the caller's tentative parents are now the fan-in's holders."""
@@ -47,7 +41,7 @@ class _ShardStep:
         self.marks += other.marks
 
     def set(self, key: str, value: Buffer) -> None:
-        if len(value) > SCRIPT_VALUE_BYTES:
+        if len(value) > LARGE_VALUE_BYTES:
             self.writes.append((key, value))
         else:
             self.keys.append(key)

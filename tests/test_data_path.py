@@ -14,13 +14,13 @@ from dask.utils_test import inc
 
 from static_scheduler import build_job_graph, to_task_graph
 from storage_manager import JobGone, JobStore, Locality, ShardSet, dumps
-from storage_manager.publish import SCRIPT_VALUE_BYTES
+from storage_manager.shards import LARGE_VALUE_BYTES
 from wukong.redis_servers import RedisServer, find_redis_server
 
 TTL_MS = 60_000
-LARGE = dumps(np.arange(200_000, dtype=np.float64))  # 1.6 MB: over SCRIPT_VALUE_BYTES
+LARGE = dumps(np.arange(200_000, dtype=np.float64))  # 1.6 MB: over LARGE_VALUE_BYTES
 SMALL = dumps(np.arange(10, dtype=np.float64))
-assert len(SMALL) <= SCRIPT_VALUE_BYTES < len(LARGE)
+assert len(SMALL) <= LARGE_VALUE_BYTES < len(LARGE)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
         assert large_by != "lua" and mark_by == "lua"
         assert large_set < monitor.first("EVALSHA ")[0] < first_mark
         assert monitor.first(f"SET {keys.output(p1)} ")[1] == "lua"
-        assert all(length < SCRIPT_VALUE_BYTES for by, _, length in monitor.commands
+        assert all(length < LARGE_VALUE_BYTES for by, _, length in monitor.commands
                    if by == "lua" or _.startswith("EVALSHA"))
         assert store.shards.shards[0].client.pttl(keys.output(p0)) > 0
     finally:
