@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,25 @@ def test_a_smaller_warm_up_runs_the_same_tasks(suite):
             continue
         assert names(full) <= names(warm), workload.label
         assert [chunk_size(c) for c in warm] == [chunk_size(c) for c in full], workload.label
+
+
+def test_the_budget_leaves_compared_systems_three_runs_and_others_one():
+    """A cell stops before a run that would pass the budget, but the targets' ratios (Wukong
+    against Dask distributed) never rest on a single run."""
+    from dask import delayed
+
+    slow = workloads.Workload("TR", "one 20 ms task",
+                              lambda: (delayed(time_sleep)(0.02),), warm_up=None)
+    plan = runner.Plan("quick", [slow], [], repeat=5, budget=0.01)
+    runs = {name: sum(1 for r in runner._measure(plan, runner.System(name, "sync", False),
+                                                 slow, {}, warm_up=False))
+            for name in ("wukong", "dist-2x1", "sync", "threads")}
+    assert runs == {"wukong": 3, "dist-2x1": 3, "sync": 1, "threads": 1}
+    plan.budget = 0
+    assert sum(1 for _ in runner._measure(plan, runner.System("sync", "sync", False), slow,
+                                          {}, warm_up=False)) == 5
+
+
+def time_sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
