@@ -119,6 +119,10 @@ class JobStore:
                             block_ms)
         return reply.get(self.keys.log, []), reply.get(self.keys.events, [])
 
+    def read_log(self, after: bytes | str, block_ms: int) -> list:
+        """New entries of the job's log, waiting up to `block_ms` for one."""
+        return self._xread({self.keys.log: after}, block_ms).get(self.keys.log, [])
+
     def read_events(self, last_id: bytes | str, block_ms: int | None
                     ) -> tuple[bytes | str, list[bytes]]:
         """Event records after `last_id` and the id to read on from; `block_ms=None` returns

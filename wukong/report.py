@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from executor_lambda.events import ExecutorEvents, TaskEvent
@@ -29,7 +29,7 @@ class JobReport:
     @property
     def tasks(self) -> list[TaskRecord]:
         return [
-            TaskRecord(**asdict(t), key=self.task_keys[t.task], executor=ex.executor)
+            TaskRecord(**vars(t), key=self.task_keys[t.task], executor=ex.executor)
             for ex in self.executors for t in ex.tasks
         ]
 
