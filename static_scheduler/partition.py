@@ -11,21 +11,13 @@ executor would wait on them forever.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterable
 from typing import Any
 
-import cloudpickle
 import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
 from storage_manager import JobGraph, Locality, dumps
-from storage_manager.serialization import PROTOCOL
-
-
-def _by_value_names() -> list[bytes]:
-    """Module names whose functions cloudpickle saves by value, as they appear in a pickle."""
-    return [b"__main__", *(name.encode() for name in cloudpickle.list_registry_pickle_by_value())]
 
 
 class CycleError(ValueError):
@@ -36,19 +28,7 @@ class UnserializableTask(TypeError):
     """A task (its function or its data) cannot be pickled; the message names it."""
 
 
-def _serialize(key: Any, node: GraphNode, by_value: list[bytes]) -> bytes:
-    """Plain pickle when it is safe, else cloudpickle, as distributed does: the C pickler is
-    several times faster, but it saves functions by reference, which an executor can only
-    resolve when their module is importable there. What cloudpickle would save by value (from
-    `__main__` or a module registered to go by value) or plain pickle refuses (lambdas,
-    local functions) goes through cloudpickle. The names are searched in the pickle's bytes:
-    a false match only costs the slower path."""
-    try:
-        blob = pickle.dumps(node, protocol=PROTOCOL)
-        if not any(name in blob for name in by_value):
-            return blob
-    except Exception:
-        pass
+def _serialize(key: Any, node: GraphNode) -> bytes:
     try:
         return dumps(node)
     except Exception as exc:
@@ -58,8 +38,7 @@ def _serialize(key: Any, node: GraphNode, by_value: list[bytes]) -> bytes:
 
 
 def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
-    by_value = _by_value_names()
-    return tuple(_serialize(key, node, by_value) for key, node in tasks.items())
+    return tuple(_serialize(key, node) for key, node in tasks.items())
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],

@@ -1,4 +1,5 @@
-"""Turning values into bytes and back: cloudpickle, protocol 5, with out-of-band buffers.
+"""Turning values into bytes and back: pickle (cloudpickle where needed), protocol 5, with
+out-of-band buffers.
 
 Large contiguous buffers (numpy arrays, bytes-like objects) are taken out of the pickle
 stream and appended after it, so they are copied once when the frame is joined and never
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
@@ -26,13 +28,13 @@ ALIGN = 64
 
 def dumps(obj: Any) -> bytes:
     buffers: list[pickle.PickleBuffer] = []
-    body = cloudpickle.dumps(obj, protocol=PROTOCOL, buffer_callback=buffers.append)
+    body = _pickle(obj, buffers.append)
     if not buffers:
         return body
     try:
         views = [buffer.raw() for buffer in buffers]
     except BufferError:  # a non-contiguous buffer: keep everything in band
-        return cloudpickle.dumps(obj, protocol=PROTOCOL)
+        return _pickle(obj, None)
     header = _COUNTS.pack(MAGIC, len(views), len(body))
     sizes = struct.pack(f"<{len(views)}Q", *(view.nbytes for view in views))
     frames: list[bytes | memoryview] = [header, sizes, body]
@@ -42,6 +44,32 @@ def dumps(obj: Any) -> bytes:
         frames += [bytes(pad), view]
         offset += pad + view.nbytes
     return b"".join(frames)
+
+
+def _pickle(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], None] | None) -> bytes:
+    """The C pickler when it is safe, else cloudpickle, as distributed does. The C pickler is
+    several times faster (a float: 0.4 vs 3.7 us; an executor's events: 7 vs 23 us), but it
+    saves functions and classes by reference, which a reader resolves only if their module
+    is importable there. What cloudpickle would save by value (from `__main__` or a module
+    registered to go by value) or the C pickler refuses (lambdas, local functions) goes
+    through cloudpickle. The names are searched in the pickle's bytes (out-of-band buffers
+    are not in them): a false match only costs the slower path."""
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        body = pickle.dumps(obj, protocol=PROTOCOL, buffer_callback=buffers.append)
+        if not any(name in body for name in _by_value_names()):
+            if buffer_callback is not None:
+                for buffer in buffers:
+                    buffer_callback(buffer)
+            return body
+    except Exception:
+        pass
+    return cloudpickle.dumps(obj, protocol=PROTOCOL, buffer_callback=buffer_callback)
+
+
+def _by_value_names() -> list[bytes]:
+    """Module names whose functions cloudpickle saves by value, as they appear in a pickle."""
+    return [b"__main__", *(name.encode() for name in cloudpickle.list_registry_pickle_by_value())]
 
 
 def _aligned(offset: int) -> int:

@@ -35,6 +35,23 @@ def test_values_without_buffers_stay_plain_pickles():
     np.testing.assert_array_equal(loads(dumps(strided)), strided)
 
 
+def add_one(x):
+    return x + 1
+
+
+def test_values_pickle_plainly_unless_they_hold_what_must_go_by_value():
+    """The C pickler for plain values; cloudpickle, which saves them by value, for values
+    holding a lambda or a function of a module registered to go by value (this one, as a
+    notebook's `__main__`)."""
+    plain = dumps({"x": np.ones(3), "f": np.add})
+    assert b"cloudpickle" not in plain
+    assert loads(plain)["f"] is np.add
+    for value in ([lambda x: x + 1], [add_one]):
+        blob = dumps(value)
+        assert b"cloudpickle" in blob
+        assert loads(blob)[0](1) == 2
+
+
 def test_bad_chunk_size_is_named():
     with pytest.raises(ValueError, match=r"wukong\.storage\.chunk-bytes"):
         Locality(chunk_bytes=600 * MiB)
