@@ -27,6 +27,10 @@ from storage_manager.publish import Publish
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
 
 CLEANUP_BATCH = 1000
+READ_BATCH = 512
+"""Stream entries per XREAD: a reply of thousands of events kept a shard's one thread from
+every executor for milliseconds (long enough to look, to the local runtime's admission, like
+executors that sleep)."""
 DEFAULT_LOG_TTL_MS = 3_600_000
 
 
@@ -135,7 +139,7 @@ class JobStore:
     def _xread(self, streams: dict[str, bytes | str], block_ms: int | None
                ) -> dict[str, list]:
         client = self.shards.shards[self.graph.job_shard].client
-        reply = client.xread(streams, block=block_ms, count=100_000)
+        reply = client.xread(streams, block=block_ms, count=READ_BATCH)
         return {name.decode(): entries for name, entries in reply or ()}
 
     def cleanup(self) -> None:

@@ -58,6 +58,19 @@ def test_blocking_invocations_get_all_waiting_work_admitted(processes):
     assert admission.cap == min(64, len(processes) + 40)
 
 
+def test_blocked_invocations_admit_nothing_while_other_processes_fill_the_cores(processes):
+    """Workers waiting on a Redis (or client, or proxy) that keeps every core busy are not
+    leaving cores idle: more workers would only wait for a core too."""
+    admission = Admission(limit=64)
+    processes += started(SLEEPER, admission.cap)
+    asleep(processes)
+    processes += started(SPINNER, CORES)
+    time.sleep(0.2)  # past their start-up: running from now on
+    admission.finished()
+    stall(admission, processes[:admission.cap], waiting=40)
+    assert admission.cap == CORES
+
+
 def test_cpu_bound_invocations_keep_the_cap_at_the_core_count(processes):
     admission = Admission(limit=64)
     processes += started(SPINNER, admission.cap)

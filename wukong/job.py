@@ -40,6 +40,7 @@ from static_scheduler import (
     task_prefixes,
 )
 from storage_manager import JobGraph, JobStore, loads
+from storage_manager.job_store import READ_BATCH
 from wukong.cluster import LocalCluster
 from wukong.config import scheduling_settings, setting
 from wukong.report import JobReport, record
@@ -112,9 +113,7 @@ class JobRun:
                     self._take_events([fields[b"data"] for _, fields in events])
             else:
                 entries = self.store.read_log(last_id, BLOCK_MS)
-                self._events_id, blobs = self.store.read_events(self._events_id, None)
-                if blobs:
-                    self._take_events(blobs)
+                self._drain_events()
             if not entries:
                 self.cluster.check_alive()
                 if deadline is not None and time.time() > deadline:
@@ -144,6 +143,15 @@ class JobRun:
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:
             self.on_progress(self.tasks_done, total)
+
+    def _drain_events(self) -> None:
+        """Take the events in so far, a batch per read."""
+        while True:
+            self._events_id, blobs = self.store.read_events(self._events_id, None)
+            if blobs:
+                self._take_events(blobs)
+            if len(blobs) < READ_BATCH:
+                return
 
     def _collect_events(self) -> None:
         """Every executor ships its events before its last fan-in mark, so they are all in
