@@ -79,6 +79,17 @@ def test_cpu_bound_invocations_keep_the_cap_at_the_core_count(processes):
     assert admission.cap == CORES
 
 
+def test_the_quiet_before_a_job_is_not_starvation(processes):
+    """A full cap is doubled when nothing finished for `STARVE_SECONDS`, but the time the
+    runtime stood idle before the job does not count."""
+    admission = Admission(limit=64)
+    admission.idle()
+    time.sleep(2 * STARVE_SECONDS)
+    processes += started(SPINNER, admission.cap)
+    stall(admission, processes, waiting=40)
+    assert admission.cap == CORES
+
+
 def test_a_core_left_idle_by_a_blocked_invocation_admits_enough_to_fill_it(processes):
     """E.g. an executor holding an output at a fan-in whose other parent waits behind the
     cap, beside one that computes: more of the waiting work is admitted, and the rest in

@@ -88,6 +88,8 @@ class Admission:
         """When the last window judged found cores left idle (if it did)."""
         self._crowded = False
         """Whether other processes filled the cores when the open window opened."""
+        self._idle = True
+        """Nothing ran since the runtime fell idle: the time before is no starvation."""
 
     def full(self, busy: int, waiting: int) -> bool:
         """Work waits behind a cap that may still grow: worth a stall window (at the limit,
@@ -106,6 +108,8 @@ class Admission:
         if self._window is None:
             if self._armed is None:
                 self._armed = now
+            if self._idle:
+                self._progress, self._idle = now, False
             if now - self._armed < ARM_SECONDS:
                 return self._armed + ARM_SECONDS - now
             self._window = (now, {pid: cpu_ns(pid) for pid in busy_pids})
@@ -143,7 +147,7 @@ class Admission:
         self.cap = self.base
         self._window = self._armed = None
         self._idle_at = -math.inf
-        self._progress = time.monotonic()  # nothing ran: no starvation to count
+        self._idle = True
 
     def _grow(self, cap: int) -> None:
         self.cap = min(self.limit, cap)
