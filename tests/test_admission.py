@@ -121,7 +121,8 @@ def test_a_full_cap_with_nothing_finished_for_long_doubles_even_when_cores_are_b
         processes):
     admission = Admission(limit=64)
     processes += started(SPINNER, admission.cap)
-    time.sleep(STARVE_SECONDS)  # nothing finished since the cap was set
+    admission.open_window(p.pid for p in processes)  # the cap is seen full...
+    time.sleep(STARVE_SECONDS)  # ...and nothing finishes
     stall(admission, processes, waiting=40)
     assert admission.cap == 2 * CORES
     admission.finished()
