@@ -41,7 +41,7 @@ def available(name: str) -> str | None:
     if name not in NAMES:
         raise ValueError(f"unknown system {name!r}; choose from {', '.join(NAMES)}")
     if name == "ray" and importlib.util.find_spec("ray") is None:
-        return "Ray is not installed (pip install ray, or the `bench` extra)"
+        return "Ray is not installed (pip install ray, or the `ray` extra)"
     if name.startswith("dist") and importlib.util.find_spec("distributed") is None:
         return "dask.distributed is not installed"
     return None
