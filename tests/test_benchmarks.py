@@ -130,3 +130,13 @@ def test_the_budget_leaves_compared_systems_three_runs_and_others_one():
 def time_sleep(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+def test_shard_spread_reports_every_shards_bytes(capsys):
+    from benchmarks import shard_spread
+
+    assert shard_spread.main(["--shards", "2", "--workloads", "TR", "--repeat", "1"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("| TR 1,024 leaves | 1 |")
+    per_shard = row.split("|")[3].split(",")
+    assert len(per_shard) == 2 and sum(float(mib) for mib in per_shard) > 0  # the graph, at least
