@@ -30,7 +30,7 @@ class ChunkReader:
         wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for task, (_, count) in manifests.items():
             for index in range(count):
-                shard = chunk_shard(graph.output_shard(task), index, graph.num_shards)
+                shard = chunk_shard(graph.task_shard(task), index, graph.num_shards)
                 wanted[shard].append((task, index))
         chunks: dict[tuple[int, int], bytes] = {}
         if len(wanted) == 1:
@@ -41,7 +41,8 @@ class ChunkReader:
                     chunks.update(part)
         resolved = dict(outputs)
         for task, (total, count) in manifests.items():
-            resolved[task] = assemble(total, [chunks[task, i] for i in range(count)])
+            resolved[task] = (chunks[task, 0] if count == 1
+                              else assemble(total, [chunks[task, i] for i in range(count)]))
         return resolved
 
     def _read_shard(self, shard: int, parts: list[tuple[int, int]]

@@ -1,9 +1,13 @@
-"""Values larger than one Redis string should be: split over several keys, spread over shards.
+"""Large values: stored as a small manifest under the output key plus numbered chunks, spread
+over shards.
 
-Redis refuses strings over 512 MB and a single huge value would sit on one shard, so a value
-over the job's chunk size is stored as a small manifest under its output key plus numbered
-chunks. Chunk `i` of a task lives on the shard after its output's, round-robin, so a large
-value's bytes spread evenly and are read back in parallel.
+An output key lives on its reader's shard, so a fan-in's claim can return its small inputs in
+the same call; large inputs it never returns, and with them on the reader's shard a block sum
+of GEMM had all its 8 MB products on one shard (the largest shard took 1.43x an even share).
+So a value of `SPREAD_BYTES` or more is a manifest plus chunks: chunk `i` of a task lives on
+the shard after the task's own, round-robin. Redis also refuses strings over 512 MB, so no
+chunk is larger than the job's chunk size; a value's chunks spread evenly and are read back
+in parallel.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ Buffer = bytes | bytearray | memoryview
 MANIFEST_MAGIC = b"WKC1"
 _MANIFEST = struct.Struct("<4sQI")
 MAX_CHUNK_BYTES = 512 * 1024 * 1024
+SPREAD_BYTES = 1024 * 1024
+"""Values this large are placed by their task, behind a manifest: the extra round trip to
+read them is small beside moving a megabyte."""
 
 
 def check_chunk_bytes(chunk_bytes: int) -> int:
@@ -50,8 +57,8 @@ def split(data: bytes, chunk_bytes: int) -> Iterator[memoryview]:
         yield view[start:start + chunk_bytes]
 
 
-def chunk_shard(output_shard: int, index: int, num_shards: int) -> int:
-    return (output_shard + 1 + index) % num_shards
+def chunk_shard(task_shard: int, index: int, num_shards: int) -> int:
+    return (task_shard + 1 + index) % num_shards
 
 
 def assemble(total: int, chunks: list[bytes]) -> bytearray:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from storage_manager.chunking import Buffer, chunk_count, chunk_shard, manifest, split
+from storage_manager.chunking import (
+    SPREAD_BYTES,
+    Buffer,
+    chunk_count,
+    chunk_shard,
+    manifest,
+    split,
+)
 from storage_manager.shards import LARGE_VALUE_BYTES
 
 if TYPE_CHECKING:
@@ -76,16 +83,16 @@ class Publish:
         return step
 
     def write_output(self, task: int, data: bytes) -> None:
-        """Write an output; one over the job's chunk size goes as a manifest plus chunks
-        spread over the shards after the output's own."""
+        """Write an output; one of `SPREAD_BYTES` or more goes as a manifest plus chunks of
+        at most the job's chunk size, placed from the task's own shard (see `chunking`)."""
         store, graph = self._store, self._store.graph
         shard, chunk_bytes = graph.output_shard(task), graph.locality.chunk_bytes
         head = data
-        if len(data) > chunk_bytes:
+        if len(data) >= SPREAD_BYTES:
             head = manifest(len(data), chunk_count(len(data), chunk_bytes))
             for index, piece in enumerate(split(data, chunk_bytes)):
                 key = store.keys.chunk(task, index)
-                step = self._on(1, chunk_shard(shard, index, graph.num_shards))
+                step = self._on(1, chunk_shard(graph.task_shard(task), index, graph.num_shards))
                 step.writes.append((key, piece))
                 step.keys += (key, store.keys.chunks)
                 step.args.append("chunk")

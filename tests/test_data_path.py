@@ -14,6 +14,7 @@ from dask.utils_test import inc
 
 from static_scheduler import build_job_graph, to_task_graph
 from storage_manager import JobGone, JobStore, Locality, ShardSet, dumps
+from storage_manager.chunking import is_manifest
 from storage_manager.shards import LARGE_VALUE_BYTES
 from wukong.redis_servers import RedisServer, find_redis_server
 
@@ -94,8 +95,10 @@ class Monitor:
 
 
 def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
-    """One shard, so the write and the mark meet in one pipeline: the large value's SET comes
-    from the executor's connection, then the script marks it; a small one stays in Lua."""
+    """One shard, so the write and the mark meet in one pipeline: the large value's SET (of
+    its one chunk: a value this large is placed by its task) comes from the executor's
+    connection, then the script writes its manifest and marks it; a small one stays in
+    Lua."""
     shards = ShardSet([servers[0].url])
     graph, p0, p1, j = fan_in(shards, "set-first")
     store = JobStore(shards, graph, owner="A")
@@ -104,14 +107,14 @@ def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
         with Monitor(redis.Redis.from_url(servers[0].url)) as monitor:
             write_and_mark(store, p0, LARGE, j)
             write_and_mark(store, p1, SMALL, j)
-        large_set, large_by = monitor.first(f"SET {keys.output(p0)} ")
+        large_set, large_by = monitor.first(f"SET {keys.chunk(p0, 0)} ")
         first_mark, mark_by = monitor.first(f"SADD {keys.done(j)} ")
         assert large_by != "lua" and mark_by == "lua"
         assert large_set < monitor.first("EVALSHA ")[0] < first_mark
         assert monitor.first(f"SET {keys.output(p1)} ")[1] == "lua"
         assert all(length < LARGE_VALUE_BYTES for by, _, length in monitor.commands
                    if by == "lua" or _.startswith("EVALSHA"))
-        assert store.shards.shards[0].client.pttl(keys.output(p0)) > 0
+        assert store.shards.shards[0].client.pttl(keys.chunk(p0, 0)) > 0
     finally:
         JobStore(shards, graph).cleanup()
         shards.close()
@@ -119,8 +122,8 @@ def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
 
 @pytest.mark.parametrize("large_first", [True, False])
 def test_a_claim_returns_small_inputs_and_leaves_large_ones_to_the_claimer(shards, large_first):
-    """The claim's reply carries the other parent's output only if it is small; a large one
-    the claimer reads with MGET, and gets the same bytes."""
+    """The claim's reply carries the other parent's output only if it is small; of a large
+    one it carries the manifest, and the claimer reads the chunk, getting the same bytes."""
     graph, p0, p1, j = fan_in(shards, f"claim-{large_first}")
     first, second = (p0, p1) if large_first else (p1, p0)
     values = {p0: LARGE, p1: SMALL}
@@ -129,7 +132,8 @@ def test_a_claim_returns_small_inputs_and_leaves_large_ones_to_the_claimer(shard
     claim = write_and_mark(claimer, second, values[second], j)
     assert claim.claimed
     if large_first:
-        assert claim.inputs == {}
+        assert list(claim.inputs) == [p0] and is_manifest(claim.inputs[p0])
+        assert claimer.resolve_chunks(claim.inputs) == {p0: LARGE}
         assert claimer.fetch_outputs([p0]) == {p0: LARGE}
     else:
         assert claim.inputs == {p1: SMALL}
