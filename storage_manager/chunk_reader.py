@@ -41,8 +41,7 @@ class ChunkReader:
                     chunks.update(part)
         resolved = dict(outputs)
         for task, (total, count) in manifests.items():
-            resolved[task] = (chunks[task, 0] if count == 1
-                              else assemble(total, [chunks[task, i] for i in range(count)]))
+            resolved[task] = assemble(total, [chunks[task, i] for i in range(count)])
         return resolved
 
     def _read_shard(self, shard: int, parts: list[tuple[int, int]]

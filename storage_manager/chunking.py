@@ -61,13 +61,17 @@ def chunk_shard(task_shard: int, index: int, num_shards: int) -> int:
     return (task_shard + 1 + index) % num_shards
 
 
-def assemble(total: int, chunks: list[bytes]) -> bytearray:
-    """One buffer holding the chunks in order: the only copy made on the way in."""
+def assemble(total: int, chunks: list[bytes]) -> bytes | bytearray:
+    """One buffer holding the chunks in order: the only copy made on the way in, and none
+    for a value in one chunk (every value from `SPREAD_BYTES` up to the chunk size)."""
+    size = sum(map(len, chunks))
+    if size != total:
+        raise ValueError(f"chunked value is {size} bytes, its manifest says {total}")
+    if len(chunks) == 1:
+        return chunks[0]
     whole = bytearray(total)
     offset = 0
     for chunk in chunks:
         whole[offset:offset + len(chunk)] = chunk
         offset += len(chunk)
-    if offset != total:
-        raise ValueError(f"chunked value is {offset} bytes, its manifest says {total}")
     return whole
