@@ -1,4 +1,5 @@
-"""What an executor process keeps while it is warm: Redis connections, an invoker, graphs.
+"""What an executor process keeps while it is warm: Redis connections, an invoker, graphs,
+and a thread that reads a graph while a seeded invocation's first task runs.
 
 Created on the first invocation from environment variables, as a Lambda function would be
 configured, and reused by every invocation the process serves afterwards.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
 from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
@@ -29,6 +31,7 @@ class ExecutorEnvironment:
         self.shards = shards
         self.invoker = invoker
         self._graphs: OrderedDict[str, JobGraph] = OrderedDict()
+        self._loader: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:
@@ -53,6 +56,16 @@ class ExecutorEnvironment:
         else:
             self._graphs.move_to_end(job_id)
         return graph
+
+    def graph_later(self, job_id: str) -> Future[JobGraph]:
+        """The job's graph, read by another thread unless it is in memory already."""
+        if job_id in self._graphs:
+            done: Future[JobGraph] = Future()
+            done.set_result(self.graph(job_id))
+            return done
+        if self._loader is None:
+            self._loader = ThreadPoolExecutor(1, thread_name_prefix="graph-loader")
+        return self._loader.submit(self.graph, job_id)
 
 
 def make_invoker(client, function: str, payload_limit: int, invoke_seconds: float,

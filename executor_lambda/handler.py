@@ -3,18 +3,21 @@
 `event` is an `Invocation` as a dict. The context's `get_remaining_time_in_millis` (Lambda's,
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
-crash can be blamed on the right task.
+crash can be blamed on the right task. A seeded invocation runs its first task while another
+thread reads the job's graph (see `GraphSeed`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
+from executor_lambda.first_task import FirstTask
 from executor_lambda.invocation import Invocation
 from executor_lambda.task_loop import TaskLoop
-from storage_manager import JobGone, JobStore
+from storage_manager import GraphSeed, JobGone, JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +33,23 @@ def environment() -> ExecutorEnvironment:
 
 
 def handler(event: dict, context: Any = None) -> dict:
+    started_at = time.time()
     invocation = Invocation.from_event(event)
     env = environment()
+    on_task = getattr(context, "wukong_on_task", None)
+    first = None
     try:
-        graph = env.graph(invocation.job)
+        if invocation.seed:
+            graph_read = env.graph_later(invocation.job)
+            first = FirstTask.run(GraphSeed.decode(invocation.seed), on_task)
+            graph = graph_read.result()
+        else:
+            graph = env.graph(invocation.job)
     except JobGone:
         logger.debug("job %s is gone; invocation %s does nothing", invocation.job, invocation.id)
         return {"job": invocation.job, "task": invocation.task, "status": "gone"}
     store = JobStore(env.shards, graph, owner=invocation.id)
-    loop = TaskLoop(store, env.invoker, invocation, getattr(context, "wukong_on_task", None),
-                    getattr(context, "get_remaining_time_in_millis", None))
+    loop = TaskLoop(store, env.invoker, invocation, on_task,
+                    getattr(context, "get_remaining_time_in_millis", None), first, started_at)
     loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

@@ -1,8 +1,9 @@
 """What one executor invocation carries: small, JSON, and under the platform's payload limit.
 
 Besides naming the job and the task to start with, an invocation may carry small inputs of
-that task inline (base64), so the new executor need not read them from Redis, or more start
-tasks (a batch of cheap leaves, see `Region`), as task indices.
+that task inline (base64), so the new executor need not read them from Redis; more start
+tasks (a batch of cheap leaves, see `Region`), as task indices; or a leaf's seed (see
+`GraphSeed`), so the executor runs the leaf before it has read the job's graph.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Invocation:
     """Serialized outputs of some of the task's parents, by task index."""
     batch: tuple[int, ...] = ()
     """More tasks to start with, after `task`: the invocation runs a batch of leaves."""
+    seed: bytes = b""
+    """`task`'s encoded `GraphSeed`, if it carries one."""
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -48,6 +51,8 @@ class Invocation:
                                for t, d in self.inputs.items()}
         if self.batch:
             event["batch"] = self.batch
+        if self.seed:
+            event["seed"] = base64.b64encode(self.seed).decode()
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > limit:
             raise PayloadTooLarge(
@@ -67,4 +72,5 @@ class Invocation:
             via=str(event.get("via", "")),
             inputs={int(t): base64.b64decode(d) for t, d in event.get("inputs", {}).items()},
             batch=tuple(int(t) for t in event.get("batch", ())),
+            seed=base64.b64decode(event.get("seed", "")),
         )

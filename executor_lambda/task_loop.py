@@ -35,6 +35,7 @@ from typing import Any
 from dask.sizeof import sizeof
 
 from executor_lambda.failures import TaskFailure
+from executor_lambda.first_task import FirstTask
 from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
@@ -82,7 +83,8 @@ class ReadyStack:
 class TaskLoop:
     def __init__(self, store: JobStore, invoker: Invoker, invocation: Invocation,
                  on_task: Callable[[int], None] | None = None,
-                 remaining_ms: Callable[[], int] | None = None):
+                 remaining_ms: Callable[[], int] | None = None,
+                 first: FirstTask | None = None, started_at: float | None = None):
         self.store = store
         self.graph = store.graph
         self.invoker = invoker
@@ -90,7 +92,9 @@ class TaskLoop:
         self.on_task = on_task
         self.remaining_ms = remaining_ms
         self.policy = LocalityPolicy(self.graph)
-        self.recorder = TaskRecorder(store.stats, invocation, time.time())
+        self.recorder = TaskRecorder(store.stats, invocation, started_at or time.time())
+        self.first = first
+        """The first task, already run from the invocation's seed: only published here."""
         self.values: dict[int, Any] = {}
         """Outputs held in this executor, kept only while a task here needs them."""
         self.received: dict[int, bytes] = dict(invocation.inputs)
@@ -132,16 +136,23 @@ class TaskLoop:
     def _step(self, task: int, last: bool) -> list[int] | None:
         """Run and publish one task; the dependents to run here, or None if it failed."""
         before = self.recorder.snapshot()
-        start = time.time()
-        try:
-            inputs = self._gather(task)
-            compute_start = time.perf_counter()
-            value = self.graph.node(task)(inputs)
-            compute = time.perf_counter() - compute_start
-        except Exception as exc:
-            self._fail(task, exc, start, before)
+        first, self.first = self.first, None
+        if first is not None and first.task == task:
+            start, compute, value, error = first.start, first.compute_seconds, first.value, \
+                first.error
+        else:
+            start, error = time.time(), None
+            try:
+                inputs = self._gather(task)
+                compute_start = time.perf_counter()
+                value = self.graph.node(task)(inputs)
+                compute = time.perf_counter() - compute_start
+            except Exception as exc:
+                error = exc
+            inputs = None
+        if error is not None:
+            self._fail(task, error, start, before)
             return None
-        del inputs
         return self._publish(task, value, (start, compute, before, sizeof(value)), last)
 
     def _gather(self, task: int) -> dict:

@@ -1,5 +1,6 @@
 """Start a job: serialize its graph once, upload it, and invoke one executor per batch of
-leaves (one leaf per batch unless `start_batches` grouped cheap ones)."""
+leaves (one leaf per batch unless `start_batches` grouped cheap ones). A leaf invoked alone
+carries its seed when it has one, so its executor need not read the graph to start."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from executor_lambda import Invocation, Invoker
-from storage_manager import JobStore, dumps
+from storage_manager import GraphSeed, JobGraph, JobStore, dumps
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,13 @@ def start_job(store: JobStore, invoker: Invoker,
         batches = [(leaf,) for leaf in graph.leaves]
     blob = dumps(graph)
     store.upload(blob)
-    invoker.invoke([Invocation(job=graph.job_id, task=batch[0], batch=tuple(batch[1:]))
+    invoker.invoke([Invocation(job=graph.job_id, task=batch[0], batch=tuple(batch[1:]),
+                               seed=_seed(graph, batch))
                     for batch in batches])
     logger.debug("job %s: %d tasks, %d leaves in %d invocations, graph %d bytes",
                  graph.job_id, len(graph), sum(map(len, batches)), len(batches), len(blob))
+
+
+def _seed(graph: JobGraph, batch: Sequence[int]) -> bytes:
+    seed = GraphSeed.of(graph, batch[0]) if len(batch) == 1 else None
+    return seed.encode() if seed else b""

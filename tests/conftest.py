@@ -5,6 +5,7 @@ After every test, no job keys may remain in any shard: cleanup is part of the co
 
 from __future__ import annotations
 
+import os
 import time
 
 import cloudpickle
@@ -65,11 +66,16 @@ def no_job_keys_left(request):
 
 
 def running(p: psutil.Process) -> bool:
-    """Alive and not a zombie waiting to be reaped (orphans like the fork server are reaped
-    by init, some time after they exit)."""
+    """Alive, or a zombie whose other threads are still exiting: its files (a worker's pipe)
+    stay open until the last thread is gone. A zombie with none left is dead, waiting to be
+    reaped (orphans like the fork server are reaped by init, some time after they exit)."""
     try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
+        if not p.is_running():
+            return False
+        if p.status() != psutil.STATUS_ZOMBIE:
+            return True
+        return len(os.listdir(f"/proc/{p.pid}/task")) > 1
+    except (psutil.NoSuchProcess, FileNotFoundError):
         return False
 
 

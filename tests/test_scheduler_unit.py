@@ -3,6 +3,9 @@ manager's step script, the latter against a real redis-server of its own."""
 
 from __future__ import annotations
 
+import importlib
+import json
+import pathlib
 from operator import add
 
 import dask.array as da
@@ -12,6 +15,8 @@ from dask._task_spec import Alias, DataNode, Task, TaskRef
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils_test import inc
 
+from executor_lambda import Invocation
+from executor_lambda.environment import ENV_REDIS_URLS
 from static_scheduler import (
     CycleError,
     UnserializableTask,
@@ -21,6 +26,7 @@ from static_scheduler import (
     to_task_graph,
 )
 from storage_manager import (
+    GraphSeed,
     JobGone,
     JobKeys,
     JobStore,
@@ -31,7 +37,10 @@ from storage_manager import (
     load_graph_blob,
     loads,
 )
+from storage_manager.graph_seed import SEED_BYTES
 from wukong.redis_servers import RedisServer, find_redis_server
+
+handler_module = importlib.import_module("executor_lambda.handler")
 
 TTL_MS = 60_000
 
@@ -224,6 +233,35 @@ def test_tasks_pickle_plainly_unless_cloudpickle_must_save_them_by_value():
     assert b"cloudpickle" not in blobs["std"]
     assert b"cloudpickle" in blobs["mine"] and b"cloudpickle" in blobs["anon"]
     assert [graph.node(graph.keys.index(k))() for k in dsk] == [3, 6, 4]
+
+
+def test_seed_of_a_leaf_carries_its_node_and_data_inputs():
+    """A leaf whose inputs are all data has a seed that runs it alone; a task waiting for other
+    tasks, or a leaf with inputs over the seed's limit, has none."""
+    g = job(dsk={**DSK, "big": b"x" * (SEED_BYTES + 1), "g": (len, "big")}, keys=("e", "g"))
+    seed = GraphSeed.decode(GraphSeed.of(g, idx(g, "a")).encode())
+    node, inputs = seed.node_and_inputs()
+    assert seed.task == idx(g, "a") and inputs == {"d": 1} and node(inputs) == 2
+    assert GraphSeed.of(g, idx(g, "c")) is None
+    assert GraphSeed.of(g, idx(g, "g")) is None
+
+
+def touch(path: str) -> str:
+    pathlib.Path(path).touch()
+    return path
+
+
+def test_seeded_leaf_runs_before_its_executor_reads_the_graph(shards, monkeypatch, tmp_path):
+    """The executor runs a seeded leaf from its payload while another thread reads the graph:
+    with no graph in Redis (the job is gone) the leaf still ran, and nothing was published."""
+    flag = str(tmp_path / "ran")
+    g = job(job_id="seeded", keys=("t",), dsk={"p": flag, "t": (touch, "p")})
+    monkeypatch.setenv(ENV_REDIS_URLS, ",".join(shards.urls))
+    monkeypatch.setattr(handler_module, "_environment", None)
+    event = json.loads(Invocation(job=g.job_id, task=idx(g, "t"),
+                                  seed=GraphSeed.of(g, idx(g, "t")).encode()).encode())
+    assert handler_module.handler(event)["status"] == "gone"
+    assert pathlib.Path(flag).exists()
 
 
 # -- the step script against a real redis-server ---------------------------------------------
