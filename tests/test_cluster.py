@@ -192,6 +192,25 @@ def test_external_redis_is_left_running(cluster):
     assert server.process.poll() is not None
 
 
+def test_started_servers_keep_freed_memory(cluster):
+    """The session's servers run with jemalloc's purging of freed pages off (as its own
+    statistics report it), so a job's values reuse the pages the last job's freed; a server
+    started without asking keeps the allocator's defaults."""
+    def decay_options(url: str) -> str:
+        client = redis.Redis.from_url(url)
+        if "jemalloc" not in client.info("memory")["mem_allocator"]:
+            pytest.skip("this redis-server does not use jemalloc")
+        stats = client.execute_command("MEMORY", "MALLOC-STATS").decode()
+        client.close()
+        return " ".join(line.strip() for line in stats.splitlines() if "decay_ms" in line)
+
+    assert all("dirty_decay_ms: -1" in decay_options(url) for url in cluster.redis_urls)
+    server = RedisServer(find_redis_server())
+    try:
+        assert "dirty_decay_ms: -1" not in decay_options(server.url)
+    finally:
+        server.stop()
+
 
 DEFAULT_CLUSTER_SCRIPT = """
 import json

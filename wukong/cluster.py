@@ -59,7 +59,9 @@ class LocalCluster:
             if not urls:
                 binary = find_redis_server(setting("redis.server-binary"))
                 count = shard_count(setting("redis.shards", shards))
-                self.redis_servers = [RedisServer(binary) for _ in range(count)]
+                keep = bool(setting("redis.keep-freed-memory"))
+                self.redis_servers = [RedisServer(binary, keep_freed_memory=keep)
+                                      for _ in range(count)]
                 urls = [s.url for s in self.redis_servers]
             self.shards = ShardSet(urls)
             self.runtime = LocalRuntimeProcess(
