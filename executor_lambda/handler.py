@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
-from executor_lambda.first_task import FirstTask
 from executor_lambda.invocation import Invocation
 from executor_lambda.task_loop import TaskLoop
+from executor_lambda.task_run import TaskRun
 from storage_manager import GraphSeed, JobGone, JobStore
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,10 @@ def handler(event: dict, context: Any = None) -> dict:
     try:
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
-            first = FirstTask.run(GraphSeed.decode(invocation.seed), on_task)
+            seed = GraphSeed.decode(invocation.seed)
+            if on_task is not None:
+                on_task(seed.task)
+            first = TaskRun.of(seed.task, seed.node_and_inputs)
             graph = graph_read.result()
         else:
             graph = env.graph(invocation.job)

@@ -35,13 +35,13 @@ from typing import Any
 from dask.sizeof import sizeof
 
 from executor_lambda.failures import TaskFailure
-from executor_lambda.first_task import FirstTask
 from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
 from executor_lambda.locality_policy import LocalityPolicy, Plan
 from executor_lambda.recorder import Snapshot, TaskRecorder
 from executor_lambda.region import Region
+from executor_lambda.task_run import TaskRun
 from storage_manager import JobGone, JobGraph, JobStore, MarkResult, Publish, dumps, loads
 from storage_manager.chunking import is_manifest
 
@@ -84,7 +84,7 @@ class TaskLoop:
     def __init__(self, store: JobStore, invoker: Invoker, invocation: Invocation,
                  on_task: Callable[[int], None] | None = None,
                  remaining_ms: Callable[[], int] | None = None,
-                 first: FirstTask | None = None, started_at: float | None = None):
+                 first: TaskRun | None = None, started_at: float | None = None):
         self.store = store
         self.graph = store.graph
         self.invoker = invoker
@@ -136,24 +136,18 @@ class TaskLoop:
     def _step(self, task: int, last: bool) -> list[int] | None:
         """Run and publish one task; the dependents to run here, or None if it failed."""
         before = self.recorder.snapshot()
-        first, self.first = self.first, None
-        if first is not None and first.task == task:
-            start, compute, value, error = first.start, first.compute_seconds, first.value, \
-                first.error
-        else:
-            start, error = time.time(), None
-            try:
-                inputs = self._gather(task)
-                compute_start = time.perf_counter()
-                value = self.graph.node(task)(inputs)
-                compute = time.perf_counter() - compute_start
-            except Exception as exc:
-                error = exc
-            inputs = None
-        if error is not None:
-            self._fail(task, error, start, before)
+        run, self.first = self.first, None
+        if run is None or run.task != task:
+            run = TaskRun.of(task, lambda: self._node_and_inputs(task))
+        if run.error is not None:
+            self._fail(task, run.error, run.start, before)
             return None
-        return self._publish(task, value, (start, compute, before, sizeof(value)), last)
+        return self._publish(task, run.value,
+                             (run.start, run.compute_seconds, before, sizeof(run.value)), last)
+
+    def _node_and_inputs(self, task: int) -> tuple[Any, dict]:
+        inputs = self._gather(task)
+        return self.graph.node(task), inputs
 
     def _gather(self, task: int) -> dict:
         graph, values, received = self.graph, self.values, self.received
