@@ -32,8 +32,8 @@ KEEP_FREED_MEMORY = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 """jemalloc's options for a server that keeps the pages its values freed, for the next job's
 values, instead of returning them to the system: a job's values are freed at its cleanup and
 the next job's allocated again, and the kernel zeroing those fresh pages on first touch was
-most of Redis's CPU on GEMM (perf: `clear_page_erms`, 60% in the first run after a
-cleanup); kept, GEMM ran 10-15% faster. The memory stays with the server until it stops."""
+20-60% of Redis's CPU on GEMM (perf: `clear_page_erms`); kept, GEMM ran 10-15% faster. The
+memory stays with the server until it stops."""
 
 
 def free_port() -> int:
