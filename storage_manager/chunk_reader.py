@@ -10,7 +10,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from storage_manager.chunking import assemble, chunk_shard, is_manifest, read_manifest
+from storage_manager.chunking import assemble, is_manifest, read_manifest
 from storage_manager.errors import MissingOutput
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class ChunkReader:
         wanted: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for task, (_, count) in manifests.items():
             for index in range(count):
-                shard = chunk_shard(graph.task_shard(task), index, graph.num_shards)
+                shard = graph.chunk_shard(task, index)
                 wanted[shard].append((task, index))
         chunks: dict[tuple[int, int], bytes] = {}
         if len(wanted) == 1:

@@ -57,10 +57,6 @@ def split(data: bytes, chunk_bytes: int) -> Iterator[memoryview]:
         yield view[start:start + chunk_bytes]
 
 
-def chunk_shard(task_shard: int, index: int, num_shards: int) -> int:
-    return (task_shard + 1 + index) % num_shards
-
-
 def assemble(total: int, chunks: list[bytes]) -> bytes | bytearray:
     """One buffer holding the chunks in order: the only copy made on the way in, and none
     for a value in one chunk (every value from `SPREAD_BYTES` up to the chunk size)."""

@@ -155,6 +155,11 @@ class JobGraph:
     def task_shard(self, task: int) -> int:
         return task_shard(self.job_id, task, self.num_shards)
 
+    def chunk_shard(self, task: int, index: int) -> int:
+        """Where chunk `index` of a chunked output lives: round-robin from the shard after
+        its task's (see `chunking`); its writer and every reader place it by this alone."""
+        return (self.task_shard(task) + 1 + index) % self.num_shards
+
     def is_fan_in(self, task: int) -> bool:
         """A task waiting for several parents meets them through a done set in Redis."""
         return self.waits_for[task] > 1

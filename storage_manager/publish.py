@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from storage_manager.chunking import (
-    SPREAD_BYTES,
-    Buffer,
-    chunk_count,
-    chunk_shard,
-    manifest,
-    split,
-)
+from storage_manager.chunking import SPREAD_BYTES, Buffer, chunk_count, manifest, split
 from storage_manager.shards import LARGE_VALUE_BYTES
 
 if TYPE_CHECKING:
@@ -92,7 +85,7 @@ class Publish:
             head = manifest(len(data), chunk_count(len(data), chunk_bytes))
             for index, piece in enumerate(split(data, chunk_bytes)):
                 key = store.keys.chunk(task, index)
-                step = self._on(1, chunk_shard(graph.task_shard(task), index, graph.num_shards))
+                step = self._on(1, graph.chunk_shard(task, index))
                 step.writes.append((key, piece))
                 step.keys += (key, store.keys.chunks)
                 step.args.append("chunk")
