@@ -1,20 +1,25 @@
 """Fixtures: one real LocalCluster (two redis-server shards, the local runtime) per session.
 
 After every test, no job keys may remain in any shard: cleanup is part of the contract.
+Helpers the test modules import: waiting for processes to go, listing job keys, and a small
+job graph (`job`, `idx`) for the unit tests of the scheduler, the step script and seeds.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from operator import add
 
 import cloudpickle
 import dask
 import psutil
 import pytest
 import redis
+from dask.utils_test import inc
 
 import wukong
+from static_scheduler import build_job_graph, to_task_graph
 
 
 def pytest_collection_modifyitems(items):
@@ -85,3 +90,21 @@ def wait_until_gone(procs: list[psutil.Process], timeout: float = 15.0) -> list[
     while (alive := [p for p in procs if running(p)]) and time.monotonic() < deadline:
         time.sleep(0.01)
     return alive
+
+
+# -- a small job graph for unit tests of the scheduler, the step script and seeds ------------
+
+TTL_MS = 60_000
+
+# d is a value; a and b read it; c joins them (a fan-in); e follows c; f follows a.
+DSK = {"d": 1, "a": (inc, "d"), "b": (inc, "d"), "c": (add, "a", "b"), "e": (inc, "c"),
+       "f": (inc, "a"), "unused": (inc, "f"), "z": 5}
+
+
+def job(job_id="job1", keys=("e", "f"), num_shards=2, dsk=DSK):
+    tasks = to_task_graph(dsk, list(keys))
+    return build_job_graph(job_id, tasks, keys, num_shards, TTL_MS)
+
+
+def idx(graph, key):
+    return graph.keys.index(key)

@@ -1,0 +1,45 @@
+"""A leaf's seed: what it carries, and that its executor runs it before reading the graph."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pathlib
+
+from conftest import DSK, idx, job
+
+from executor_lambda import Invocation
+from executor_lambda.environment import ENV_REDIS_URLS
+from storage_manager import GraphSeed
+from storage_manager.graph_seed import SEED_BYTES
+
+handler_module = importlib.import_module("executor_lambda.handler")
+
+
+def test_seed_of_a_leaf_carries_its_node_and_data_inputs():
+    """A leaf whose inputs are all data has a seed that runs it alone; a task waiting for other
+    tasks, or a leaf with inputs over the seed's limit, has none."""
+    g = job(dsk={**DSK, "big": b"x" * (SEED_BYTES + 1), "g": (len, "big")}, keys=("e", "g"))
+    seed = GraphSeed.decode(GraphSeed.of(g, idx(g, "a")).encode())
+    node, inputs = seed.node_and_inputs()
+    assert seed.task == idx(g, "a") and inputs == {"d": 1} and node(inputs) == 2
+    assert GraphSeed.of(g, idx(g, "c")) is None
+    assert GraphSeed.of(g, idx(g, "g")) is None
+
+
+def touch(path: str) -> str:
+    pathlib.Path(path).touch()
+    return path
+
+
+def test_seeded_leaf_runs_before_its_executor_reads_the_graph(cluster, monkeypatch, tmp_path):
+    """The executor runs a seeded leaf from its payload while another thread reads the graph:
+    with no graph in Redis (the job is gone) the leaf still ran, and nothing was published."""
+    flag = str(tmp_path / "ran")
+    g = job(job_id="seeded", keys=("t",), dsk={"p": flag, "t": (touch, "p")})
+    monkeypatch.setenv(ENV_REDIS_URLS, ",".join(cluster.redis_urls))
+    monkeypatch.setattr(handler_module, "_environment", None)
+    event = json.loads(Invocation(job=g.job_id, task=idx(g, "t"),
+                                  seed=GraphSeed.of(g, idx(g, "t")).encode()).encode())
+    assert handler_module.handler(event)["status"] == "gone"
+    assert pathlib.Path(flag).exists()
