@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from executor_lambda.local_runtime.admission import CORES, STARVE_SECONDS, Admission
+from executor_lambda.local_runtime import admission as admission_module
+from executor_lambda.local_runtime.admission import (
+    CORES,
+    STARVE_SECONDS,
+    Admission,
+    others_fill_cores,
+    runnable,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="needs /proc/<pid>/schedstat")
@@ -42,12 +49,28 @@ def open_window(admission: Admission, processes: list[subprocess.Popen]) -> None
 
 
 @pytest.fixture
-def processes():
+def processes(monkeypatch):
+    """The test's own processes. Only they count as the others that fill the cores: the
+    machine's services (a CI machine runs brokers and databases beside the tests) are not
+    the test's, and two of them running at both ends of a window once kept a cap shut."""
     running: list[subprocess.Popen] = []
+    monkeypatch.setattr(admission_module, "others_fill_cores",
+                        lambda: sum(runnable(p.pid) for p in running) >= CORES)
     yield running
     for p in running:
         p.kill()
         p.wait()
+
+
+def test_processes_that_fill_the_cores_are_seen_in_the_load_average():
+    spinners = started(SPINNER, CORES)
+    try:
+        time.sleep(0.2)  # past their start-up: running from now on
+        assert others_fill_cores()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
 
 
 def test_blocking_invocations_get_all_waiting_work_admitted(processes):
