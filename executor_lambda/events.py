@@ -17,6 +17,9 @@ class TaskEvent:
     bytes_written: int
     output_bytes: int = 0
     """The output's size in memory (`dask.sizeof`): what later jobs learn output sizes from."""
+    cpu_share: float | None = None
+    """How much of its compute time the task kept a CPU busy (None: not measured; see
+    `CpuMeter`): what later jobs learn which tasks mostly wait from."""
 
 
 @dataclass(frozen=True)

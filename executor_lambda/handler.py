@@ -44,7 +44,7 @@ def handler(event: dict, context: Any = None) -> dict:
             seed = GraphSeed.decode(invocation.seed)
             if on_task is not None:
                 on_task(seed.task)
-            first = TaskRun.of(seed.task, seed.node_and_inputs)
+            first = TaskRun.of(seed.task, seed.node_and_inputs, measure_cpu=True)
             graph = graph_read.result()
         else:
             graph = env.graph(invocation.job)
@@ -52,7 +52,9 @@ def handler(event: dict, context: Any = None) -> dict:
         logger.debug("job %s is gone; invocation %s does nothing", invocation.job, invocation.id)
         return {"job": invocation.job, "task": invocation.task, "status": "gone"}
     store = JobStore(env.shards, graph, owner=invocation.id)
+    pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
-                    getattr(context, "get_remaining_time_in_millis", None), first, started_at)
+                    getattr(context, "get_remaining_time_in_millis", None), first, started_at,
+                    pool)
     loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

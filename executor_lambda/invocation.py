@@ -2,8 +2,9 @@
 
 Besides naming the job and the task to start with, an invocation may carry small inputs of
 that task inline (base64), so the new executor need not read them from Redis; more start
-tasks (a batch of cheap leaves, see `Region`), as task indices; or a leaf's seed (see
-`GraphSeed`), so the executor runs the leaf before it has read the job's graph.
+tasks (a batch of cheap leaves, see `Region`), as task indices, and how many of them may run
+at once (a batch of tasks that mostly wait); or a leaf's seed (see `GraphSeed`), so the
+executor runs the leaf before it has read the job's graph.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Invocation:
     """More tasks to start with, after `task`: the invocation runs a batch of leaves."""
     seed: bytes = b""
     """`task`'s encoded `GraphSeed`, if it carries one."""
+    threads: int = 1
+    """How many of its tasks the executor runs at once, each in a thread of its own."""
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -53,6 +56,8 @@ class Invocation:
             event["batch"] = self.batch
         if self.seed:
             event["seed"] = base64.b64encode(self.seed).decode()
+        if self.threads > 1:
+            event["threads"] = self.threads
         payload = json.dumps(event, separators=(",", ":")).encode()
         if len(payload) > limit:
             raise PayloadTooLarge(
@@ -73,4 +78,5 @@ class Invocation:
             inputs={int(t): base64.b64decode(d) for t, d in event.get("inputs", {}).items()},
             batch=tuple(int(t) for t in event.get("batch", ())),
             seed=base64.b64decode(event.get("seed", "")),
+            threads=int(event.get("threads", 1)),
         )

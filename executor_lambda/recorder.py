@@ -30,14 +30,16 @@ class TaskRecorder:
         return (s.seconds, s.round_trips, s.bytes_read, s.bytes_written)
 
     def record(self, task: int, start: float, compute: float, before: Snapshot,
-               pending_round_trips: int = 0, output_bytes: int = 0) -> None:
+               pending_round_trips: int = 0, output_bytes: int = 0,
+               cpu: float | None = None) -> None:
         """Record (or re-record) a task's event. An event shipped with its own publish
         counts that publish's round trips but not its time."""
-        seconds, trips, read, written = self._since(before)
+        seconds, trips, read, written = self.since(before)
         self.events[task] = TaskEvent(
             task=task, start=start, end=time.time(), compute_seconds=compute,
             storage_seconds=seconds, round_trips=trips + pending_round_trips,
             bytes_read=read, bytes_written=written, output_bytes=output_bytes,
+            cpu_share=cpu,
         )
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:
@@ -45,13 +47,13 @@ class TaskRecorder:
         event = self.events.get(task)
         if event is None:
             return
-        seconds, trips, read, written = self._since(before)
+        seconds, trips, read, written = self.since(before)
         self.events[task] = replace(
             event, end=time.time(), storage_seconds=event.storage_seconds + seconds,
             round_trips=event.round_trips + trips + pending_round_trips,
             bytes_read=event.bytes_read + read, bytes_written=event.bytes_written + written)
 
-    def _since(self, before: Snapshot) -> Snapshot:
+    def since(self, before: Snapshot) -> Snapshot:
         now = self.snapshot()
         return (now[0] - before[0], now[1] - before[1], now[2] - before[2],
                 now[3] - before[3])

@@ -1,10 +1,12 @@
 """The executor's state machine: run a task, publish it, run the dependents it may, repeat.
 
 One invocation starts with one task it may run (a leaf, or a dependent another executor
-claimed for it), maybe with small inputs inline, or with a batch of cheap leaves. A batch's
+claimed for it), maybe with small inputs inline, or with a batch of leaves. A batch's
 `Region` (the tasks only its leaves can make ready) runs here first, and its fan-ins meet
 here with no Redis call; ready tasks outside it are invoked elsewhere until it is done, so
-the batch never delays them. For each task:
+the batch never delays them. A batch of tasks that mostly wait runs up to `threads` of them
+at once on a pool of threads: only their functions run there; gathering, publishing and
+all the state below stay in this loop's thread. For each task:
 
 1. gather inputs: held here, inline, returned by a fan-in claim (small ones only), else from
    Redis (one MGET per shard, then the chunks of very large values, shards in parallel);
@@ -27,9 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dask.sizeof import sizeof
@@ -39,52 +42,30 @@ from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
 from executor_lambda.locality_policy import LocalityPolicy, Plan
+from executor_lambda.ready_stack import ReadyStack
 from executor_lambda.recorder import Snapshot, TaskRecorder
 from executor_lambda.region import Region
 from executor_lambda.task_run import TaskRun
-from storage_manager import JobGone, JobGraph, JobStore, MarkResult, Publish, dumps, loads
+from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
 from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
 
-Timing = tuple[float, float, Snapshot, int]
-"""A task's start, compute seconds, I/O totals before it, and its output's size."""
+Timing = tuple[float, float, Snapshot, int, float | None]
+"""A task's start, compute seconds, I/O totals before it, its output's size and its CPU
+share (if measured)."""
 
-
-class ReadyStack:
-    """Tasks to run here, last in first out, counting which inputs they need (so forgetting
-    unneeded values costs nothing per task, however many leaves a batch starts with)."""
-
-    def __init__(self, graph: JobGraph):
-        self.dependencies = graph.dependencies
-        self.tasks: list[int] = []
-        self.needs: Counter[int] = Counter()
-        """How many tasks on the stack need each input."""
-
-    def __bool__(self) -> bool:
-        return bool(self.tasks)
-
-    def push(self, tasks: Iterable[int]) -> None:
-        """Push `tasks` so that the first of them runs first."""
-        for task in reversed(list(tasks)):
-            self.tasks.append(task)
-            self.needs.update(self.dependencies[task])
-
-    def pop(self) -> int:
-        task = self.tasks.pop()
-        needs = self.needs
-        for dependency in self.dependencies[task]:
-            needs[dependency] -= 1
-            if not needs[dependency]:
-                del needs[dependency]
-        return task
+CPU_SAMPLES = 16
+"""Tasks per invocation that measure their CPU share: enough to learn from, and cheap even
+when an invocation runs thousands of tiny tasks."""
 
 
 class TaskLoop:
     def __init__(self, store: JobStore, invoker: Invoker, invocation: Invocation,
                  on_task: Callable[[int], None] | None = None,
                  remaining_ms: Callable[[], int] | None = None,
-                 first: TaskRun | None = None, started_at: float | None = None):
+                 first: TaskRun | None = None, started_at: float | None = None,
+                 pool: ThreadPoolExecutor | None = None):
         self.store = store
         self.graph = store.graph
         self.invoker = invoker
@@ -95,6 +76,13 @@ class TaskLoop:
         self.recorder = TaskRecorder(store.stats, invocation, started_at or time.time())
         self.first = first
         """The first task, already run from the invocation's seed: only published here."""
+        self.threads = invocation.threads
+        self.pool = pool
+        """Runs up to `threads` tasks at once (a batch of waiting tasks); None: they run here."""
+        self.running = 0
+        self.finished: queue.SimpleQueue[tuple[TaskRun, Snapshot]] = queue.SimpleQueue()
+        """Runs the pool has finished, each with the I/O its inputs' gathering did."""
+        self.measured = 0
         self.values: dict[int, Any] = {}
         """Outputs held in this executor, kept only while a task here needs them."""
         self.received: dict[int, bytes] = dict(invocation.inputs)
@@ -114,20 +102,25 @@ class TaskLoop:
         stack = ReadyStack(self.graph)
         stack.push(self.invocation.tasks)
         try:
-            while stack or self.holds:
+            while stack or self.holds or self.running:
                 now = time.time()
                 if self.holds.due(now):
-                    stack.push(self._end_holds(now, last=not stack))
-                elif stack:
+                    here = self._end_holds(now, last=not stack and not self.running)
+                elif stack and self.running < self.threads:
                     task = stack.pop()
                     if self.on_task is not None:
                         self.on_task(task)
-                    here = self._step(task, last=not stack)
-                    if here is None:
-                        return
-                    stack.push(here)
+                    if self.pool is None:
+                        here = self._step(task, last=not stack)
+                    else:
+                        here = self._start(task)
+                elif self.running:
+                    here = self._finish_next(last=not stack)
                 else:
-                    stack.push(self._recheck_holds())
+                    here = self._recheck_holds()
+                if here is None:
+                    return
+                stack.push(here)
                 self._forget_unneeded(stack)
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
@@ -138,12 +131,49 @@ class TaskLoop:
         before = self.recorder.snapshot()
         run, self.first = self.first, None
         if run is None or run.task != task:
-            run = TaskRun.of(task, lambda: self._node_and_inputs(task))
-        if run.error is not None:
-            self._fail(task, run.error, run.start, before)
+            run = TaskRun.of(task, lambda: self._node_and_inputs(task), self._measure_cpu())
+        return self._complete(run, before, last)
+
+    def _start(self, task: int) -> list[int] | None:
+        """Gather a task's inputs here, then run it on the pool; it is published once done
+        (`_finish_next`). Nothing runs here at once; None if gathering failed."""
+        before, start = self.recorder.snapshot(), time.time()
+        try:
+            prepared = self._node_and_inputs(task)
+        except Exception as exc:  # the task's failure, as in `TaskRun.of`
+            self._fail(task, exc, start, before)
             return None
-        return self._publish(task, run.value,
-                             (run.start, run.compute_seconds, before, sizeof(run.value)), last)
+        gathered = self.recorder.since(before)
+        self.pool.submit(lambda: self.finished.put(  # type: ignore[union-attr]
+            (TaskRun.of(task, lambda: prepared), gathered)))
+        self.running += 1
+        return []
+
+    def _finish_next(self, last: bool) -> list[int] | None:
+        """Publish the next task the pool finishes; while outputs are held here, wait only
+        until their next re-check is due."""
+        wait = self.holds.next_wait(time.time()) if self.holds else None
+        try:
+            run, gathered = self.finished.get(timeout=wait)
+        except queue.Empty:
+            return self._recheck(self.holds.fan_ins())
+        self.running -= 1
+        before = self.recorder.since(gathered)  # now less its gathering: its own I/O only
+        return self._complete(run, before, last and not self.running)
+
+    def _complete(self, run: TaskRun, before: Snapshot, last: bool) -> list[int] | None:
+        if run.error is not None:
+            self._fail(run.task, run.error, run.start, before)
+            return None
+        timing = (run.start, run.compute_seconds, before, sizeof(run.value), run.cpu_share)
+        return self._publish(run.task, run.value, timing, last)
+
+    def _measure_cpu(self) -> bool:
+        """The first few tasks of each invocation run here measure their CPU share. Tasks
+        run on the pool do not: beside each other, waiting for the GIL looks like waiting
+        on I/O, so what they measured would keep them on the pool whatever they do."""
+        self.measured += 1
+        return self.measured <= CPU_SAMPLES
 
     def _node_and_inputs(self, task: int) -> tuple[Any, dict]:
         inputs = self._gather(task)
@@ -181,8 +211,8 @@ class TaskLoop:
                    if self.region is None or d not in self.region]
         self.values[task] = value
         if not outside and task not in graph.results and (local or not last):
-            start, compute, before, size = timing  # inside a batch's region, nothing to publish
-            self.recorder.record(task, start, compute, before, output_bytes=size)
+            start, compute, before, size, cpu = timing  # inside a batch's region: no publish
+            self.recorder.record(task, start, compute, before, output_bytes=size, cpu=cpu)
             return local
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
@@ -242,12 +272,12 @@ class TaskLoop:
     def _ship(self, publish: Publish, task: int, timing: Timing,
               last: bool) -> list[MarkResult]:
         """Execute `publish`, with the events if it may be the last; record the task."""
-        start, compute, before, size = timing
-        self.recorder.record(task, start, compute, before, publish.round_trips, size)
+        start, compute, before, size, cpu = timing
+        self.recorder.record(task, start, compute, before, publish.round_trips, size, cpu)
         flushed = last and self.recorder.flush(publish)
         results = publish.execute() if publish else []
         if not flushed:
-            self.recorder.record(task, start, compute, before, output_bytes=size)
+            self.recorder.record(task, start, compute, before, output_bytes=size, cpu=cpu)
         return results
 
     def _settle(self, results: list[MarkResult]) -> list[int]:

@@ -1,11 +1,13 @@
 """One run of a task's function: its value or the exception it raised, and its timing.
 
-The task loop runs tasks this way, and so does the handler for a seeded invocation's first
-task, before the job's graph is read: the loop then publishes that run as if it were its own.
+The task loop runs tasks this way (in a thread of its own when the invocation runs tasks
+concurrently), and so does the handler for a seeded invocation's first task, before the
+job's graph is read: the loop then publishes that run as if it were its own.
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,17 +22,48 @@ class TaskRun:
     """Inside the task's function only, without deserializing it or its inputs."""
     value: Any = None
     error: Exception | None = None
+    cpu_share: float | None = None
+    """How much of its time the function kept a CPU busy, if measured (see `CpuMeter`)."""
 
     @classmethod
-    def of(cls, task: int, prepare: Callable[[], tuple[Callable[[dict], Any], dict]]
-           ) -> TaskRun:
+    def of(cls, task: int, prepare: Callable[[], tuple[Callable[[dict], Any], dict]],
+           measure_cpu: bool = False) -> TaskRun:
         """Run `task`: `prepare` gives its node and inputs (by key); a failure in either is
         the task's."""
         start = time.time()
         try:
             node, inputs = prepare()
+            meter = CpuMeter() if measure_cpu else None
             compute_start = time.perf_counter()
             value = node(inputs)
+            compute = time.perf_counter() - compute_start
         except Exception as exc:
             return cls(task, start, 0.0, error=exc)
-        return cls(task, start, time.perf_counter() - compute_start, value)
+        share = meter.share(compute) if meter else None
+        return cls(task, start, compute, value, cpu_share=share)
+
+
+class CpuMeter:
+    """Whether a task computes or mostly waits (a remote call, I/O, a sleep), from a few
+    clock reads (~5 us) around it on the thread that runs it.
+
+    Its share is the process's CPU time over the task's wall time: the process's, not the
+    thread's, so a task whose library computes in threads of its own (BLAS) does not look
+    idle. On a crowded machine a computing task spends much of its wall time waiting for a
+    CPU, which would make it look idle too; but waiting for a CPU is being preempted, while
+    waiting on anything else is blocking. So a task that never blocked, or was preempted
+    more than twice per block (plus one), counts as fully busy."""
+
+    def __init__(self) -> None:
+        self._cpu = time.process_time()
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        self._blocked, self._preempted = usage.ru_nvcsw, usage.ru_nivcsw
+
+    def share(self, wall_seconds: float) -> float:
+        cpu = time.process_time() - self._cpu
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        blocked = usage.ru_nvcsw - self._blocked
+        preempted = usage.ru_nivcsw - self._preempted
+        if wall_seconds <= 0 or not blocked or preempted > 2 * blocked + 1:
+            return 1.0
+        return min(1.0, cpu / wall_seconds)

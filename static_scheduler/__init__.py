@@ -1,9 +1,15 @@
 """Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
 
-from static_scheduler.batching import Batching, start_batches
+from static_scheduler.batching import Batch, Batching, start_batches
 from static_scheduler.grouping import group_leaves
 from static_scheduler.intake import requested_keys, to_task_graph
-from static_scheduler.learned import OutputSizes, TaskDurations, task_prefixes
+from static_scheduler.learned import (
+    LearnedEstimates,
+    OutputSizes,
+    TaskCpuShares,
+    TaskDurations,
+    task_prefixes,
+)
 from static_scheduler.partition import (
     CycleError,
     UnserializableTask,
@@ -13,9 +19,12 @@ from static_scheduler.partition import (
 from static_scheduler.submit import start_job
 
 __all__ = [
+    "Batch",
     "Batching",
     "CycleError",
+    "LearnedEstimates",
     "OutputSizes",
+    "TaskCpuShares",
     "TaskDurations",
     "UnserializableTask",
     "build_job_graph",

@@ -1,13 +1,15 @@
-"""Learned task durations and output sizes, per task prefix, shared by every client of a
-deployment.
+"""Learned task durations, CPU shares and output sizes, per task prefix, shared by every
+client of a deployment.
 
-As in Dask distributed's scheduler, a task's expected duration (and here also its output's
-size) is a moving average over earlier tasks with the same prefix (`dask.utils.key_split` of
-the key: `('add-9f1c', 3)` and `'add-77ab'` are both `add`). Distributed keeps them in its
-scheduler across computations; Wukong has no central scheduler, so they live in Redis hashes
-beside the runtime (on the first shard, keyed by the executor function). Every client of the
-deployment, in any process, reads and improves the same estimates, they outlive a client's
-restart, and a job costs one HGETALL per hash before it starts and one HSET after it ends.
+As in Dask distributed's scheduler, a task's expected duration (and here also its CPU share
+and its output's size) is a moving average over earlier tasks with the same prefix
+(`dask.utils.key_split` of the key: `('add-9f1c', 3)` and `'add-77ab'` are both `add`).
+Distributed keeps them in its scheduler across computations; Wukong has no central
+scheduler, so they live in Redis hashes beside the runtime (on the first shard, keyed by the
+executor function). Every client of the deployment, in any process, reads and improves the
+same estimates, they outlive a client's restart, and a job costs one round trip before it
+starts (an HGETALL per hash, pipelined: `LearnedEstimates`) and one after it ends (an HSET
+per hash that learned something).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from dask.utils import key_split
@@ -28,6 +30,10 @@ WEIGHT_OF_NEW = 0.5
 
 def durations_key(function: str) -> str:
     return f"wk:fn:{function}:task-durations"
+
+
+def cpu_shares_key(function: str) -> str:
+    return f"wk:fn:{function}:task-cpu-share"
 
 
 def output_sizes_key(function: str) -> str:
@@ -47,32 +53,36 @@ class PrefixEstimates:
         self.client = client
 
     @staticmethod
-    def observe(event: TaskEvent) -> float:
+    def observe(event: TaskEvent) -> float | None:
+        """The task's measure, or None where it was not measured."""
         raise NotImplementedError
 
     def read(self) -> dict[str, float]:
         """The estimate per task prefix, as learned so far."""
-        return {name.decode(): float(value)
-                for name, value in self.client.hgetall(self.key).items()}
+        return decoded(self.client.hgetall(self.key))
 
-    def learn(self, known: dict[str, float], prefixes: Sequence[str],
-              executors: Iterable[ExecutorEvents]) -> dict[str, float]:
+    def fold(self, known: dict[str, float], prefixes: Sequence[str],
+             executors: Iterable[ExecutorEvents]) -> dict[str, float]:
         """Fold one job's tasks into the estimates `known` at its start; the new estimates
-        of the prefixes it ran, which are stored. A job counts with the median of each
+        of the prefixes it ran, to be stored. A job counts with the median of each
         prefix's tasks, so a task preempted on a busy machine does not skew it."""
         observed: dict[str, list[float]] = defaultdict(list)
         for executor in executors:
             for event in executor.tasks:
-                observed[prefixes[event.task]].append(self.observe(event))
+                value = self.observe(event)
+                if value is not None:
+                    observed[prefixes[event.task]].append(value)
         learned = {}
         for prefix, values in observed.items():
             typical = statistics.median(values)
             old = known.get(prefix)
             learned[prefix] = typical if old is None else (
                 (1 - WEIGHT_OF_NEW) * old + WEIGHT_OF_NEW * typical)
-        if learned:
-            self.client.hset(self.key, mapping=learned)
         return learned
+
+
+def decoded(stored: dict[bytes, bytes]) -> dict[str, float]:
+    return {name.decode(): float(value) for name, value in stored.items()}
 
 
 class TaskDurations(PrefixEstimates):
@@ -87,6 +97,18 @@ class TaskDurations(PrefixEstimates):
         return event.compute_seconds
 
 
+class TaskCpuShares(PrefixEstimates):
+    """How much of its time each task kept a CPU busy: which tasks mostly wait."""
+
+    def __init__(self, client: redis.Redis, function: str):
+        super().__init__(client)
+        self.key = cpu_shares_key(function)
+
+    @staticmethod
+    def observe(event: TaskEvent) -> float | None:
+        return event.cpu_share
+
+
 class OutputSizes(PrefixEstimates):
     """Bytes of each task's output in memory: which leaves' large outputs meet."""
 
@@ -97,3 +119,38 @@ class OutputSizes(PrefixEstimates):
     @staticmethod
     def observe(event: TaskEvent) -> float:
         return event.output_bytes
+
+
+class Estimates(NamedTuple):
+    """What a job starts from: per task prefix, as learned so far."""
+
+    durations: dict[str, float]
+    cpu_shares: dict[str, float]
+    output_bytes: dict[str, float]
+
+
+class LearnedEstimates:
+    """All three estimates of a deployment, read before a job in one round trip and stored
+    after it in another (their hashes share the runtime's shard)."""
+
+    def __init__(self, client: redis.Redis, function: str):
+        self.client = client
+        self.kinds = (TaskDurations(client, function), TaskCpuShares(client, function),
+                      OutputSizes(client, function))
+
+    def read(self) -> Estimates:
+        pipe = self.client.pipeline(transaction=False)
+        for kind in self.kinds:
+            pipe.hgetall(kind.key)
+        return Estimates(*map(decoded, pipe.execute()))
+
+    def learn(self, known: Estimates, prefixes: Sequence[str],
+              executors: Sequence[ExecutorEvents]) -> None:
+        """Fold one job's tasks into the estimates it started from, and store them."""
+        pipe = self.client.pipeline(transaction=False)
+        for kind, old in zip(self.kinds, known, strict=True):
+            learned = kind.fold(old, prefixes, executors)
+            if learned:
+                pipe.hset(kind.key, mapping=learned)
+        if len(pipe):
+            pipe.execute()

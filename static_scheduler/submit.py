@@ -1,6 +1,7 @@
 """Start a job: serialize its graph once, upload it, and invoke one executor per batch of
-leaves (one leaf per batch unless `start_batches` grouped cheap ones). A leaf invoked alone
-carries its seed when it has one, so its executor need not read the graph to start."""
+leaves (one leaf per batch unless `start_batches` grouped cheap or waiting ones). A leaf
+invoked alone carries its seed when it has one, so its executor need not read the graph to
+start."""
 
 from __future__ import annotations
 
@@ -8,25 +9,27 @@ import logging
 from collections.abc import Sequence
 
 from executor_lambda import Invocation, Invoker
+from static_scheduler.batching import Batch
 from storage_manager import GraphSeed, JobGraph, JobStore, dumps
 
 logger = logging.getLogger(__name__)
 
 
-def start_job(store: JobStore, invoker: Invoker,
-              batches: Sequence[Sequence[int]] | None = None) -> None:
+def start_job(store: JobStore, invoker: Invoker, batches: Sequence[Batch] | None = None
+              ) -> None:
     """Upload the graph (one pipelined round trip per shard), then invoke every batch at
     once; without `batches`, one executor per leaf."""
     graph = store.graph
     if batches is None:
-        batches = [(leaf,) for leaf in graph.leaves]
+        batches = [Batch((leaf,)) for leaf in graph.leaves]
     blob = dumps(graph)
     store.upload(blob)
-    invoker.invoke([Invocation(job=graph.job_id, task=batch[0], batch=tuple(batch[1:]),
-                               seed=_seed(graph, batch))
-                    for batch in batches])
+    invoker.invoke([Invocation(job=graph.job_id, task=tasks[0], batch=tasks[1:],
+                               seed=_seed(graph, tasks), threads=threads)
+                    for tasks, threads in batches])
     logger.debug("job %s: %d tasks, %d leaves in %d invocations, graph %d bytes",
-                 graph.job_id, len(graph), sum(map(len, batches)), len(batches), len(blob))
+                 graph.job_id, len(graph), sum(len(b.tasks) for b in batches), len(batches),
+                 len(blob))
 
 
 def _seed(graph: JobGraph, batch: Sequence[int]) -> bytes:

@@ -44,14 +44,15 @@ def locality_settings() -> Locality:
 
 
 def scheduling_settings(invoke_seconds: float, parallelism: int) -> Batching:
-    """Cheap-task batching for the next job, from `wukong.scheduling.*` and what the
-    platform offers (one invocation's cost, how many executors run at once)."""
+    """Batching of cheap and of waiting tasks for the next job, from `wukong.scheduling.*`
+    and what the platform offers (one invocation's cost, how many executors run at once)."""
     cheap = setting("scheduling.cheap-seconds")
     return Batching(
         enabled=bool(setting("scheduling.batch-cheap-tasks")),
         cheap_seconds=None if cheap in (None, "auto") else _seconds(cheap),
         invoke_seconds=invoke_seconds,
         parallelism=parallelism,
+        threads=int(setting("scheduling.threads")),
     )
 
 

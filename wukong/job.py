@@ -10,9 +10,10 @@ both streams, so progress is reported as it happens; without, it blocks on the l
 takes the events whenever it wakes (at least every `BLOCK_MS`) and at the end: woken by every
 executor's events, the client of a 4,096-leaf tree made ~2,000 reads per job, CPU taken from
 the executors on the same machine. At the end the events are the job's report, and
-a job that succeeded also folds its tasks' compute times and output sizes into the learned
-estimates (`TaskDurations`, `OutputSizes`), which decide which leaves of later jobs start
-together: cheap ones in batches, those whose large outputs meet in groups.
+a job that succeeded also folds its tasks' compute times, CPU shares and output sizes into
+the learned estimates (`LearnedEstimates`), which decide which leaves of later jobs start
+together: cheap ones in batches, waiting ones in threaded batches, those whose large
+outputs meet in groups.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
@@ -32,8 +33,7 @@ from executor_lambda import TaskFailure
 from executor_lambda.events import ExecutorEvents
 from static_scheduler import (
     Batching,
-    OutputSizes,
-    TaskDurations,
+    LearnedEstimates,
     group_leaves,
     start_batches,
     start_job,
@@ -64,8 +64,7 @@ class JobRun:
         self.store = JobStore(cluster.shards, graph)
         self.batching = batching or scheduling_settings(cluster.latency.invoke_seconds,
                                                         cluster.parallelism)
-        self.durations = TaskDurations(cluster.shards.shards[0].client, cluster.function)
-        self.sizes = OutputSizes(cluster.shards.shards[0].client, cluster.function)
+        self.estimates = LearnedEstimates(cluster.shards.shards[0].client, cluster.function)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
@@ -78,18 +77,18 @@ class JobRun:
         self.submitted_at = time.time()
         graph = self.graph
         try:
-            known, sizes = self.durations.read(), self.sizes.read()
+            known = self.estimates.read()
             prefixes = task_prefixes(graph.keys)
-            groups = group_leaves(graph, [sizes.get(prefix) for prefix in prefixes],
+            groups = group_leaves(graph, [known.output_bytes.get(p) for p in prefixes],
                                   self.batching.parallelism)
-            expected = [known.get(prefix) for prefix in prefixes]
+            expected = [known.durations.get(p) for p in prefixes]
             start_job(self.store, self.cluster.invoker,
-                      start_batches(graph, expected, self.batching, groups))
+                      start_batches(graph, expected, self.batching, groups,
+                                    [known.cpu_shares.get(p) for p in prefixes]))
             values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
-            self.durations.learn(known, prefixes, self.executors)
-            self.sizes.learn(sizes, prefixes, self.executors)
+            self.estimates.learn(known, prefixes, self.executors)
             return values
         finally:
             finished = time.time()
