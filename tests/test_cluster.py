@@ -9,6 +9,8 @@ import contextlib
 import json
 import os
 import pathlib
+import platform
+import resource
 import subprocess
 import sys
 import time
@@ -210,6 +212,35 @@ def test_started_servers_keep_freed_memory(cluster):
         assert "dirty_decay_ms: -1" not in decay_options(server.url)
     finally:
         server.stop()
+
+
+def faults_reusing_freed_memory() -> int:
+    """Page faults while refilling 32 MiB of blocks just freed: none if the worker kept the
+    freed heap, one per page if it was returned and has to be mapped and zeroed again."""
+    import resource
+
+    blocks = [bytearray(8 * 2**20) for _ in range(4)]
+    del blocks
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    blocks = [bytearray(8 * 2**20) for _ in range(4)]
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    del blocks
+    return faults
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc tunables")
+def test_workers_keep_freed_memory(cluster):
+    """With `wukong.runtime.keep-freed-bytes` (on by default) a worker's next values reuse
+    the heap its last ones freed; at 0 the C library returns it and pays a fault per page
+    (8,192 for 32 MiB) to get it back. A negative value is refused, naming the setting."""
+    pages = 32 * 2**20 // resource.getpagesize()
+    assert cluster.get({"f": (faults_reusing_freed_memory,)}, "f") < pages // 10
+    with dask.config.set({"wukong.runtime.keep-freed-bytes": 0}), \
+            wukong.LocalCluster(shards=1) as c:
+        assert c.get({"f": (faults_reusing_freed_memory,)}, "f") > pages // 2
+    with dask.config.set({"wukong.runtime.keep-freed-bytes": -1}), \
+            pytest.raises(ValueError, match=r"wukong\.runtime\.keep-freed-bytes"):
+        wukong.LocalCluster()
 
 
 DEFAULT_CLUSTER_SCRIPT = """

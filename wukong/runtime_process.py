@@ -75,7 +75,7 @@ class LocalRuntimeProcess(ServiceProcess):
 
     def __init__(self, redis_urls: Sequence[str], function: str, *, concurrency: int,
                  idle_timeout: float, timeout: float, payload_limit: int,
-                 memory_limit: int | None, start_timeout: float,
+                 memory_limit: int | None, keep_freed_bytes: int, start_timeout: float,
                  latency: Latency = Latency(), proxy_threshold: int = 0,
                  preload: Sequence[str] = ()):
         cmd = ["-m", "executor_lambda.local_runtime", "--function", function,
@@ -83,7 +83,8 @@ class LocalRuntimeProcess(ServiceProcess):
                "--timeout", str(timeout), "--payload-limit", str(payload_limit),
                "--invoke-seconds", str(latency.invoke_seconds),
                "--cold-start-seconds", str(latency.cold_start_seconds),
-               "--proxy-threshold", str(proxy_threshold)]
+               "--proxy-threshold", str(proxy_threshold),
+               "--keep-freed-bytes", str(keep_freed_bytes)]
         for url in redis_urls:
             cmd += ["--redis", url]
         for module in preload:
