@@ -243,6 +243,17 @@ def test_workers_keep_freed_memory(cluster):
         wukong.LocalCluster()
 
 
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc tunables")
+def test_the_client_keeps_freed_memory(cluster):
+    """The client (this process) keeps freed heap too once it ran a job
+    (`wukong.client.keep-freed-bytes`), so the next job's fetched values reuse pages."""
+    assert cluster.get({"x": (inc, 1)}, "x") == 2
+    assert faults_reusing_freed_memory() < 32 * 2**20 // resource.getpagesize() // 10
+    with dask.config.set({"wukong.client.keep-freed-bytes": "lots"}), \
+            pytest.raises(ValueError, match=r"wukong\.client\.keep-freed-bytes.*'lots'"):
+        cluster.get({"x": (inc, 1)}, "x")
+
+
 DEFAULT_CLUSTER_SCRIPT = """
 import json
 import dask.array as da

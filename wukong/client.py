@@ -9,9 +9,10 @@ from dask.callbacks import local_callbacks, unpack_callbacks
 from dask.local import nested_get
 
 from static_scheduler import build_job_graph, requested_keys, to_task_graph
+from storage_manager.heap import keep_freed_heap
 from wukong.client_tasks import run_client_tasks, split_client_tasks
 from wukong.cluster import LocalCluster, current_cluster
-from wukong.config import locality_settings, setting
+from wukong.config import keep_freed_bytes, locality_settings, setting
 from wukong.job import JobRun
 
 
@@ -27,6 +28,7 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any
     """
     tasks = to_task_graph(dsk, keys)
     cluster = cluster or current_cluster()
+    keep_freed_heap(keep_freed_bytes("client.keep-freed-bytes"))
     remote, results, mine = tasks, requested_keys(keys), {}
     if setting("scheduling.client-finalize"):
         remote, results, mine = split_client_tasks(tasks, results)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from executor_lambda.environment import make_invoker
 from kv_proxy import proxy_status
 from storage_manager import ShardSet
-from wukong.config import setting
+from wukong.config import keep_freed_bytes, setting
 from wukong.redis_servers import RedisServer, find_redis_server
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
 
@@ -70,7 +70,7 @@ class LocalCluster:
                 timeout=float(setting("runtime.invocation-timeout", invocation_timeout)),
                 payload_limit=self.payload_limit,
                 memory_limit=setting("runtime.memory-limit", memory_limit),
-                keep_freed_bytes=keep_freed_bytes(setting("runtime.keep-freed-bytes")),
+                keep_freed_bytes=keep_freed_bytes("runtime.keep-freed-bytes"),
                 start_timeout=float(setting("runtime.start-timeout")),
                 latency=self.latency, proxy_threshold=self.proxy_threshold,
                 preload=self.preload,
@@ -176,18 +176,6 @@ def preload_modules(value: Sequence[str] | str | None) -> list[str]:
         if not found:
             raise ValueError(f"wukong.runtime.preload: no module named {name!r} here")
     return modules
-
-
-def keep_freed_bytes(value: int | str) -> int:
-    """`wukong.runtime.keep-freed-bytes`: a number of bytes, 0 or more."""
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = -1
-    if count < 0:
-        raise ValueError("wukong.runtime.keep-freed-bytes must be a number of bytes (0: the C "
-                         f"library's default), got {value!r}")
-    return count
 
 
 MAX_AUTO_SHARDS = 4

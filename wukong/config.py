@@ -56,6 +56,19 @@ def scheduling_settings(invoke_seconds: float, parallelism: int) -> Batching:
     )
 
 
+def keep_freed_bytes(name: str) -> int:
+    """`wukong.<name>`: freed heap to keep, in bytes (0: the C library's default)."""
+    value = setting(name)
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0:
+        raise ValueError(f"wukong.{name} must be a number of bytes (0: the C library's "
+                         f"default), got {value!r}")
+    return count
+
+
 def _seconds(value: Any) -> float:
     try:
         return float(value)

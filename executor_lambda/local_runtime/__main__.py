@@ -25,6 +25,7 @@ from executor_lambda.local_runtime.dispatcher import (
     RuntimeSettings,
     install_signal_handlers,
 )
+from storage_manager.heap import heap_environment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,28 +62,14 @@ def watch_parent(dispatcher: Dispatcher) -> None:
 
 
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-MMAP_THRESHOLD_MAX = 32 * 2**20
-"""glibc's largest mmap threshold on 64-bit: blocks this large are always mapped afresh."""
-
-
-def keep_freed_memory(keep_bytes: int) -> None:
-    """Workers (started after this) keep up to `keep_bytes` of freed heap for their next
-    values. glibc returns freed heap above its trim threshold to the system and maps large
-    blocks afresh; its dynamic thresholds keep twice the largest block freed (16 MiB for
-    GEMM's 8 MB blocks), so most outputs, received values and pickled frames landed on
-    fresh pages the kernel zeroed: 5-7% of the workers' CPU on GEMM. Set through glibc's
-    environment tunables, read when a process starts; ones the user set win; other libcs
-    ignore them."""
-    if keep_bytes > 0:
-        os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(keep_bytes))
-        os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD_MAX))
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     for name in BLAS_THREADS:  # one executor per core at a time, as on Lambda; no oversubscription
         os.environ.setdefault(name, "1")
-    keep_freed_memory(args.keep_freed_bytes)
+    for name, value in heap_environment(args.keep_freed_bytes).items():  # for the workers
+        os.environ.setdefault(name, value)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ[ENV_REDIS_URLS] = ",".join(args.redis)
