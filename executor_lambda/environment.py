@@ -12,6 +12,7 @@ import os
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from executor_lambda.gil_probe import GilProbe
 from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
 from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
@@ -35,6 +36,8 @@ class ExecutorEnvironment:
         self._loader: ThreadPoolExecutor | None = None
         self._task_pool: ThreadPoolExecutor | None = None
         self._task_threads = 0
+        self.gil_probe = GilProbe()
+        """Measures the tasks this process runs on its main thread (see `GilProbe`)."""
 
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:

@@ -20,6 +20,9 @@ class TaskEvent:
     cpu_share: float | None = None
     """How much of its compute time the task kept a CPU busy (None: not measured; see
     `CpuMeter`): what later jobs learn which tasks mostly wait from."""
+    gil_free: float | None = None
+    """How much of its compute time the task left the GIL free (None: not measured; see
+    `GilProbe`): what later jobs learn which tasks can share an executor's cores from."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def handler(event: dict, context: Any = None) -> dict:
             seed = GraphSeed.decode(invocation.seed)
             if on_task is not None:
                 on_task(seed.task)
-            first = TaskRun.of(seed.task, seed.node_and_inputs, measure_cpu=True)
+            first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
             graph = graph_read.result()
         else:
             graph = env.graph(invocation.job)
@@ -55,6 +55,6 @@ def handler(event: dict, context: Any = None) -> dict:
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool)
+                    pool, env.gil_probe)
     loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from executor_lambda.events import ExecutorEvents, TaskEvent
 from executor_lambda.invocation import Invocation
+from executor_lambda.task_run import NOT_MEASURED, Measures
 from storage_manager import IOStats, Publish, dumps
 
 Snapshot = tuple[float, int, int, int]
@@ -31,7 +32,7 @@ class TaskRecorder:
 
     def record(self, task: int, start: float, compute: float, before: Snapshot,
                pending_round_trips: int = 0, output_bytes: int = 0,
-               cpu: float | None = None) -> None:
+               measures: Measures = NOT_MEASURED) -> None:
         """Record (or re-record) a task's event. An event shipped with its own publish
         counts that publish's round trips but not its time."""
         seconds, trips, read, written = self.since(before)
@@ -39,7 +40,7 @@ class TaskRecorder:
             task=task, start=start, end=time.time(), compute_seconds=compute,
             storage_seconds=seconds, round_trips=trips + pending_round_trips,
             bytes_read=read, bytes_written=written, output_bytes=output_bytes,
-            cpu_share=cpu,
+            cpu_share=measures.cpu_share, gil_free=measures.gil_free,
         )
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 from dask.sizeof import sizeof
 
 from executor_lambda.failures import TaskFailure
+from executor_lambda.gil_probe import GilProbe
 from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
 from executor_lambda.invokers import Invoker
@@ -45,15 +46,15 @@ from executor_lambda.locality_policy import LocalityPolicy, Plan
 from executor_lambda.ready_stack import ReadyStack
 from executor_lambda.recorder import Snapshot, TaskRecorder
 from executor_lambda.region import Region
-from executor_lambda.task_run import TaskRun
+from executor_lambda.task_run import Measures, TaskRun
 from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
 from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
 
-Timing = tuple[float, float, Snapshot, int, float | None]
-"""A task's start, compute seconds, I/O totals before it, its output's size and its CPU
-share (if measured)."""
+Timing = tuple[float, float, Snapshot, int, Measures]
+"""A task's start, compute seconds, I/O totals before it, its output's size and what was
+measured of it."""
 
 CPU_SAMPLES = 16
 """Tasks per invocation that measure their CPU share: enough to learn from, and cheap even
@@ -65,7 +66,7 @@ class TaskLoop:
                  on_task: Callable[[int], None] | None = None,
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
-                 pool: ThreadPoolExecutor | None = None):
+                 pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None):
         self.store = store
         self.graph = store.graph
         self.invoker = invoker
@@ -83,6 +84,8 @@ class TaskLoop:
         self.finished: queue.SimpleQueue[tuple[TaskRun, Snapshot]] = queue.SimpleQueue()
         """Runs the pool has finished, each with the I/O its inputs' gathering did."""
         self.measured = 0
+        self.probe = probe
+        """Measures the first `CPU_SAMPLES` tasks run here (None: nothing is measured)."""
         self.values: dict[int, Any] = {}
         """Outputs held in this executor, kept only while a task here needs them."""
         self.received: dict[int, bytes] = dict(invocation.inputs)
@@ -131,7 +134,7 @@ class TaskLoop:
         before = self.recorder.snapshot()
         run, self.first = self.first, None
         if run is None or run.task != task:
-            run = TaskRun.of(task, lambda: self._node_and_inputs(task), self._measure_cpu())
+            run = TaskRun.of(task, lambda: self._node_and_inputs(task), self._probe_if_sampled())
         return self._complete(run, before, last)
 
     def _start(self, task: int) -> list[int] | None:
@@ -165,15 +168,16 @@ class TaskLoop:
         if run.error is not None:
             self._fail(run.task, run.error, run.start, before)
             return None
-        timing = (run.start, run.compute_seconds, before, sizeof(run.value), run.cpu_share)
+        timing = (run.start, run.compute_seconds, before, sizeof(run.value), run.measures)
         return self._publish(run.task, run.value, timing, last)
 
-    def _measure_cpu(self) -> bool:
-        """The first few tasks of each invocation run here measure their CPU share. Tasks
-        run on the pool do not: beside each other, waiting for the GIL looks like waiting
-        on I/O, so what they measured would keep them on the pool whatever they do."""
+    def _probe_if_sampled(self) -> GilProbe | None:
+        """The first few tasks of each invocation run here measure their CPU share and
+        GIL-free share. Tasks run on the pool do not: beside each other, waiting for the
+        GIL looks like waiting on I/O, so what they measured would keep them on the pool
+        whatever they do (and the probe serves one task at a time)."""
         self.measured += 1
-        return self.measured <= CPU_SAMPLES
+        return self.probe if self.measured <= CPU_SAMPLES else None
 
     def _node_and_inputs(self, task: int) -> tuple[Any, dict]:
         inputs = self._gather(task)
@@ -211,8 +215,9 @@ class TaskLoop:
                    if self.region is None or d not in self.region]
         self.values[task] = value
         if not outside and task not in graph.results and (local or not last):
-            start, compute, before, size, cpu = timing  # inside a batch's region: no publish
-            self.recorder.record(task, start, compute, before, output_bytes=size, cpu=cpu)
+            start, compute, before, size, measures = timing  # in a batch's region: no publish
+            self.recorder.record(task, start, compute, before, output_bytes=size,
+                                 measures=measures)
             return local
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
@@ -272,12 +277,13 @@ class TaskLoop:
     def _ship(self, publish: Publish, task: int, timing: Timing,
               last: bool) -> list[MarkResult]:
         """Execute `publish`, with the events if it may be the last; record the task."""
-        start, compute, before, size, cpu = timing
-        self.recorder.record(task, start, compute, before, publish.round_trips, size, cpu)
+        start, compute, before, size, measures = timing
+        self.recorder.record(task, start, compute, before, publish.round_trips, size, measures)
         flushed = last and self.recorder.flush(publish)
         results = publish.execute() if publish else []
         if not flushed:
-            self.recorder.record(task, start, compute, before, output_bytes=size, cpu=cpu)
+            self.recorder.record(task, start, compute, before, output_bytes=size,
+                                 measures=measures)
         return results
 
     def _settle(self, results: list[MarkResult]) -> list[int]:

@@ -11,7 +11,21 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from executor_lambda.gil_probe import GilProbe
+
+
+class Measures(NamedTuple):
+    """What a measured task showed of how it uses the machine (None: not measured)."""
+
+    cpu_share: float | None = None
+    """How much of its time the function kept a CPU busy (see `CpuMeter`)."""
+    gil_free: float | None = None
+    """How much of its time it left the GIL free (see `GilProbe`)."""
+
+
+NOT_MEASURED = Measures()
 
 
 @dataclass(frozen=True)
@@ -22,25 +36,30 @@ class TaskRun:
     """Inside the task's function only, without deserializing it or its inputs."""
     value: Any = None
     error: Exception | None = None
-    cpu_share: float | None = None
-    """How much of its time the function kept a CPU busy, if measured (see `CpuMeter`)."""
+    measures: Measures = NOT_MEASURED
 
     @classmethod
     def of(cls, task: int, prepare: Callable[[], tuple[Callable[[dict], Any], dict]],
-           measure_cpu: bool = False) -> TaskRun:
+           probe: GilProbe | None = None) -> TaskRun:
         """Run `task`: `prepare` gives its node and inputs (by key); a failure in either is
-        the task's."""
+        the task's. With a `probe`, its CPU share and GIL-free share are measured."""
         start = time.time()
         try:
             node, inputs = prepare()
-            meter = CpuMeter() if measure_cpu else None
+            meter = CpuMeter() if probe else None
+            if probe:
+                probe.start()
             compute_start = time.perf_counter()
             value = node(inputs)
             compute = time.perf_counter() - compute_start
         except Exception as exc:
+            if probe:
+                probe.share(0.0)
             return cls(task, start, 0.0, error=exc)
-        share = meter.share(compute) if meter else None
-        return cls(task, start, compute, value, cpu_share=share)
+        if not (meter and probe):
+            return cls(task, start, compute, value)
+        return cls(task, start, compute, value,
+                   measures=Measures(meter.share(compute), probe.share(compute)))
 
 
 class CpuMeter:

@@ -1,7 +1,7 @@
 """Static scheduler: graph intake, DFS partitioning into static schedules, starting a job."""
 
 from static_scheduler.batching import Batch, Batching, start_batches
-from static_scheduler.grouping import group_leaves
+from static_scheduler.grouping import group_leaves, threads_per_group
 from static_scheduler.intake import requested_keys, to_task_graph
 from static_scheduler.learned import (
     LearnedEstimates,
@@ -34,5 +34,6 @@ __all__ = [
     "start_job",
     "static_schedule",
     "task_prefixes",
+    "threads_per_group",
     "to_task_graph",
 ]

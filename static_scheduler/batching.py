@@ -59,6 +59,9 @@ class Batching:
     """How many executors can run at once (cores locally, concurrency on a platform)."""
     threads: int = 1
     """Most waiting tasks one executor runs at once (1: each leaf of them starts alone)."""
+    executor_cores: int = 1
+    """Cores one executor has (a local worker: the machine's; a Lambda: its vCPUs): how
+    many threads can share them running tasks that leave the GIL free."""
 
     def __post_init__(self) -> None:
         if self.cheap_seconds is not None and self.cheap_seconds < 0:
@@ -87,14 +90,15 @@ class Batch(NamedTuple):
 
 def start_batches(graph: JobGraph, expected: Sequence[float | None], batching: Batching,
                   groups: Sequence[tuple[int, ...]] = (),
-                  cpu: Sequence[float | None] | None = None) -> list[Batch]:
+                  cpu: Sequence[float | None] | None = None,
+                  group_threads: int = 1) -> list[Batch]:
     """The job's leaves grouped into invocations; `expected[t]` is task t's learned duration
     and `cpu[t]` its learned CPU share (None: unknown). `groups` (see `group_leaves`) start
-    as they are; the other leaves are batched if cheap or waiting, else come one per
-    invocation, as in the paper."""
+    as they are, each on `group_threads` threads (see `threads_per_group`); the other leaves
+    are batched if cheap or waiting, else come one per invocation, as in the paper."""
     grouped = {leaf for group in groups for leaf in group}
     leaves = [leaf for leaf in leaves_depth_first(graph) if leaf not in grouped]
-    starts = [Batch(tuple(group)) for group in groups]
+    starts = [Batch(tuple(group), min(group_threads, len(group))) for group in groups]
     if not batching.enabled:
         return [*starts, *(Batch((leaf,)) for leaf in leaves)]
     threshold = batching.cheap_threshold

@@ -17,6 +17,14 @@ outputs of different groups meet, or when no more groups than the platform runs 
 (its parallelism) are left; no group takes more than its share of the leaves, so the job
 keeps its parallelism. An output of unknown size never counts: a first run keeps the
 paper's schedule. Switch: `wukong.locality.grouping`.
+
+When the job's tasks leave the GIL free (learned, see `GilProbe`: BLAS, LAPACK, numpy's
+loops), a group's executor runs them on all its cores, in threads, as Dask's threaded
+scheduler would: then fewer, larger groups keep the job's parallelism (`threads_per_group`),
+and more of the large outputs never leave their executor. On two cores GEMM 4,000² runs as
+one group of two threads: nothing crosses Redis but the results (122 MiB written instead of
+366), Redis's CPU per job 0.06 s instead of 0.18 s, and 1.13-1.29 s a job instead of
+1.25-1.54 s.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ from networkx.utils import UnionFind
 
 from static_scheduler.batching import leaves_depth_first
 from storage_manager import JobGraph
+
+GIL_FREE_SHARE = 0.75
+"""Tasks that leave the GIL free this share of their time can share an executor's cores."""
+MEASURED_TIME = 0.8
+"""The share of the job's learned task time whose GIL-free share must be known: tasks too
+short to measure (see `GilProbe`) may make up the rest."""
 
 MOST_GROUPS_PER_MEETING = 32
 """A task where more groups' large outputs meet counts only the heaviest this many, so one
@@ -71,6 +85,29 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
     for leaf in leaves:
         members.setdefault(groups[leaf], []).append(leaf)
     return [tuple(group) for group in members.values() if len(group) > 1]
+
+
+def threads_per_group(graph: JobGraph, expected: Sequence[float | None],
+                      gil_free: Sequence[float | None], cores: int) -> int:
+    """Threads each group's executor runs its tasks on: its `cores` if the job's tasks, by
+    learned time (`expected[t]` seconds, `gil_free[t]` share), leave the GIL free; else 1,
+    and 1 while any task's duration is unknown."""
+    if cores <= 1 or not graph.locality.grouping:
+        return 1
+    total = measured = free = 0.0
+    for task in range(len(graph)):
+        if task in graph.data:
+            continue
+        seconds = expected[task]
+        if seconds is None:
+            return 1
+        total += seconds
+        if gil_free[task] is not None:
+            measured += seconds
+            free += seconds * gil_free[task]  # type: ignore[operator]
+    if not measured or measured < MEASURED_TIME * total or free < GIL_FREE_SHARE * measured:
+        return 1
+    return cores
 
 
 def _affinity(graph: JobGraph, order: Sequence[int], groups: UnionFind,

@@ -1,5 +1,5 @@
-"""Learned task durations, CPU shares and output sizes, per task prefix, shared by every
-client of a deployment.
+"""Learned task durations, CPU shares, GIL-free shares and output sizes, per task prefix,
+shared by every client of a deployment.
 
 As in Dask distributed's scheduler, a task's expected duration (and here also its CPU share
 and its output's size) is a moving average over earlier tasks with the same prefix
@@ -34,6 +34,10 @@ def durations_key(function: str) -> str:
 
 def cpu_shares_key(function: str) -> str:
     return f"wk:fn:{function}:task-cpu-share"
+
+
+def gil_free_key(function: str) -> str:
+    return f"wk:fn:{function}:task-gil-free"
 
 
 def output_sizes_key(function: str) -> str:
@@ -109,6 +113,18 @@ class TaskCpuShares(PrefixEstimates):
         return event.cpu_share
 
 
+class GilFreeShares(PrefixEstimates):
+    """How much of its time each task left the GIL free: which can share cores as threads."""
+
+    def __init__(self, client: redis.Redis, function: str):
+        super().__init__(client)
+        self.key = gil_free_key(function)
+
+    @staticmethod
+    def observe(event: TaskEvent) -> float | None:
+        return event.gil_free
+
+
 class OutputSizes(PrefixEstimates):
     """Bytes of each task's output in memory: which leaves' large outputs meet."""
 
@@ -127,16 +143,17 @@ class Estimates(NamedTuple):
     durations: dict[str, float]
     cpu_shares: dict[str, float]
     output_bytes: dict[str, float]
+    gil_free: dict[str, float]
 
 
 class LearnedEstimates:
-    """All three estimates of a deployment, read before a job in one round trip and stored
+    """All the estimates of a deployment, read before a job in one round trip and stored
     after it in another (their hashes share the runtime's shard)."""
 
     def __init__(self, client: redis.Redis, function: str):
         self.client = client
         self.kinds = (TaskDurations(client, function), TaskCpuShares(client, function),
-                      OutputSizes(client, function))
+                      OutputSizes(client, function), GilFreeShares(client, function))
 
     def read(self) -> Estimates:
         pipe = self.client.pipeline(transaction=False)

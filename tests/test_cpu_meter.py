@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 
+from executor_lambda.gil_probe import GilProbe
 from executor_lambda.task_run import CpuMeter, TaskRun
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -55,7 +56,7 @@ def nap(inputs):
 
 
 def test_a_task_run_measures_only_when_asked():
-    measured_run = TaskRun.of(7, lambda: (nap, {"x": 1}), measure_cpu=True)
+    measured_run = TaskRun.of(7, lambda: (nap, {"x": 1}), GilProbe())
     assert (measured_run.value, measured_run.task) == (2, 7)
-    assert measured_run.cpu_share is not None
-    assert TaskRun.of(7, lambda: (nap, {"x": 1})).cpu_share is None
+    assert measured_run.measures.cpu_share is not None
+    assert TaskRun.of(7, lambda: (nap, {"x": 1})).measures.cpu_share is None

@@ -7,6 +7,9 @@ steer another.
 
 from __future__ import annotations
 
+import itertools
+import os
+import time
 from collections import defaultdict
 
 import dask
@@ -14,7 +17,13 @@ import numpy as np
 import pytest
 
 import wukong
-from static_scheduler import build_job_graph, group_leaves, task_prefixes, to_task_graph
+from static_scheduler import (
+    build_job_graph,
+    group_leaves,
+    task_prefixes,
+    threads_per_group,
+    to_task_graph,
+)
 from storage_manager import Locality
 
 MB = 1_000_000
@@ -81,6 +90,35 @@ def test_leaves_whose_large_outputs_meet_start_together(cluster):
     assert len(leaf_executors(off)) == 4
 
 
+def python_then_transposed(a, b):
+    """Holds the GIL for most of its time, as Python code does."""
+    until = time.perf_counter() + 0.05
+    while time.perf_counter() < until:
+        pass
+    return a @ b.T
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: nothing to share")
+def test_tasks_that_leave_the_gil_free_share_one_executors_cores(cluster):
+    """Once BLAS products are known to leave the GIL free, all leaves whose large outputs
+    meet start as one group on all the machine's cores, in threads: products run at the
+    same time in one executor, and only the results are written. Products that hold the
+    GIL keep one group per contraction index, as before."""
+    dsk, keys = gemm("shared", 2, 1000)  # 8 MB blocks, ~30 ms products
+    run(dsk, keys)
+    again = run(dsk, keys)
+    assert len({t.executor for t in again.tasks}) == 1
+    products = sorted((t.start, t.end) for t in again.tasks if t.key[0] == "shared_dot")
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(products))
+    results = sum(t.output_bytes for t in again.tasks if t.key[0] == "shared_sum")
+    assert results <= again.bytes_written < results + 4096  # and pickles' headers
+    held = {key: (python_then_transposed, *rest) if key[0] == "held_dot" else (f, *rest)
+            for key, (f, *rest) in gemm("held", 2, 1000)[0].items()}
+    held_keys = [("held_sum", i, j) for i in range(2) for j in range(2)]
+    run(held, held_keys)
+    assert sorted(map(sorted, leaf_executors(run(held, held_keys)).values())) == [[0], [1]]
+
+
 def test_small_outputs_are_never_grouped(cluster):
     dsk, keys = gemm("small", 2, 50)  # 20 KB blocks
     run(dsk, keys)
@@ -121,3 +159,22 @@ def test_unknown_or_small_outputs_group_nothing(prefix_sizes):
 def test_the_switch_turns_grouping_off():
     graph = job(*gemm("static", 4, 1000), grouping=False)
     assert group_leaves(graph, [8 * MB] * len(graph), 2) == []
+
+
+def test_threads_per_group_needs_the_jobs_time_known_to_leave_the_gil_free():
+    graph = job(*gemm("static", 2, 1000))
+    prefixes = task_prefixes(graph.keys)
+    seconds = {"static_x": 0.002, "static_dot": 0.03, "static_sum": 0.002}
+    expected = [seconds[p] for p in prefixes]
+
+    def threads(shares: dict, cores: int = 2, durations=expected) -> int:
+        return threads_per_group(graph, durations, [shares.get(p) for p in prefixes], cores)
+
+    blas = {"static_dot": 0.85}  # leaves and sums: too short to measure
+    assert threads(blas) == 2
+    assert threads(blas, cores=1) == 1
+    assert threads({"static_dot": 0.2}) == 1  # holds the GIL
+    assert threads({"static_x": 0.9}) == 1  # most of the time not measured
+    assert threads(blas, durations=[None, *expected[1:]]) == 1  # a duration unknown
+    off = job(*gemm("static", 2, 1000), grouping=False)
+    assert threads_per_group(off, expected, [blas.get(p) for p in prefixes], 2) == 1

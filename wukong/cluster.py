@@ -91,6 +91,11 @@ class LocalCluster:
         return max(1, min(self.concurrency, os.cpu_count() or 1))
 
     @property
+    def executor_cores(self) -> int:
+        """Cores one executor can use: a local worker has the whole machine's."""
+        return os.cpu_count() or 1
+
+    @property
     def redis_urls(self) -> list[str]:
         return self.shards.urls if self.shards else []
 

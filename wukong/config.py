@@ -43,9 +43,11 @@ def locality_settings() -> Locality:
     )
 
 
-def scheduling_settings(invoke_seconds: float, parallelism: int) -> Batching:
+def scheduling_settings(invoke_seconds: float, parallelism: int, executor_cores: int = 1
+                        ) -> Batching:
     """Batching of cheap and of waiting tasks for the next job, from `wukong.scheduling.*`
-    and what the platform offers (one invocation's cost, how many executors run at once)."""
+    and what the platform offers (one invocation's cost, how many executors run at once,
+    how many cores one has)."""
     cheap = setting("scheduling.cheap-seconds")
     return Batching(
         enabled=bool(setting("scheduling.batch-cheap-tasks")),
@@ -53,6 +55,7 @@ def scheduling_settings(invoke_seconds: float, parallelism: int) -> Batching:
         invoke_seconds=invoke_seconds,
         parallelism=parallelism,
         threads=int(setting("scheduling.threads")),
+        executor_cores=executor_cores,
     )
 
 

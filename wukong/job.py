@@ -38,6 +38,7 @@ from static_scheduler import (
     start_batches,
     start_job,
     task_prefixes,
+    threads_per_group,
 )
 from storage_manager import JobGraph, JobStore, loads
 from storage_manager.job_store import READ_BATCH
@@ -63,7 +64,8 @@ class JobRun:
         self.graph = graph
         self.store = JobStore(cluster.shards, graph)
         self.batching = batching or scheduling_settings(cluster.latency.invoke_seconds,
-                                                        cluster.parallelism)
+                                                        cluster.parallelism,
+                                                        cluster.executor_cores)
         self.estimates = LearnedEstimates(cluster.shards.shards[0].client, cluster.function)
         self.submitted_at = 0.0
         self.on_progress = on_progress
@@ -79,12 +81,14 @@ class JobRun:
         try:
             known = self.estimates.read()
             prefixes = task_prefixes(graph.keys)
-            groups = group_leaves(graph, [known.output_bytes.get(p) for p in prefixes],
-                                  self.batching.parallelism)
             expected = [known.durations.get(p) for p in prefixes]
+            threads = threads_per_group(graph, expected, [known.gil_free.get(p) for p in prefixes],
+                                        self.batching.executor_cores)
+            groups = group_leaves(graph, [known.output_bytes.get(p) for p in prefixes],
+                                  -(-self.batching.parallelism // threads))
             start_job(self.store, self.cluster.invoker,
                       start_batches(graph, expected, self.batching, groups,
-                                    [known.cpu_shares.get(p) for p in prefixes]))
+                                    [known.cpu_shares.get(p) for p in prefixes], threads))
             values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
