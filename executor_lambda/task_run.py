@@ -50,16 +50,15 @@ class TaskRun:
             if probe:
                 probe.start()
             compute_start = time.perf_counter()
-            value = node(inputs)
-            compute = time.perf_counter() - compute_start
+            try:
+                value = node(inputs)
+            finally:
+                compute = time.perf_counter() - compute_start
+                gil_free = probe.share(compute) if probe else None
         except Exception as exc:
-            if probe:
-                probe.share(0.0)
             return cls(task, start, 0.0, error=exc)
-        if not (meter and probe):
-            return cls(task, start, compute, value)
-        return cls(task, start, compute, value,
-                   measures=Measures(meter.share(compute), probe.share(compute)))
+        measures = Measures(meter.share(compute), gil_free) if meter else NOT_MEASURED
+        return cls(task, start, compute, value, measures=measures)
 
 
 class CpuMeter:

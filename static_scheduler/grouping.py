@@ -39,8 +39,6 @@ from networkx.utils import UnionFind
 from static_scheduler.batching import leaves_depth_first
 from storage_manager import JobGraph
 
-GIL_FREE_SHARE = 0.75
-"""Tasks that leave the GIL free this share of their time can share an executor's cores."""
 MEASURED_TIME = 0.8
 """The share of the job's learned task time whose GIL-free share must be known: tasks too
 short to measure (see `GilProbe`) may make up the rest."""
@@ -89,9 +87,11 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
 
 def threads_per_group(graph: JobGraph, expected: Sequence[float | None],
                       gil_free: Sequence[float | None], cores: int) -> int:
-    """Threads each group's executor runs its tasks on: its `cores` if the job's tasks, by
-    learned time (`expected[t]` seconds, `gil_free[t]` share), leave the GIL free; else 1,
-    and 1 while any task's duration is unknown."""
+    """Threads each group's executor runs its tasks on: as many of its `cores` as the GIL can
+    serve. The GIL is one core's worth of Python: if the job's tasks hold it a share `h` of
+    their learned time (`expected[t]` seconds, `gil_free[t]` the share they leave it free),
+    `1 / h` threads keep their cores busy between them. 1 while any task's duration is
+    unknown, or most of the time was not measured."""
     if cores <= 1 or not graph.locality.grouping:
         return 1
     total = measured = free = 0.0
@@ -105,9 +105,10 @@ def threads_per_group(graph: JobGraph, expected: Sequence[float | None],
         if gil_free[task] is not None:
             measured += seconds
             free += seconds * gil_free[task]  # type: ignore[operator]
-    if not measured or measured < MEASURED_TIME * total or free < GIL_FREE_SHARE * measured:
+    if not measured or measured < MEASURED_TIME * total:
         return 1
-    return cores
+    held = 1 - free / measured
+    return max(1, min(cores, int(1 / held) if held > 0 else cores))
 
 
 def _affinity(graph: JobGraph, order: Sequence[int], groups: UnionFind,

@@ -92,7 +92,7 @@ def test_leaves_whose_large_outputs_meet_start_together(cluster):
 
 def python_then_transposed(a, b):
     """Holds the GIL for most of its time, as Python code does."""
-    until = time.perf_counter() + 0.05
+    until = time.perf_counter() + 0.1
     while time.perf_counter() < until:
         pass
     return a @ b.T
@@ -174,6 +174,9 @@ def test_threads_per_group_needs_the_jobs_time_known_to_leave_the_gil_free():
     assert threads(blas) == 2
     assert threads(blas, cores=1) == 1
     assert threads({"static_dot": 0.2}) == 1  # holds the GIL
+    assert threads({"static_dot": 0.6}) == 2  # holds it 40%: two threads' worth
+    assert threads({"static_dot": 0.6}, cores=8) == 2
+    assert threads({"static_dot": 0.9}, cores=8) == 8
     assert threads({"static_x": 0.9}) == 1  # most of the time not measured
     assert threads(blas, durations=[None, *expected[1:]]) == 1  # a duration unknown
     off = job(*gemm("static", 2, 1000), grouping=False)
