@@ -54,8 +54,8 @@ def processes(monkeypatch):
     machine's services (a CI machine runs brokers and databases beside the tests) are not
     the test's, and two of them running at both ends of a window once kept a cap shut."""
     running: list[subprocess.Popen] = []
-    monkeypatch.setattr(admission_module, "others_fill_cores",
-                        lambda: sum(runnable(p.pid) for p in running) >= CORES)
+    monkeypatch.setattr(admission_module, "others_fill_cores", lambda workers_running=0: (
+        sum(runnable(p.pid) for p in running) - workers_running >= CORES))
     yield running
     for p in running:
         p.kill()
@@ -140,17 +140,34 @@ def test_a_window_stays_open_until_judged(processes):
     assert admission.cap == len(processes) + 40
 
 
-def test_a_full_cap_with_nothing_finished_for_long_doubles_even_when_cores_are_busy(
+def test_a_full_cap_with_nothing_finished_for_long_doubles_while_others_fill_the_cores(
         processes):
+    """Workers blocked while other processes fill the cores may be waiting for work behind
+    the cap: after `STARVE_SECONDS` without progress it doubles, once per such stretch."""
     admission = Admission(limit=64)
-    processes += started(SPINNER, admission.cap)
-    admission.open_window(p.pid for p in processes)  # the cap is seen full...
+    workers = started(SLEEPER, admission.cap)
+    processes += workers
+    asleep(workers)
+    processes += started(SPINNER, CORES)
+    time.sleep(0.2)  # past their start-up: running from now on
+    admission.open_window(p.pid for p in workers)  # the cap is seen full...
     time.sleep(STARVE_SECONDS)  # ...and nothing finishes
-    stall(admission, processes, waiting=40)
+    stall(admission, workers, waiting=40)
     assert admission.cap == 2 * CORES
     admission.finished()
-    stall(admission, processes, waiting=40)
+    stall(admission, workers, waiting=40)
     assert admission.cap == 2 * CORES
+
+
+def test_workers_that_fill_the_cores_themselves_keep_the_cap_however_long_they_run(
+        processes):
+    """Long CPU-bound tasks wait for nothing: more workers would only share the cores."""
+    admission = Admission(limit=64)
+    processes += started(SPINNER, admission.cap)
+    admission.open_window(p.pid for p in processes)
+    time.sleep(2 * STARVE_SECONDS)
+    stall(admission, processes, waiting=40)
+    assert admission.cap == CORES
 
 
 def test_growth_stops_at_the_limit_and_idle_resets_it(processes):
