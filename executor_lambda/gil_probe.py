@@ -28,7 +28,7 @@ class GilProbe:
     def __init__(self) -> None:
         self._active = threading.Event()
         self._ticks = 0
-        self._started_at = 0
+        self._ticks_at_start = 0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -36,7 +36,7 @@ class GilProbe:
         if self._thread is None:
             self._thread = threading.Thread(target=self._tick, name="gil-probe", daemon=True)
             self._thread.start()
-        self._started_at = self._ticks
+        self._ticks_at_start = self._ticks
         self._active.set()
 
     def share(self, wall_seconds: float) -> float | None:
@@ -45,7 +45,7 @@ class GilProbe:
         self._active.clear()
         if wall_seconds < MIN_SECONDS:
             return None
-        return min(1.0, (self._ticks - self._started_at) * TICK_SECONDS / wall_seconds)
+        return min(1.0, (self._ticks - self._ticks_at_start) * TICK_SECONDS / wall_seconds)
 
     def _tick(self) -> None:
         while True:

@@ -28,38 +28,23 @@ WEIGHT_OF_NEW = 0.5
 """How much one job's median moves the estimate (distributed uses the same 0.5)."""
 
 
-def durations_key(function: str) -> str:
-    return f"wk:fn:{function}:task-durations"
-
-
-def cpu_shares_key(function: str) -> str:
-    return f"wk:fn:{function}:task-cpu-share"
-
-
-def gil_free_key(function: str) -> str:
-    return f"wk:fn:{function}:task-gil-free"
-
-
-def output_sizes_key(function: str) -> str:
-    return f"wk:fn:{function}:output-bytes"
-
-
 def task_prefixes(keys: Iterable[Any]) -> list[str]:
     return [key_split(key) for key in keys]
 
 
 class PrefixEstimates:
-    """One measure of tasks (`observe` of each task's event), averaged per prefix."""
+    """One measure of tasks (the event attribute `measure`; None where a task was not
+    measured), averaged per prefix in the hash `wk:fn:<function>:<name>`."""
 
-    key: str
+    name: str
+    measure: str
 
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, function: str):
         self.client = client
+        self.key = f"wk:fn:{function}:{self.name}"
 
-    @staticmethod
-    def observe(event: TaskEvent) -> float | None:
-        """The task's measure, or None where it was not measured."""
-        raise NotImplementedError
+    def observe(self, event: TaskEvent) -> float | None:
+        return getattr(event, self.measure)
 
     def read(self) -> dict[str, float]:
         """The estimate per task prefix, as learned so far."""
@@ -92,49 +77,25 @@ def decoded(stored: dict[bytes, bytes]) -> dict[str, float]:
 class TaskDurations(PrefixEstimates):
     """Seconds each task computes: which leaves are cheap enough to batch."""
 
-    def __init__(self, client: redis.Redis, function: str):
-        super().__init__(client)
-        self.key = durations_key(function)
-
-    @staticmethod
-    def observe(event: TaskEvent) -> float:
-        return event.compute_seconds
+    name, measure = "task-durations", "compute_seconds"
 
 
 class TaskCpuShares(PrefixEstimates):
     """How much of its time each task kept a CPU busy: which tasks mostly wait."""
 
-    def __init__(self, client: redis.Redis, function: str):
-        super().__init__(client)
-        self.key = cpu_shares_key(function)
-
-    @staticmethod
-    def observe(event: TaskEvent) -> float | None:
-        return event.cpu_share
+    name, measure = "task-cpu-share", "cpu_share"
 
 
 class GilFreeShares(PrefixEstimates):
     """How much of its time each task left the GIL free: which can share cores as threads."""
 
-    def __init__(self, client: redis.Redis, function: str):
-        super().__init__(client)
-        self.key = gil_free_key(function)
-
-    @staticmethod
-    def observe(event: TaskEvent) -> float | None:
-        return event.gil_free
+    name, measure = "task-gil-free", "gil_free"
 
 
 class OutputSizes(PrefixEstimates):
     """Bytes of each task's output in memory: which leaves' large outputs meet."""
 
-    def __init__(self, client: redis.Redis, function: str):
-        super().__init__(client)
-        self.key = output_sizes_key(function)
-
-    @staticmethod
-    def observe(event: TaskEvent) -> float:
-        return event.output_bytes
+    name, measure = "output-bytes", "output_bytes"
 
 
 class Estimates(NamedTuple):

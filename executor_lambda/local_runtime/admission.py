@@ -118,7 +118,7 @@ class Admission:
             if now - self._armed < ARM_SECONDS:
                 return self._armed + ARM_SECONDS - now
             self._window = (now, {pid: cpu_ns(pid) for pid in busy_pids})
-            self._crowded = self._others_fill_cores()
+            self._crowded = others_fill_cores(sum(map(runnable, self._window[1])))
         return max(0.0, self._window[0] + STALL_SECONDS - now)
 
     def stalled(self, busy: int, waiting: int) -> None:
@@ -129,8 +129,9 @@ class Admission:
             return
         if time.monotonic() - self._window[0] < STALL_SECONDS:
             return
-        measured, active = len(self._window[1]), self._active_cores()
-        crowded = self._crowded and self._others_fill_cores()  # at both ends: not a spike
+        running = {pid for pid in self._window[1] if runnable(pid)}
+        measured, active = len(self._window[1]), self._active_cores(running)
+        crowded = self._crowded and others_fill_cores(len(running))  # both ends: no spike
         if (active is None or active <= CORES - IDLE_CORES) and not crowded:
             enough = busy + waiting
             now = time.monotonic()
@@ -158,14 +159,9 @@ class Admission:
         self.cap = min(self.limit, cap)
         self._progress = time.monotonic()
 
-    def _others_fill_cores(self) -> bool:
-        """Processes other than the busy workers fill the cores."""
-        workers = self._window[1] if self._window else {}
-        return others_fill_cores(sum(map(runnable, workers)))
-
-    def _active_cores(self) -> float | None:
-        """How many cores' worth of the window the busy workers ran or waited to run; None
-        if unknown."""
+    def _active_cores(self, running: set[int]) -> float | None:
+        """How many cores' worth of the window the busy workers ran or waited to run (those
+        `running` now count in full); None if unknown."""
         start, before = self._window
         elapsed_ns = (time.monotonic() - start) * 1e9
         if elapsed_ns <= 0 or not before:
@@ -175,5 +171,5 @@ class Admission:
             now = cpu_ns(pid)
             if was is None or now is None:
                 return None
-            active += elapsed_ns if runnable(pid) else min(now - was, elapsed_ns)
+            active += elapsed_ns if pid in running else min(now - was, elapsed_ns)
         return active / elapsed_ns
