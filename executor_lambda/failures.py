@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 
+from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import dumps, loads
 
 
@@ -19,13 +19,12 @@ class RemoteTaskError(Exception):
 @dataclass
 class TaskFailure:
     exception: BaseException
-    traceback: str
+    traceback: RemoteTraceback
     executor: str
 
     @classmethod
     def from_exception(cls, exc: BaseException, executor: str) -> TaskFailure:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return cls(exc, text, executor)
+        return cls(exc, RemoteTraceback.of(exc), executor)
 
     def encode(self) -> bytes:
         try:
@@ -49,7 +48,7 @@ class TaskFailure:
         else:
             _add_note(exc, f"Raised by task {key!r} in Wukong executor {self.executor}.")
         if self.traceback:
-            _add_note(exc, f"Remote traceback:\n{self.traceback}")
+            _add_note(exc, f"Remote traceback:\n{self.traceback.format()}")
         return exc
 
 

@@ -7,7 +7,6 @@ job's graph is read: the loop then publishes that run as if it were its own.
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,25 +62,30 @@ class TaskRun:
 
 class CpuMeter:
     """Whether a task computes or mostly waits (a remote call, I/O, a sleep), from a few
-    clock reads (~5 us) around it on the thread that runs it.
+    clock reads around it on the thread that runs it.
 
-    Its share is the process's CPU time over the task's wall time: the process's, not the
-    thread's, so a task whose library computes in threads of its own (BLAS) does not look
-    idle. On a crowded machine a computing task spends much of its wall time waiting for a
-    CPU, which would make it look idle too; but waiting for a CPU is being preempted, while
-    waiting on anything else is blocking. So a task that never blocked, or was preempted
-    more than twice per block (plus one), counts as fully busy."""
+    Its share is the time the task wanted a CPU over its wall time: the process's CPU time
+    (the process's, not the thread's, so a task whose library computes in threads of its own
+    does not look idle) plus the time this thread waited runnable for a CPU (the kernel's
+    run delay, `/proc/thread-self/schedstat`), so a computing task starved of CPU on a
+    crowded machine does not look idle either. Where the run delay is unknown (not Linux)
+    it counts as zero."""
 
     def __init__(self) -> None:
         self._cpu = time.process_time()
-        usage = resource.getrusage(resource.RUSAGE_THREAD)
-        self._blocked, self._preempted = usage.ru_nvcsw, usage.ru_nivcsw
+        self._delay = run_delay_seconds()
 
     def share(self, wall_seconds: float) -> float:
-        cpu = time.process_time() - self._cpu
-        usage = resource.getrusage(resource.RUSAGE_THREAD)
-        blocked = usage.ru_nvcsw - self._blocked
-        preempted = usage.ru_nivcsw - self._preempted
-        if wall_seconds <= 0 or not blocked or preempted > 2 * blocked + 1:
+        if wall_seconds <= 0:
             return 1.0
-        return min(1.0, cpu / wall_seconds)
+        wanted = time.process_time() - self._cpu + run_delay_seconds() - self._delay
+        return max(0.0, min(1.0, wanted / wall_seconds))
+
+
+def run_delay_seconds() -> float:
+    """How long the calling thread has waited, runnable, for a CPU (0.0 if unknown)."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0

