@@ -1,18 +1,7 @@
-"""The executor function: its handler, its task loop, how to invoke it, and the local runtime."""
+"""The executor function: its handler (`executor_lambda.handler`), its task loop, and the
+platforms that run it (`executor_lambda.platforms`). Importing this package loads neither the
+handler nor any platform; it names what a failed task reports."""
 
 from executor_lambda.failures import ExecutorDied, RemoteTaskError, TaskFailure
-from executor_lambda.handler import handler
-from executor_lambda.invocation import Invocation, PayloadTooLarge
-from executor_lambda.invokers import Invoker, QueueInvoker, queue_key
 
-__all__ = [
-    "ExecutorDied",
-    "Invocation",
-    "Invoker",
-    "PayloadTooLarge",
-    "QueueInvoker",
-    "RemoteTaskError",
-    "TaskFailure",
-    "handler",
-    "queue_key",
-]
+__all__ = ["ExecutorDied", "RemoteTaskError", "TaskFailure"]

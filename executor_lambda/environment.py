@@ -8,24 +8,15 @@ configured, and reused by every invocation the process serves afterwards.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from executor_lambda.gil_probe import GilProbe
-from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
-from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
+from executor_lambda.platforms import Invoker, make_invoker
+from executor_lambda.settings import ExecutorSettings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
 
 GRAPH_CACHE_SIZE = 8
-
-ENV_REDIS_URLS = "WUKONG_REDIS_URLS"
-ENV_FUNCTION = "WUKONG_FUNCTION"
-ENV_PAYLOAD_LIMIT = "WUKONG_PAYLOAD_LIMIT"
-ENV_INVOKE_SECONDS = "WUKONG_INVOKE_SECONDS"
-"""The latency model's cost of one invocation to its caller (0: off)."""
-ENV_PROXY_THRESHOLD = "WUKONG_PROXY_THRESHOLD"
-"""The smallest fan-out handed to the KV proxy (unset or 0: no proxy)."""
 
 
 class ExecutorEnvironment:
@@ -41,15 +32,9 @@ class ExecutorEnvironment:
 
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:
-        urls = [u for u in os.environ.get(ENV_REDIS_URLS, "").split(",") if u]
-        if not urls:
-            raise RuntimeError(f"{ENV_REDIS_URLS} is not set: the executor cannot find Redis")
-        function = os.environ.get(ENV_FUNCTION, "wukong-executor")
-        limit = int(os.environ.get(ENV_PAYLOAD_LIMIT, DEFAULT_PAYLOAD_LIMIT))
-        shards = ShardSet(urls)
-        return cls(shards, make_invoker(shards.shards[0].client, function, limit,
-                                        float(os.environ.get(ENV_INVOKE_SECONDS, 0)),
-                                        int(os.environ.get(ENV_PROXY_THRESHOLD, 0))))
+        settings = ExecutorSettings.from_environ()
+        shards = ShardSet(settings.redis_urls)
+        return cls(shards, make_invoker(settings.invoker, shards.shards[0].client))
 
     def graph(self, job_id: str) -> JobGraph:
         """The job's graph, loaded once per warm process (one GET, then from memory)."""
@@ -82,11 +67,3 @@ class ExecutorEnvironment:
             self._task_pool = ThreadPoolExecutor(threads, thread_name_prefix="task")
             self._task_threads = threads
         return self._task_pool
-
-
-def make_invoker(client, function: str, payload_limit: int, invoke_seconds: float,
-                 proxy_threshold: int) -> Invoker:
-    """Direct invocation, through the KV proxy for batches of `proxy_threshold` or more (0:
-    never)."""
-    direct = QueueInvoker(client, function, payload_limit, invoke_seconds)
-    return ProxyInvoker(direct, proxy_threshold) if proxy_threshold > 0 else direct

@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
-from executor_lambda.invocation import Invocation
 from executor_lambda.task_loop import TaskLoop
 from executor_lambda.task_run import TaskRun
 from storage_manager import GraphSeed, JobGone, JobStore
+from storage_manager.protocol import Invocation
 
 logger = logging.getLogger(__name__)
 

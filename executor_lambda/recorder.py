@@ -11,10 +11,9 @@ import os
 import time
 from dataclasses import replace
 
-from executor_lambda.events import ExecutorEvents, TaskEvent
-from executor_lambda.invocation import Invocation
 from executor_lambda.task_run import NOT_MEASURED, Measures
-from storage_manager import IOStats, Publish, dumps
+from storage_manager import IOStats, Publish
+from storage_manager.protocol import ExecutorEvents, Invocation, TaskEvent
 
 Snapshot = tuple[float, int, int, int]
 
@@ -66,6 +65,6 @@ class TaskRecorder:
         inv = self.invocation
         record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self.started_at,
                                 tuple(self.events.values()), inv.via)
-        publish.record_events(dumps(record))
+        publish.record_events(record.encode())
         self.events = {}
         return True

@@ -40,15 +40,15 @@ from dask.sizeof import sizeof
 from executor_lambda.failures import TaskFailure
 from executor_lambda.gil_probe import GilProbe
 from executor_lambda.holds import Holds
-from executor_lambda.invocation import Invocation
-from executor_lambda.invokers import Invoker
 from executor_lambda.locality_policy import LocalityPolicy, Plan
+from executor_lambda.platforms import Invoker
 from executor_lambda.ready_stack import ReadyStack
 from executor_lambda.recorder import Snapshot, TaskRecorder
-from executor_lambda.region import Region
 from executor_lambda.task_run import Measures, TaskRun
 from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
 from storage_manager.chunking import is_manifest
+from storage_manager.protocol import Invocation
+from storage_manager.region import Region
 
 logger = logging.getLogger(__name__)
 

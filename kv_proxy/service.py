@@ -1,7 +1,8 @@
 """The KV proxy: a long-running asyncio service beside Redis that invokes executors in parallel
 for callers that would otherwise pay one invocation's latency per child, one after another.
 
-Delivery. Callers append batches to the function's request stream (`ProxyInvoker`). The proxy
+Delivery. Callers append batches to the function's request stream (`ProxyInvoker`), and the
+proxy makes the invocations through the platform's `PayloadInvoker`. The proxy
 reads it through a consumer group, makes every invocation of a batch with up to `concurrency`
 invocations in flight across all batches (the function's concurrency limit), and acknowledges
 and deletes the entry only once all of its invocations are made. An entry taken by a proxy
@@ -28,15 +29,9 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as aioredis
 
-from executor_lambda.invokers import (
-    BATCH_SEPARATOR,
-    PROXY_GROUP,
-    proxy_alive_key,
-    proxy_requests_key,
-    proxy_stats_key,
-    queue_key,
-)
+from executor_lambda.platforms import make_payload_invoker
 from kv_proxy.outbox import Outbox
+from storage_manager.protocol import PROXY_GROUP, FunctionKeys, decode_batch
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -62,7 +57,7 @@ class ProxyStats:
 
 class Proxy:
     def __init__(self, redis_url: str, function: str, concurrency: int,
-                 invoke_seconds: float = 0.0, consumer: str = "proxy"):
+                 invoke_seconds: float = 0.0, consumer: str = "proxy", platform: str = "local"):
         if concurrency < 1:
             raise ValueError(f"the proxy's concurrency must be at least 1, not {concurrency}")
         self.client = aioredis.Redis.from_url(redis_url,
@@ -72,8 +67,10 @@ class Proxy:
         self.consumer = consumer
         self.stats = ProxyStats()
         self.running = True
-        self._requests = proxy_requests_key(function)
-        self._outbox = Outbox(self.client, queue_key(function), proxy_stats_key(function))
+        self._keys = FunctionKeys(function)
+        self._requests = self._keys.proxy_requests
+        self._outbox = Outbox(make_payload_invoker(platform, self.client, function),
+                              (self._keys.proxy_stats, "done"))
         self._slots = asyncio.Semaphore(concurrency)
         self._held: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
@@ -101,7 +98,7 @@ class Proxy:
                                  self.function)
                 await asyncio.sleep(RETRY_SECONDS)
         await heartbeat  # ends between beats: a beat in flight would raise the key again
-        await self.client.delete(proxy_alive_key(self.function))
+        await self.client.delete(self._keys.proxy_alive)
         await self._read(None)  # what callers appended before the key went
         while self._held:
             await asyncio.gather(*self._held)
@@ -134,7 +131,7 @@ class Proxy:
 
     def _take(self, entries: list) -> None:
         for entry_id, fields in entries:
-            payloads = fields.get(b"batch", b"").split(BATCH_SEPARATOR)
+            payloads = decode_batch(fields)
             self.stats.batches += 1
             self.stats.queued += len(payloads)
             task = asyncio.create_task(self._serve_batch(entry_id, payloads))
@@ -195,7 +192,7 @@ class Proxy:
 
     async def _beat(self, with_done: bool = False) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.set(proxy_alive_key(self.function), os.getpid(), px=ALIVE_TTL_MS)
+        pipe.set(self._keys.proxy_alive, os.getpid(), px=ALIVE_TTL_MS)
         self._stats_into(pipe, "serving", with_done)
         await pipe.execute()
 
@@ -206,4 +203,4 @@ class Proxy:
                   "updated_at": time.time()}
         if not with_done:
             del fields["done"]
-        pipe.hset(proxy_stats_key(self.function), mapping=fields)
+        pipe.hset(self._keys.proxy_stats, mapping=fields)

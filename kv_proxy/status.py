@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from executor_lambda.invokers import (
-    PROXY_GROUP,
-    proxy_alive_key,
-    proxy_requests_key,
-    proxy_stats_key,
-)
+from storage_manager.protocol import PROXY_GROUP, FunctionKeys
 
 COUNTS = ("in_flight", "queued", "done", "failed", "batches", "recovered_batches")
 
@@ -18,9 +13,10 @@ def proxy_status(client: redis.Redis, function: str) -> dict:
     """`alive`, the proxy's counters (in invocations), and `unread_batches` waiting for it.
 
     The counters are refreshed by the proxy twice a second and once more when it stops."""
+    keys = FunctionKeys(function)
     pipe = client.pipeline(transaction=False)
-    pipe.exists(proxy_alive_key(function))
-    pipe.hgetall(proxy_stats_key(function))
+    pipe.exists(keys.proxy_alive)
+    pipe.hgetall(keys.proxy_stats)
     alive, stats = pipe.execute()
     status: dict = {"function": function, "alive": bool(alive)}
     status.update((k.decode(), v.decode()) for k, v in stats.items())
@@ -32,7 +28,7 @@ def proxy_status(client: redis.Redis, function: str) -> dict:
 
 def _unread(client: redis.Redis, function: str) -> int:
     try:
-        groups = client.xinfo_groups(proxy_requests_key(function))
+        groups = client.xinfo_groups(FunctionKeys(function).proxy_requests)
     except redis.ResponseError:  # no stream yet: no proxy ever served this function
         return 0
     for group in groups:

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from executor_lambda.region import Region
 from storage_manager import JobGraph
+from storage_manager.region import Region
 
 MIN_INVOKE_SECONDS = 0.002
 """What one invocation costs at least, the latency model off: the local runtime's dispatch,

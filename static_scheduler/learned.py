@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import redis
 from dask.utils import key_split
 
-from executor_lambda.events import ExecutorEvents, TaskEvent
+from storage_manager.protocol import ExecutorEvents, FunctionKeys, TaskEvent
 
 WEIGHT_OF_NEW = 0.5
 """How much one job's median moves the estimate (distributed uses the same 0.5)."""
@@ -34,14 +34,14 @@ def task_prefixes(keys: Iterable[Any]) -> list[str]:
 
 class PrefixEstimates:
     """One measure of tasks (the event attribute `measure`; None where a task was not
-    measured), averaged per prefix in the hash `wk:fn:<function>:<name>`."""
+    measured), averaged per prefix in the hash `FunctionKeys.estimates(name)`."""
 
     name: str
     measure: str
 
     def __init__(self, client: redis.Redis, function: str):
         self.client = client
-        self.key = f"wk:fn:{function}:{self.name}"
+        self.key = FunctionKeys(function).estimates(self.name)
 
     def observe(self, event: TaskEvent) -> float | None:
         return getattr(event, self.measure)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from executor_lambda import Invocation, Invoker
+from executor_lambda.platforms import Invoker
 from static_scheduler.batching import Batch
 from storage_manager import GraphSeed, JobGraph, JobStore, dumps
+from storage_manager.protocol import Invocation
 
 logger = logging.getLogger(__name__)
 

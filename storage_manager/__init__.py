@@ -1,10 +1,12 @@
-"""Storage manager: a job's keys, serialization, sharding over N Redis servers, atomic fan-in."""
+"""Storage manager: a job's graph and its data in a sharded Redis — serialization, placement
+over N Redis servers, chunking, the guarded step of each executor and the client's reads —
+with the protocol every process of a deployment agrees on (`storage_manager.protocol`)."""
 
 from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.graph_seed import GraphSeed
 from storage_manager.job_graph import JobGraph
-from storage_manager.job_store import IOStats, JobStore, append_log_for, load_graph_blob
-from storage_manager.keys import JobKeys
+from storage_manager.job_io import IOStats
+from storage_manager.job_store import JobStore, append_log_for, load_graph_blob
 from storage_manager.locality import Locality
 from storage_manager.publish import MarkResult, Publish
 from storage_manager.serialization import dumps, loads
@@ -15,7 +17,6 @@ __all__ = [
     "IOStats",
     "JobGone",
     "JobGraph",
-    "JobKeys",
     "JobStore",
     "Locality",
     "MarkResult",

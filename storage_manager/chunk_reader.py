@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 from storage_manager.chunking import assemble, is_manifest, read_manifest
 from storage_manager.errors import MissingOutput
-
-if TYPE_CHECKING:
-    from storage_manager.job_store import JobStore
+from storage_manager.job_io import JobIO
 
 
 class ChunkReader:
-    def __init__(self, store: JobStore):
+    def __init__(self, store: JobIO):
         self._store = store
 
     def resolve(self, outputs: dict[int, bytes]) -> dict[int, bytes]:

@@ -1,83 +1,32 @@
-"""Everything a job reads and writes in Redis, in as few round trips as the shards allow.
-
-Writes go through the step script, guarded by the job's live flag, so once the client has
-cleaned a job up, a straggling executor cannot leave keys behind. Large values are the
-exception (copying them in and out of Lua costs Redis's single thread far more than the write
-itself): they are SET on the same connection right before the guarded script call, in one
-pipeline, and UNLINKed again if the script reports the job gone. An executor that dies between
-the two can leave such a value behind, but only until its TTL. Every key carries the job's TTL.
-"""
+"""Everything a job reads and writes in Redis, in as few round trips as the shards allow: the
+client's upload, log and events reads and cleanup, and the executors' reads of outputs (their
+writes and marks are a `Publish`)."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import redis
+from collections.abc import Iterable
 
 from storage_manager.chunk_reader import ChunkReader
-from storage_manager.chunking import Buffer
 from storage_manager.errors import JobGone, MissingOutput
-from storage_manager.job_graph import JobGraph
-from storage_manager.keys import JobKeys
+from storage_manager.job_io import JobIO, run_step
+from storage_manager.protocol import events
+from storage_manager.protocol.job_log import LogEntry
+from storage_manager.protocol.keys import JobKeys
 from storage_manager.publish import Publish
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
 
 CLEANUP_BATCH = 1000
 READ_BATCH = 512
-"""Stream entries per XREAD: a reply of thousands of events kept a shard's one thread from
+"""Stream entries per XREAD: a reply of thousands of events keeps a shard's one thread from
 every executor for milliseconds (long enough to look, to the local runtime's admission, like
 executors that sleep)."""
 DEFAULT_LOG_TTL_MS = 3_600_000
+_EVENTS_FIELD = events.FIELD.encode()
 
 
-@dataclass
-class IOStats:
-    """Running totals of this process's traffic with Redis for one job."""
-
-    round_trips: int = 0
-    bytes_read: int = 0
-    bytes_written: int = 0
-    seconds: float = 0.0
-
-
-class JobStore:
+class JobStore(JobIO):
     """One job's view of the shards: used by the client, the executors and the runtime."""
-
-    def __init__(self, shards: ShardSet, graph: JobGraph, owner: str = ""):
-        self.shards = shards
-        self.graph = graph
-        self.owner = owner
-        """Who claims fan-ins through this store: the executor's invocation id."""
-        self.keys = JobKeys(graph.job_id)
-        self.stats = IOStats()
-
-    # -- shared plumbing -------------------------------------------------------------------
-    def run_step(self, shard: int, keys: list[str], args: list[Any],
-                 writes: Sequence[tuple[str, Buffer]] = ()) -> Any:
-        """One call of the `step` script, after plain SETs of `writes` (large values) in the
-        same pipeline; if the job is gone, unlinks them again and raises `JobGone`."""
-        ttl = self.graph.ttl_ms
-        replies = run_step(self.shards, shard, keys, [ttl, self.owner, LARGE_VALUE_BYTES, *args],
-                           self.timed, writes)
-        if replies == -1:
-            if writes:
-                self.timed(self.shards.shards[shard].client.unlink, *(k for k, _ in writes))
-            raise JobGone(self.keys.prefix)
-        return replies
-
-    def timed(self, call, *args):
-        """Call, counting one round trip and its time (thread-safe enough: the sums are
-        only read once a step is over)."""
-        start = time.perf_counter()
-        try:
-            return call(*args)
-        finally:
-            self.stats.seconds += time.perf_counter() - start
-            self.stats.round_trips += 1
 
     def publish(self) -> Publish:
         return Publish(self)
@@ -129,12 +78,21 @@ class JobStore:
 
     def read_events(self, last_id: bytes | str, block_ms: int | None
                     ) -> tuple[bytes | str, list[bytes]]:
-        """Event records after `last_id` and the id to read on from; `block_ms=None` returns
-        at once."""
+        """Event records after `last_id`, at most `READ_BATCH`, and the id to read on from;
+        `block_ms=None` returns at once."""
         entries = self._xread({self.keys.events: last_id}, block_ms).get(self.keys.events)
         if not entries:
             return last_id, []
-        return entries[-1][0], [fields[b"data"] for _, fields in entries]
+        return entries[-1][0], [fields[_EVENTS_FIELD] for _, fields in entries]
+
+    def events_so_far(self, last_id: bytes | str) -> tuple[bytes | str, list[bytes]]:
+        """Every event record after `last_id` in the stream now, without waiting."""
+        records: list[bytes] = []
+        while True:
+            last_id, batch = self.read_events(last_id, None)
+            records += batch
+            if len(batch) < READ_BATCH:
+                return last_id, records
 
     def _xread(self, streams: dict[str, bytes | str], block_ms: int | None
                ) -> dict[str, list]:
@@ -177,32 +135,10 @@ def load_graph_blob(shards: ShardSet, job_id: str) -> bytes:
     return blob
 
 
-def run_step(shards: ShardSet, shard: int, keys: list[str], args: list[Any],
-             call=lambda f, *a: f(*a), writes: Sequence[tuple[str, Buffer]] = ()) -> Any:
-    """The `step` script's reply; `writes` are SET (ttl: `args[0]`) just before it, in one
-    round trip. Reloads the script once if the shard forgot it (NOSCRIPT)."""
-    target = shards.shards[shard]
-    for attempt in (0, 1):
-        try:
-            if not writes:
-                return call(target.client.evalsha, target.sha["step"], len(keys), *keys, *args)
-            pipe = target.client.pipeline(transaction=False)
-            for key, value in writes:
-                pipe.set(key, value, px=args[0])
-            pipe.evalsha(target.sha["step"], len(keys), *keys, *args)
-            return call(pipe.execute)[-1]
-        except redis.exceptions.NoScriptError:
-            if attempt:
-                raise
-            target.load_scripts()
-    raise AssertionError("unreachable")
-
-
-def append_log_for(shards: ShardSet, job_id: str, fields: dict[str, Any],
+def append_log_for(shards: ShardSet, job_id: str, entry: LogEntry,
                    ttl_ms: int = DEFAULT_LOG_TTL_MS) -> None:
-    """Append to a job's log knowing only its id (the runtime reporting a dead executor)."""
+    """Append to a job's log knowing only its id (the platform reporting a dead executor)."""
     keys = JobKeys(job_id)
     shard = job_shard(job_id, len(shards))
-    pairs = [item for pair in fields.items() for item in pair]
     run_step(shards, shard, [keys.live, keys.log],
-             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(pairs), *pairs])
+             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", 6, *entry.fields()])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from storage_manager.chunking import SPREAD_BYTES, Buffer, chunk_count, manifest, split
+from storage_manager.job_io import JobIO
+from storage_manager.protocol import events
+from storage_manager.protocol.job_log import LogEntry
 from storage_manager.shards import LARGE_VALUE_BYTES
 
-if TYPE_CHECKING:
-    from storage_manager.job_store import JobStore
 
 class MarkResult(NamedTuple):
     task: int
@@ -57,7 +58,7 @@ class Publish:
     shard per phase.
     """
 
-    def __init__(self, store: JobStore):
+    def __init__(self, store: JobIO):
         self._store = store
         self._steps: dict[tuple[int, int], _ShardStep] = {}
 
@@ -96,13 +97,13 @@ class Publish:
         """Ship events before this step's marks, so they are in when the results are."""
         step = self._on(1, self._store.graph.job_shard)
         step.keys.append(self._store.keys.events)
-        step.args += ("xadd", 2, "data", data)
+        step.args += ("xadd", 2, events.FIELD, data)
 
     def announce(self, kind: str, task: int, data: bytes = b"") -> None:
         """Tell the client about a result or an error, after this step's writes."""
         step = self._on(2, self._store.graph.job_shard)
         step.keys.append(self._store.keys.log)
-        step.args += ("xadd", 6, "kind", kind, "task", task, "data", data)
+        step.args += ("xadd", 6, *LogEntry(kind, task, data).fields())
 
     def mark(self, task: int, firm: Iterable[int] = (), tentative: Iterable[int] = (),
              held: Iterable[int] = (), hold: bool = False) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from importlib import resources
 
 import redis
 from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
 
+from storage_manager.protocol.scripts import script
+
 SCRIPT_NAMES = ("step",)
+"""The scripts every shard has loaded (see `protocol.scripts`)."""
 
 SOCKET_TIMEOUT_SECONDS = 120.0
 """How long one call may wait for its reply. redis-py 8 defaults to 5 s, which moving large
@@ -64,10 +66,6 @@ def task_shard(job_id: str, task: int, num_shards: int) -> int:
     return (zlib.crc32(job_id.encode()) + task) % num_shards
 
 
-def _read_script(name: str) -> str:
-    return resources.files("storage_manager").joinpath(f"lua/{name}.lua").read_text()
-
-
 class Shard:
     """One Redis server with the job scripts loaded."""
 
@@ -82,7 +80,7 @@ class Shard:
         try:
             pipe = self.client.pipeline(transaction=False)
             for name in SCRIPT_NAMES:
-                pipe.script_load(_read_script(name))
+                pipe.script_load(script(name))
             shas = pipe.execute()
         except redis.ConnectionError as exc:
             raise StorageUnavailable(

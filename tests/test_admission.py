@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from executor_lambda.local_runtime import admission as admission_module
-from executor_lambda.local_runtime.admission import (
+from executor_lambda.platforms.local import admission as admission_module
+from executor_lambda.platforms.local.admission import (
     CORES,
     STARVE_SECONDS,
     Admission,

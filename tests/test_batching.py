@@ -16,8 +16,6 @@ import numpy as np
 import pytest
 
 import wukong
-from executor_lambda import Invocation
-from executor_lambda.region import Region
 from static_scheduler import (
     Batch,
     Batching,
@@ -28,6 +26,8 @@ from static_scheduler import (
     task_prefixes,
     to_task_graph,
 )
+from storage_manager.protocol import Invocation
+from storage_manager.region import Region
 
 LOCAL = Batching(parallelism=2)
 

@@ -21,9 +21,10 @@ from conftest import job_keys, wait_until_gone
 from dask.utils_test import inc
 
 import wukong
-from executor_lambda import ExecutorDied, Invocation, RemoteTaskError
+from executor_lambda import ExecutorDied, RemoteTaskError
 from static_scheduler import CycleError, UnserializableTask
 from storage_manager import ShardSet, StorageUnavailable
+from storage_manager.protocol import Invocation
 
 
 def notes(exc: BaseException) -> str:

@@ -15,8 +15,9 @@ import pytest
 from dask.utils_test import inc
 
 import wukong
-from executor_lambda import Invocation
-from executor_lambda.invokers import ProxyInvoker, QueueInvoker
+from executor_lambda.platforms import ProxyInvoker
+from executor_lambda.platforms.local import QueueInvoker
+from storage_manager.protocol import Invocation
 
 # These tests count invocations per batch of leaves: the paper's schedule.
 pytestmark = pytest.mark.usefixtures("one_executor_per_leaf")
@@ -115,8 +116,9 @@ def test_the_proxy_reports_its_work_and_stops_cleanly(cluster):
 def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
     cluster.stop_proxy()
     try:
-        caplog.set_level(logging.WARNING, logger="executor_lambda.invokers")
-        cluster.invoker = ProxyInvoker(cluster.invoker.direct, THRESHOLD)  # not yet warned
+        caplog.set_level(logging.WARNING, logger="executor_lambda.platforms.proxy")
+        cluster.invoker = ProxyInvoker(cluster.invoker.direct, THRESHOLD,  # not yet warned
+                                       cluster.shards.shards[0].client)
         width = THRESHOLD * 3
         for _ in range(2):
             dsk = fan_out(width)
@@ -134,7 +136,7 @@ def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
 def test_a_threshold_below_one_is_refused(cluster):
     direct = QueueInvoker(cluster.shards.shards[0].client, cluster.function)
     with pytest.raises(ValueError, match="fanout-threshold"):
-        ProxyInvoker(direct, 0)
+        ProxyInvoker(direct, 0, direct.client)
     assert Invocation.from_event({"job": "j", "task": 1, "id": "x"}).via == ""
 
 

@@ -14,14 +14,14 @@ from conftest import job_keys
 from dask.utils_test import inc
 
 import wukong
-from executor_lambda.invokers import PROXY_GROUP, proxy_requests_key
+from storage_manager.protocol import PROXY_GROUP, FunctionKeys
 
 LEAVES = 40
 CONCURRENCY = 2  # with 0.05 s per invocation the proxy needs about a second for the leaves
 
 
 def pending_batches(client: redis.Redis, function: str) -> int:
-    return client.xpending(proxy_requests_key(function), PROXY_GROUP)["pending"]
+    return client.xpending(FunctionKeys(function).proxy_requests, PROXY_GROUP)["pending"]
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:

@@ -8,10 +8,10 @@ import pathlib
 
 from conftest import DSK, idx, job
 
-from executor_lambda import Invocation
-from executor_lambda.environment import ENV_REDIS_URLS
+from executor_lambda.settings import ENV_REDIS_URLS
 from storage_manager import GraphSeed
 from storage_manager.graph_seed import SEED_BYTES
+from storage_manager.protocol import Invocation
 
 handler_module = importlib.import_module("executor_lambda.handler")
 

@@ -11,7 +11,6 @@ from dask.utils_test import inc
 
 from storage_manager import (
     JobGone,
-    JobKeys,
     JobStore,
     MissingOutput,
     ShardSet,
@@ -20,6 +19,7 @@ from storage_manager import (
     load_graph_blob,
     loads,
 )
+from storage_manager.protocol import ERROR, JobKeys, LogEntry
 from wukong.redis_servers import RedisServer, find_redis_server
 
 
@@ -137,7 +137,7 @@ def test_writes_refused_after_cleanup(shards, clients):
         write(publish)
         with pytest.raises(JobGone):
             publish.execute()
-    append_log_for(shards, "late", {"kind": "error", "task": 0, "data": b""})
+    append_log_for(shards, "late", LogEntry(ERROR, 0))
     assert all(c.dbsize() == 0 for c in clients)
 
 
@@ -158,7 +158,7 @@ def test_every_key_has_a_ttl_and_cleanup_removes_all(shards, clients):
     publish.write_output(j, b"result")
     publish.announce("result", j)
     publish.execute()
-    append_log_for(shards, "ttl", {"kind": "error", "task": j, "data": b""}, ttl_ms=TTL_MS)
+    append_log_for(shards, "ttl", LogEntry(ERROR, j), ttl_ms=TTL_MS)
     keys = [(c, k) for c in clients for k in c.scan_iter("*")]
     names = {k.decode() for _, k in keys}
     prefix = JobKeys("ttl").prefix

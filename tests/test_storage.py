@@ -11,8 +11,9 @@ from dask.utils_test import inc
 
 import wukong
 from static_scheduler import build_job_graph, to_task_graph
-from storage_manager import JobKeys, JobStore, Locality, dumps, loads
+from storage_manager import JobStore, Locality, dumps, loads
 from storage_manager.chunking import is_manifest
+from storage_manager.protocol import JobKeys
 
 MiB = 1024 * 1024
 

@@ -19,9 +19,11 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from executor_lambda.environment import make_invoker
+from executor_lambda.platforms import InvokerSettings, make_invoker
 from kv_proxy import proxy_status
+from static_scheduler import to_task_graph
 from storage_manager import ShardSet
+from wukong.compute import compute
 from wukong.config import keep_freed_bytes, setting
 from wukong.redis_servers import RedisServer, find_redis_server
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
@@ -80,9 +82,10 @@ class LocalCluster:
         except BaseException:
             self.close()
             raise
-        self.invoker = make_invoker(self.shards.shards[0].client, self.function,
-                                    self.payload_limit, self.latency.invoke_seconds,
-                                    self.proxy_threshold)
+        self.invoker = make_invoker(InvokerSettings(
+            function=self.function, payload_limit=self.payload_limit,
+            invoke_seconds=self.latency.invoke_seconds, proxy_threshold=self.proxy_threshold,
+        ), self.shards.shards[0].client)
 
     @property
     def parallelism(self) -> int:
@@ -94,6 +97,10 @@ class LocalCluster:
     def executor_cores(self) -> int:
         """Cores one executor can use: a local worker has the whole machine's."""
         return os.cpu_count() or 1
+
+    @property
+    def invoke_seconds(self) -> float:
+        return self.latency.invoke_seconds
 
     @property
     def redis_urls(self) -> list[str]:
@@ -136,11 +143,9 @@ class LocalCluster:
         """What the proxy is doing: see `kv_proxy.proxy_status`."""
         return proxy_status(self.shards.shards[0].client, self.function)
 
-    def get(self, dsk, keys, **kwargs):
+    def get(self, dsk, keys, callbacks=None, **kwargs):
         """A Dask get function bound to this cluster: `x.compute(scheduler=cluster.get)`."""
-        from wukong.client import get
-
-        return get(dsk, keys, cluster=self, **kwargs)
+        return compute(self, to_task_graph(dsk, keys), keys, callbacks)
 
     def close(self) -> None:
         with _lock, contextlib.suppress(ValueError):

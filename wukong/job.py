@@ -30,7 +30,6 @@ from collections.abc import Callable
 from typing import Any
 
 from executor_lambda import TaskFailure
-from executor_lambda.events import ExecutorEvents
 from static_scheduler import (
     Batching,
     LearnedEstimates,
@@ -41,9 +40,9 @@ from static_scheduler import (
     threads_per_group,
 )
 from storage_manager import JobGraph, JobStore, loads
-from storage_manager.job_store import READ_BATCH
-from wukong.cluster import LocalCluster
+from storage_manager.protocol import ExecutorEvents, LogEntry
 from wukong.config import scheduling_settings, setting
+from wukong.deployment import Deployment
 from wukong.report import JobReport, record
 
 logger = logging.getLogger(__name__)
@@ -57,13 +56,13 @@ class JobTimeout(TimeoutError):
 
 
 class JobRun:
-    def __init__(self, cluster: LocalCluster, graph: JobGraph,
+    def __init__(self, cluster: Deployment, graph: JobGraph,
                  on_progress: Callable[[int, int], None] | None = None,
                  batching: Batching | None = None):
         self.cluster = cluster
         self.graph = graph
         self.store = JobStore(cluster.shards, graph)
-        self.batching = batching or scheduling_settings(cluster.latency.invoke_seconds,
+        self.batching = batching or scheduling_settings(cluster.invoke_seconds,
                                                         cluster.parallelism,
                                                         cluster.executor_cores)
         self.estimates = LearnedEstimates(cluster.shards.shards[0].client, cluster.function)
@@ -125,13 +124,13 @@ class JobRun:
             announced = []
             for entry_id, fields in entries:
                 last_id = entry_id
-                task = int(fields[b"task"])
-                if fields[b"kind"] == b"error":
-                    failure = TaskFailure.decode(fields[b"data"])
-                    raise failure.exception_for(self.graph.keys[task])
-                if task in pending:
-                    pending.discard(task)
-                    announced.append(task)
+                entry = LogEntry.decode(fields)
+                if entry.is_error:
+                    failure = TaskFailure.decode(entry.data)
+                    raise failure.exception_for(self.graph.keys[entry.task])
+                if entry.task in pending:
+                    pending.discard(entry.task)
+                    announced.append(entry.task)
             if announced:
                 fetched = self.store.fetch_outputs(announced)
                 values.update((t, loads(v)) for t, v in fetched.items())
@@ -139,7 +138,7 @@ class JobRun:
 
     def _take_events(self, blobs: list[bytes]) -> None:
         for blob in blobs:
-            events: ExecutorEvents = loads(blob)
+            events = ExecutorEvents.decode(blob)
             self.executors.append(events)
             self.tasks_done += len(events.tasks)
         total = len(self.graph) - len(self.graph.data)
@@ -148,13 +147,10 @@ class JobRun:
             self.on_progress(self.tasks_done, total)
 
     def _drain_events(self) -> None:
-        """Take the events in so far, a batch per read."""
-        while True:
-            self._events_id, blobs = self.store.read_events(self._events_id, None)
-            if blobs:
-                self._take_events(blobs)
-            if len(blobs) < READ_BATCH:
-                return
+        """Take the events in so far."""
+        self._events_id, blobs = self.store.events_so_far(self._events_id)
+        if blobs:
+            self._take_events(blobs)
 
     def _collect_events(self) -> None:
         """Every executor ships its events before its last fan-in mark, so they are all in

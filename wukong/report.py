@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from executor_lambda.events import ExecutorEvents, TaskEvent
+from storage_manager.protocol import ExecutorEvents, TaskEvent
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Start the local runtime (`executor_lambda.local_runtime`) and the KV proxy (`kv_proxy`) as
+"""Start the local runtime (`executor_lambda.platforms.local`) and the KV proxy (`kv_proxy`) as
 child processes. Both print `ready` on stdout once they serve."""
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import executor_lambda
 from wukong.subprocesses import die_with_parent, stop_process
 
 
 def _environment_finding_us() -> dict[str, str]:
     """The child must import the same code as we do, installed or not."""
     env = dict(os.environ)
-    root = str(pathlib.Path(executor_lambda.__file__).resolve().parent.parent)
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 
@@ -78,7 +77,7 @@ class LocalRuntimeProcess(ServiceProcess):
                  memory_limit: int | None, keep_freed_bytes: int, start_timeout: float,
                  latency: Latency = Latency(), proxy_threshold: int = 0,
                  preload: Sequence[str] = ()):
-        cmd = ["-m", "executor_lambda.local_runtime", "--function", function,
+        cmd = ["-m", "executor_lambda.platforms.local", "--function", function,
                "--concurrency", str(concurrency), "--idle-timeout", str(idle_timeout),
                "--timeout", str(timeout), "--payload-limit", str(payload_limit),
                "--invoke-seconds", str(latency.invoke_seconds),

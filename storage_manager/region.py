@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from storage_manager import JobGraph
+from storage_manager.job_graph import JobGraph
 
 
 class Region:

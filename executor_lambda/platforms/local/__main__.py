@@ -1,4 +1,4 @@
-"""Run the local runtime as its own process: `python -m executor_lambda.local_runtime`.
+"""Run the local runtime as its own process: `python -m executor_lambda.platforms.local`.
 
 Prints one line, `ready`, on stdout once workers can be started; logs go to stderr.
 """
@@ -12,24 +12,19 @@ import sys
 import threading
 import time
 
-from executor_lambda.environment import (
-    ENV_FUNCTION,
-    ENV_INVOKE_SECONDS,
-    ENV_PAYLOAD_LIMIT,
-    ENV_PROXY_THRESHOLD,
-    ENV_REDIS_URLS,
-)
-from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
-from executor_lambda.local_runtime.dispatcher import (
+from executor_lambda.platforms.invoker import InvokerSettings
+from executor_lambda.platforms.local.dispatcher import (
     Dispatcher,
     RuntimeSettings,
     install_signal_handlers,
 )
+from executor_lambda.settings import ExecutorSettings
 from storage_manager.heap import heap_environment
+from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m executor_lambda.local_runtime")
+    p = argparse.ArgumentParser(prog="python -m executor_lambda.platforms.local")
     p.add_argument("--redis", action="append", required=True, help="a shard URL (repeat)")
     p.add_argument("--function", default="wukong-executor")
     p.add_argument("--concurrency", type=int, default=64)
@@ -72,11 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    os.environ[ENV_REDIS_URLS] = ",".join(args.redis)
-    os.environ[ENV_FUNCTION] = args.function
-    os.environ[ENV_PAYLOAD_LIMIT] = str(args.payload_limit)
-    os.environ[ENV_INVOKE_SECONDS] = str(args.invoke_seconds)
-    os.environ[ENV_PROXY_THRESHOLD] = str(args.proxy_threshold)
+    os.environ.update(ExecutorSettings(tuple(args.redis), InvokerSettings(
+        function=args.function, payload_limit=args.payload_limit,
+        invoke_seconds=args.invoke_seconds, proxy_threshold=args.proxy_threshold,
+    )).environ())  # for the workers
     settings = RuntimeSettings(
         redis_urls=tuple(args.redis), function=args.function, concurrency=args.concurrency,
         idle_timeout=args.idle_timeout, timeout=args.timeout, memory_limit=args.memory_limit,

@@ -25,11 +25,11 @@ from multiprocessing.connection import Connection, wait
 import redis
 
 from executor_lambda.failures import ExecutorDied, TaskFailure
-from executor_lambda.invokers import queue_key
-from executor_lambda.local_runtime import worker
-from executor_lambda.local_runtime.admission import Admission
+from executor_lambda.platforms.local import worker
+from executor_lambda.platforms.local.admission import Admission
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import ShardSet, append_log_for
+from storage_manager.protocol import ERROR, FunctionKeys, LogEntry
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Dispatcher:
     def __init__(self, settings: RuntimeSettings):
         self.settings = settings
         self.shards = ShardSet(settings.redis_urls)
-        self.queue = queue_key(settings.function)
+        self.queue = FunctionKeys(settings.function).queue
         self.pending: deque[bytes] = deque()
         self.idle: list[Worker] = []
         self.busy: dict[Connection, Worker] = {}
@@ -112,7 +112,7 @@ class Dispatcher:
         self.admission = Admission(settings.concurrency)
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["executor_lambda.local_runtime.preload",
+        self._ctx.set_forkserver_preload(["executor_lambda.platforms.local.preload",
                                           *settings.preload])
         self.started = 0
 
@@ -244,9 +244,9 @@ class Dispatcher:
         message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
         logger.warning("job %s: %s", event["job"], message)
         failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), event["id"])
-        fields = {"kind": "error", "task": event["task"], "data": failure.encode()}
+        entry = LogEntry(ERROR, int(event["task"]), failure.encode())
         try:
-            append_log_for(self.shards, event["job"], fields)
+            append_log_for(self.shards, event["job"], entry)
         except redis.RedisError:
             logger.exception("could not report the failure of job %s", event["job"])
 

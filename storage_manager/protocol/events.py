@@ -1,8 +1,16 @@
-"""Per-task events an executor records and ships, once per step, to the job's log."""
+"""Per-task events: what each invocation records of its tasks and ships, once per step that
+may be its last, to the job's events stream (`JobKeys.events`), one `ExecutorEvents` per
+entry. The client reads them for its progress, its report and the learned estimates.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from storage_manager.serialization import dumps, loads
+
+FIELD = "data"
+"""The events stream's one field per entry: an encoded `ExecutorEvents`."""
 
 
 @dataclass(frozen=True)
@@ -36,3 +44,10 @@ class ExecutorEvents:
     tasks: tuple[TaskEvent, ...]
     via: str = ""
     """How the invocation arrived: "proxy" through the KV proxy, else directly."""
+
+    def encode(self) -> bytes:
+        return dumps(self)
+
+    @staticmethod
+    def decode(blob: bytes) -> ExecutorEvents:
+        return loads(blob)

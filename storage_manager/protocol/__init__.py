@@ -1,0 +1,27 @@
+"""What two processes of a deployment must agree on, each defined once: every Redis key name,
+the invocation payload, the job's log entries, the per-task event records, the KV proxy's
+request format, and the Lua scripts."""
+
+from storage_manager.protocol.events import ExecutorEvents, TaskEvent
+from storage_manager.protocol.invocation import DEFAULT_PAYLOAD_LIMIT, Invocation, PayloadTooLarge
+from storage_manager.protocol.job_log import ERROR, RESULT, LogEntry
+from storage_manager.protocol.keys import FunctionKeys, JobKeys
+from storage_manager.protocol.proxy_requests import PROXY_GROUP, decode_batch, encode_batch
+from storage_manager.protocol.scripts import script
+
+__all__ = [
+    "DEFAULT_PAYLOAD_LIMIT",
+    "ERROR",
+    "PROXY_GROUP",
+    "RESULT",
+    "ExecutorEvents",
+    "FunctionKeys",
+    "Invocation",
+    "JobKeys",
+    "LogEntry",
+    "PayloadTooLarge",
+    "TaskEvent",
+    "decode_batch",
+    "encode_batch",
+    "script",
+]

@@ -1,0 +1,106 @@
+"""Every Redis key name that two processes must agree on.
+
+A job's keys live under ``wk:{job}:``. Tasks are numbered by the static scheduler, so keys use
+the task's index, not its Dask key: short, printable, and the same for every executor.
+Knowing the graph is enough to name every key of a job, so cleanup deletes exactly those keys
+and never scans the keyspace. The step script (`lua/step.lua`) derives a job's output keys
+from its live flag: ``<prefix>live`` gives ``<prefix>o:<task>``, as `JobKeys.output` does.
+
+A deployment's keys (one executor function's, shared by every job and client of it) live
+under ``wk:fn:{function}:``: the local platform's invocation queue, the KV proxy's request
+stream, heartbeat and stats, and the learned estimates.
+"""
+
+from __future__ import annotations
+
+PREFIX = "wk"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"{PREFIX}:{job_id}:"
+
+
+class JobKeys:
+    """Names of a job's keys. Pure naming; where each key lives is the `JobGraph`'s business."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, job_id: str):
+        self.prefix = job_prefix(job_id)
+
+    @property
+    def graph(self) -> str:
+        """The serialized `JobGraph`, uploaded once per job."""
+        return self.prefix + "graph"
+
+    @property
+    def live(self) -> str:
+        """Present on every shard while the job runs; guarded writes refuse once it is gone."""
+        return self.prefix + "live"
+
+    @property
+    def log(self) -> str:
+        """The job's stream of notices for the client: results and errors (`LogEntry`)."""
+        return self.prefix + "log"
+
+    @property
+    def events(self) -> str:
+        """The job's stream of per-invocation events (`ExecutorEvents`)."""
+        return self.prefix + "events"
+
+    @property
+    def chunks(self) -> str:
+        """The set of chunk keys written on one shard, so cleanup finds them without a scan."""
+        return self.prefix + "chunks"
+
+    def output(self, task: int) -> str:
+        return f"{self.prefix}o:{task}"
+
+    def chunk(self, task: int, index: int) -> str:
+        """Part `index` of a value too large for one key (see `chunking`)."""
+        return f"{self.prefix}o:{task}:{index}"
+
+    def done(self, task: int) -> str:
+        """The set of finished parents of a fan-in task."""
+        return f"{self.prefix}d:{task}"
+
+    def claim(self, task: int) -> str:
+        """Who runs a fan-in task once its done set is complete."""
+        return f"{self.prefix}c:{task}"
+
+    def holders(self, task: int) -> str:
+        """The parents of a fan-in that hold their outputs there (delayed I/O)."""
+        return f"{self.prefix}h:{task}"
+
+
+class FunctionKeys:
+    """Names of one executor function's keys, which outlive its jobs."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, function: str):
+        self.prefix = f"{PREFIX}:fn:{function}:"
+
+    @property
+    def queue(self) -> str:
+        """The list the local platform serves the function's invocations from."""
+        return self.prefix + "queue"
+
+    @property
+    def proxy_requests(self) -> str:
+        """The stream of invocation batches the KV proxy serves (read with `PROXY_GROUP`)."""
+        return self.prefix + "proxy:requests"
+
+    @property
+    def proxy_alive(self) -> str:
+        """Present while a proxy serves the function: it refreshes the key's TTL."""
+        return self.prefix + "proxy:alive"
+
+    @property
+    def proxy_stats(self) -> str:
+        """A hash where the proxy reports what it is doing."""
+        return self.prefix + "proxy:stats"
+
+    def estimates(self, name: str) -> str:
+        """A hash of learned estimates per task prefix (see `LearnedEstimates`)."""
+        return self.prefix + name
