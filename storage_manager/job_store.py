@@ -24,6 +24,9 @@ executors that sleep)."""
 DEFAULT_LOG_TTL_MS = 3_600_000
 _EVENTS_FIELD = events.FIELD.encode()
 
+StreamId = bytes | str
+"""A stream entry's id, as Redis returns it ("0-0": before the first)."""
+
 
 class JobStore(JobIO):
     """One job's view of the shards: used by the client, the executors and the runtime."""
@@ -64,20 +67,24 @@ class JobStore(JobIO):
             self.timed(pipe.execute)
         self.stats.bytes_written += len(graph_blob)
 
-    def read_streams(self, log_after: bytes | str, events_after: bytes | str,
-                     block_ms: int) -> tuple[list, list]:
-        """New entries of the job's log and of its events stream, in one XREAD that waits up
-        to `block_ms` for either: what the client follows while the job runs."""
+    def read_streams(self, log_after: StreamId, events_after: StreamId, block_ms: int
+                     ) -> tuple[list[tuple[StreamId, LogEntry]], StreamId, list[bytes]]:
+        """New entries of the job's log, and the id to read the events stream on from with
+        its new records, in one XREAD that waits up to `block_ms` for either: what the
+        client follows while the job runs."""
         reply = self._xread({self.keys.log: log_after, self.keys.events: events_after},
                             block_ms)
-        return reply.get(self.keys.log, []), reply.get(self.keys.events, [])
+        events = reply.get(self.keys.events, [])
+        return (_log_entries(reply.get(self.keys.log, [])),
+                events[-1][0] if events else events_after,
+                [fields[_EVENTS_FIELD] for _, fields in events])
 
-    def read_log(self, after: bytes | str, block_ms: int) -> list:
+    def read_log(self, after: StreamId, block_ms: int) -> list[tuple[StreamId, LogEntry]]:
         """New entries of the job's log, waiting up to `block_ms` for one."""
-        return self._xread({self.keys.log: after}, block_ms).get(self.keys.log, [])
+        return _log_entries(self._xread({self.keys.log: after}, block_ms).get(self.keys.log, []))
 
-    def read_events(self, last_id: bytes | str, block_ms: int | None
-                    ) -> tuple[bytes | str, list[bytes]]:
+    def read_events(self, last_id: StreamId, block_ms: int | None
+                    ) -> tuple[StreamId, list[bytes]]:
         """Event records after `last_id`, at most `READ_BATCH`, and the id to read on from;
         `block_ms=None` returns at once."""
         entries = self._xread({self.keys.events: last_id}, block_ms).get(self.keys.events)
@@ -85,7 +92,7 @@ class JobStore(JobIO):
             return last_id, []
         return entries[-1][0], [fields[_EVENTS_FIELD] for _, fields in entries]
 
-    def events_so_far(self, last_id: bytes | str) -> tuple[bytes | str, list[bytes]]:
+    def events_so_far(self, last_id: StreamId) -> tuple[StreamId, list[bytes]]:
         """Every event record after `last_id` in the stream now, without waiting."""
         records: list[bytes] = []
         while True:
@@ -94,8 +101,7 @@ class JobStore(JobIO):
             if len(batch) < READ_BATCH:
                 return last_id, records
 
-    def _xread(self, streams: dict[str, bytes | str], block_ms: int | None
-               ) -> dict[str, list]:
+    def _xread(self, streams: dict[str, StreamId], block_ms: int | None) -> dict[str, list]:
         client = self.shards.shards[self.graph.job_shard].client
         reply = client.xread(streams, block=block_ms, count=READ_BATCH)
         return {name.decode(): entries for name, entries in reply or ()}
@@ -124,6 +130,10 @@ class JobStore(JobIO):
             chunks = sorted(pipe.execute()[1])
             for start in range(0, len(chunks), CLEANUP_BATCH):
                 shard.client.unlink(*chunks[start:start + CLEANUP_BATCH])
+
+
+def _log_entries(entries: list) -> list[tuple[StreamId, LogEntry]]:
+    return [(entry_id, LogEntry.decode(fields)) for entry_id, fields in entries]
 
 
 def load_graph_blob(shards: ShardSet, job_id: str) -> bytes:

@@ -19,8 +19,6 @@ import wukong
 from static_scheduler import (
     Batch,
     Batching,
-    TaskCpuShares,
-    TaskDurations,
     build_job_graph,
     start_batches,
     task_prefixes,
@@ -28,6 +26,7 @@ from static_scheduler import (
 )
 from storage_manager.protocol import Invocation
 from storage_manager.region import Region
+from wukong.measurement import TaskCpuShares, TaskDurations
 
 LOCAL = Batching(parallelism=2)
 

@@ -12,8 +12,7 @@ from dask.array.core import finalize
 from dask.utils_test import inc
 
 import wukong
-from static_scheduler import to_task_graph
-from wukong.client_tasks import split_client_tasks
+from static_scheduler import split_client_tasks, to_task_graph
 
 
 def concat(*parts):

@@ -141,14 +141,14 @@ def test_a_threshold_below_one_is_refused(cluster):
 
 
 def test_progress_reaches_the_client(cluster):
-    from static_scheduler import build_job_graph, to_task_graph
+    from static_scheduler import to_task_graph
+    from wukong.compute import plan_job
     from wukong.job import JobRun
 
     width = THRESHOLD * 2
-    graph = build_job_graph("progress-test", to_task_graph(fan_out(width), "total"), ["total"],
-                            len(cluster.shards), 60_000)
+    job = plan_job(cluster, to_task_graph(fan_out(width), "total"), ["total"], "progress-test")
     seen: list[tuple[int, int]] = []
-    JobRun(cluster, graph, on_progress=lambda done, total: seen.append((done, total))).run()
+    JobRun(cluster, job, on_progress=lambda done, total: seen.append((done, total))).run()
     total = width + 2
     assert seen and seen[-1] == (total, total)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -13,7 +13,7 @@ register_defaults()
 from wukong.client import get  # noqa: E402
 from wukong.cluster import LocalCluster  # noqa: E402
 from wukong.job import JobTimeout  # noqa: E402
-from wukong.report import JobReport, last_job  # noqa: E402
+from wukong.measurement import JobReport, last_job  # noqa: E402
 
 named_schedulers["wukong"] = get
 

@@ -7,36 +7,30 @@ processes, so per-task hooks do not fire (the job's per-task events are in
 
 from __future__ import annotations
 
-import uuid
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from dask._task_spec import GraphNode
 from dask.callbacks import local_callbacks, unpack_callbacks
 from dask.local import nested_get
 
-from static_scheduler import build_job_graph, requested_keys
+from executor_lambda import TaskFailure
+from static_scheduler import Plan, plan
 from storage_manager.heap import keep_freed_heap
-from wukong.client_tasks import run_client_tasks, split_client_tasks
-from wukong.config import keep_freed_bytes, locality_settings, setting
+from wukong.config import keep_freed_bytes, plan_settings
 from wukong.deployment import Deployment
 from wukong.job import JobRun
+from wukong.measurement import LearnedEstimates
+
+logger = logging.getLogger(__name__)
 
 
-def compute(deployment: Deployment, tasks: dict[Any, GraphNode], keys: Any,
+def compute(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
             callbacks: Any = None) -> Any:
     """The values of `keys` (in their nesting) of the culled task graph `tasks`."""
     keep_freed_heap(keep_freed_bytes("client.keep-freed-bytes"))
-    remote, results, mine = tasks, requested_keys(keys), {}
-    if setting("scheduling.client-finalize"):
-        remote, results, mine = split_client_tasks(tasks, results)
-    graph = build_job_graph(
-        job_id=uuid.uuid4().hex[:16],
-        tasks=remote,
-        results=results,
-        num_shards=len(deployment.shards),
-        ttl_ms=int(float(setting("redis.ttl")) * 1000),
-        locality=locality_settings(),
-    )
+    job = plan_job(deployment, tasks, keys)
     with local_callbacks(callbacks) as active:
         start, _, _, _, finish = unpack_callbacks(active)
         for hook in start:
@@ -44,11 +38,33 @@ def compute(deployment: Deployment, tasks: dict[Any, GraphNode], keys: Any,
         state: dict[str, Any] = {"cache": {}}
         errored = True
         try:
-            values = JobRun(deployment, graph).run()
-            cache = {graph.keys[task]: value for task, value in values.items()}
-            state["cache"] = {**cache, **run_client_tasks(mine, cache)}
+            values = JobRun(deployment, job).run()
+            cache = {job.graph.keys[task]: value for task, value in values.items()}
+            state["cache"] = {**cache, **run_client_tasks(job.client_tasks, cache)}
             errored = False
         finally:
             for hook in finish:
                 hook(tasks, state, errored)
     return nested_get(keys, state["cache"])
+
+
+def plan_job(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
+             job_id: str | None = None) -> Plan:
+    """The plan of a job on `deployment`, from the settings and the learned estimates now."""
+    settings = plan_settings(deployment)
+    learned = LearnedEstimates(deployment.shards.shards[0].client, deployment.function)
+    return plan(tasks, keys, learned.read(), settings, job_id)
+
+
+def run_client_tasks(mine: Mapping[Any, GraphNode], values: Mapping[Any, Any]
+                     ) -> dict[Any, Any]:
+    """Each client task's value; an exception is raised with its original type, naming the
+    task, as a failed executor task's is."""
+    out = {}
+    for key, node in mine.items():
+        try:
+            out[key] = node({dep: values[dep] for dep in node.dependencies})
+        except Exception as exc:
+            logger.debug("client task %r failed", key, exc_info=True)
+            raise TaskFailure.from_exception(exc, "client").exception_for(key) from None
+    return out

@@ -1,5 +1,10 @@
 """Wukong's settings live in `dask.config` under `wukong.*`, with defaults shipped here, so
-`dask.config.set(...)`, YAML files and `DASK_WUKONG__...` environment variables all work."""
+`dask.config.set(...)`, YAML files and `DASK_WUKONG__...` environment variables all work.
+
+This is the only module that reads them for a job: it turns them into the plain dataclasses
+the static scheduler and the executors take (`PlanSettings`, `Locality`, `Batching`), read
+once when a job is planned, so a `dask.config.set(...)` around one `compute` reaches that
+job, and only it."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any
 import dask.config
 import yaml
 
-from static_scheduler import Batching
+from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality
+from wukong.deployment import Deployment
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
 
@@ -26,6 +32,18 @@ def setting(name: str, override: Any = None) -> Any:
     if override is not None:
         return override
     return dask.config.get(f"wukong.{name}")
+
+
+def plan_settings(deployment: Deployment) -> PlanSettings:
+    """Everything the next job on `deployment` is planned with."""
+    return PlanSettings(
+        num_shards=len(deployment.shards),
+        ttl_ms=int(float(setting("redis.ttl")) * 1000),
+        locality=locality_settings(),
+        batching=scheduling_settings(deployment.invoke_seconds, deployment.parallelism,
+                                     deployment.executor_cores),
+        client_finalize=bool(setting("scheduling.client-finalize")),
+    )
 
 
 def locality_settings() -> Locality:

@@ -1,25 +1,23 @@
-"""Run one job to its end from the client: start it, follow its log, fetch results, clean up.
+"""Run one planned job to its end from the client: submit it, follow its log, fetch results,
+collect its events, learn from them, clean up.
 
 The log is a Redis Stream read with blocking XREAD: no polling loop, and nothing is lost if
-the client looks away. Results arrive as announcements; their values are fetched as they
-are announced (one MGET per shard per read of the log), while the job goes on. The first
-error ends the job and is re-raised with its original type.
+the client looks away. Results arrive as announcements (`LogEntry`); their values are fetched
+as they are announced (one MGET per shard per read of the log), while the job goes on. The
+first error ends the job and is re-raised with its original type.
+
 Per-task events travel on a second stream: the job's progress (tasks done so far, logged and
 passed to `on_progress`) and, at the end, its report. With `on_progress` the client blocks on
 both streams, so progress is reported as it happens; without, it blocks on the log alone and
-takes the events whenever it wakes (at least every `BLOCK_MS`) and at the end: woken by every
-executor's events, the client of a 4,096-leaf tree made ~2,000 reads per job, CPU taken from
-the executors on the same machine. At the end the events are the job's report, and
-a job that succeeded also folds its tasks' compute times, CPU shares and output sizes into
-the learned estimates (`LearnedEstimates`), which decide which leaves of later jobs start
-together: cheap ones in batches, waiting ones in threaded batches, those whose large
-outputs meet in groups.
+takes the events whenever it wakes (at least every `BLOCK_MS`) and at the end, so executors'
+events never wake it one by one. A job that succeeded folds its tasks' measurements into the
+learned estimates (`LearnedEstimates`) that later jobs are planned from.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
 what was sent, so a client that subscribes late, reconnects or falls behind misses nothing, and
 no fallback path is needed. Executors pay nothing extra: results, errors and events already
-travel in the step's one script call, and no PUBLISH is added to the per-task hot path.
+travel in the step's one script call, and no PUBLISH is added to the per-task path.
 """
 
 from __future__ import annotations
@@ -30,20 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 from executor_lambda import TaskFailure
-from static_scheduler import (
-    Batching,
-    LearnedEstimates,
-    group_leaves,
-    start_batches,
-    start_job,
-    task_prefixes,
-    threads_per_group,
-)
-from storage_manager import JobGraph, JobStore, loads
+from static_scheduler import Plan, submit
+from storage_manager import JobStore, StreamId, loads
 from storage_manager.protocol import ExecutorEvents, LogEntry
-from wukong.config import scheduling_settings, setting
+from wukong.config import setting
 from wukong.deployment import Deployment
-from wukong.report import JobReport, record
+from wukong.measurement import JobReport, LearnedEstimates, record
 
 logger = logging.getLogger(__name__)
 
@@ -56,42 +46,30 @@ class JobTimeout(TimeoutError):
 
 
 class JobRun:
-    def __init__(self, cluster: Deployment, graph: JobGraph,
-                 on_progress: Callable[[int, int], None] | None = None,
-                 batching: Batching | None = None):
-        self.cluster = cluster
-        self.graph = graph
-        self.store = JobStore(cluster.shards, graph)
-        self.batching = batching or scheduling_settings(cluster.invoke_seconds,
-                                                        cluster.parallelism,
-                                                        cluster.executor_cores)
-        self.estimates = LearnedEstimates(cluster.shards.shards[0].client, cluster.function)
+    def __init__(self, deployment: Deployment, plan: Plan,
+                 on_progress: Callable[[int, int], None] | None = None):
+        self.deployment = deployment
+        self.plan = plan
+        self.graph = plan.graph
+        self.store = JobStore(deployment.shards, plan.graph)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
         self.executors: list[ExecutorEvents] = []
         self.tasks_done = 0
-        self._events_id: bytes | str = "0-0"
+        self._events_id: StreamId = "0-0"
 
     def run(self) -> dict[int, Any]:
         """The values of the requested tasks, by task index."""
         self.submitted_at = time.time()
-        graph = self.graph
+        graph, deployment = self.graph, self.deployment
         try:
-            known = self.estimates.read()
-            prefixes = task_prefixes(graph.keys)
-            expected = [known.durations.get(p) for p in prefixes]
-            threads = threads_per_group(graph, expected, [known.gil_free.get(p) for p in prefixes],
-                                        self.batching.executor_cores)
-            groups = group_leaves(graph, [known.output_bytes.get(p) for p in prefixes],
-                                  -(-self.batching.parallelism // threads))
-            start_job(self.store, self.cluster.invoker,
-                      start_batches(graph, expected, self.batching, groups,
-                                    [known.cpu_shares.get(p) for p in prefixes], threads))
+            submit(self.plan, self.store, deployment.invoker)
             values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
-            self.estimates.learn(known, prefixes, self.executors)
+            LearnedEstimates(deployment.shards.shards[0].client, deployment.function).learn(
+                self.plan.estimates, self.plan.prefixes, self.executors)
             return values
         finally:
             finished = time.time()
@@ -106,25 +84,17 @@ class JobRun:
         values: dict[int, Any] = {}
         timeout = setting("client.job-timeout")
         deadline = self.submitted_at + float(timeout) if timeout else None
-        last_id: bytes | str = "0-0"
+        last_id: StreamId = "0-0"
         while pending:
-            if self.on_progress is not None:
-                entries, events = self.store.read_streams(last_id, self._events_id, BLOCK_MS)
-                if events:
-                    self._events_id = events[-1][0]
-                    self._take_events([fields[b"data"] for _, fields in events])
-            else:
-                entries = self.store.read_log(last_id, BLOCK_MS)
-                self._drain_events()
+            entries = self._read_log(last_id)
             if not entries:
-                self.cluster.check_alive()
+                self.deployment.check_alive()
                 if deadline is not None and time.time() > deadline:
                     raise JobTimeout(f"job {self.graph.job_id} exceeded "
                                      f"wukong.client.job-timeout ({timeout} s)")
             announced = []
-            for entry_id, fields in entries:
+            for entry_id, entry in entries:
                 last_id = entry_id
-                entry = LogEntry.decode(fields)
                 if entry.is_error:
                     failure = TaskFailure.decode(entry.data)
                     raise failure.exception_for(self.graph.keys[entry.task])
@@ -136,6 +106,19 @@ class JobRun:
                 values.update((t, loads(v)) for t, v in fetched.items())
         return values
 
+    def _read_log(self, last_id: StreamId) -> list[tuple[StreamId, LogEntry]]:
+        """The log's next entries, waiting up to `BLOCK_MS`; the events in so far taken on
+        the way (as they come, with `on_progress`)."""
+        if self.on_progress is None:
+            entries = self.store.read_log(last_id, BLOCK_MS)
+            self._events_id, blobs = self.store.events_so_far(self._events_id)
+        else:
+            entries, self._events_id, blobs = self.store.read_streams(
+                last_id, self._events_id, BLOCK_MS)
+        if blobs:
+            self._take_events(blobs)
+        return entries
+
     def _take_events(self, blobs: list[bytes]) -> None:
         for blob in blobs:
             events = ExecutorEvents.decode(blob)
@@ -145,12 +128,6 @@ class JobRun:
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:
             self.on_progress(self.tasks_done, total)
-
-    def _drain_events(self) -> None:
-        """Take the events in so far."""
-        self._events_id, blobs = self.store.events_so_far(self._events_id)
-        if blobs:
-            self._take_events(blobs)
 
     def _collect_events(self) -> None:
         """Every executor ships its events before its last fan-in mark, so they are all in

@@ -1,43 +1,39 @@
 """Learned task durations, CPU shares, GIL-free shares and output sizes, per task prefix,
-shared by every client of a deployment.
+shared by every client of a deployment: what the static scheduler's `Estimates` come from.
 
-As in Dask distributed's scheduler, a task's expected duration (and here also its CPU share
-and its output's size) is a moving average over earlier tasks with the same prefix
-(`dask.utils.key_split` of the key: `('add-9f1c', 3)` and `'add-77ab'` are both `add`).
-Distributed keeps them in its scheduler across computations; Wukong has no central
-scheduler, so they live in Redis hashes beside the runtime (on the first shard, keyed by the
-executor function). Every client of the deployment, in any process, reads and improves the
-same estimates, they outlive a client's restart, and a job costs one round trip before it
-starts (an HGETALL per hash, pipelined: `LearnedEstimates`) and one after it ends (an HSET
-per hash that learned something).
+As in Dask distributed's scheduler, a task's expected duration (and here also its CPU share,
+its GIL-free share and its output's size) is a moving average over earlier tasks with the
+same prefix. Distributed keeps them in its scheduler across computations; Wukong has no
+central scheduler, so they live in Redis hashes beside the runtime (on the first shard, named
+by `FunctionKeys.estimates`). Every client of the deployment, in any process, reads and
+improves the same estimates, they outlive a client's restart, and a job costs one round trip
+before it starts (an HGETALL per hash, pipelined) and one after it ends (an HSET per hash
+that learned something).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
 
 import redis
-from dask.utils import key_split
 
+from static_scheduler import Estimates
 from storage_manager.protocol import ExecutorEvents, FunctionKeys, TaskEvent
 
 WEIGHT_OF_NEW = 0.5
 """How much one job's median moves the estimate (distributed uses the same 0.5)."""
 
 
-def task_prefixes(keys: Iterable[Any]) -> list[str]:
-    return [key_split(key) for key in keys]
-
-
 class PrefixEstimates:
     """One measure of tasks (the event attribute `measure`; None where a task was not
-    measured), averaged per prefix in the hash `FunctionKeys.estimates(name)`."""
+    measured), averaged per prefix in the hash `FunctionKeys.estimates(name)`, and read into
+    the `Estimates` attribute `field`."""
 
     name: str
     measure: str
+    field: str
 
     def __init__(self, client: redis.Redis, function: str):
         self.client = client
@@ -50,7 +46,7 @@ class PrefixEstimates:
         """The estimate per task prefix, as learned so far."""
         return decoded(self.client.hgetall(self.key))
 
-    def fold(self, known: dict[str, float], prefixes: Sequence[str],
+    def fold(self, known: Mapping[str, float], prefixes: Sequence[str],
              executors: Iterable[ExecutorEvents]) -> dict[str, float]:
         """Fold one job's tasks into the estimates `known` at its start; the new estimates
         of the prefixes it ran, to be stored. A job counts with the median of each
@@ -75,36 +71,19 @@ def decoded(stored: dict[bytes, bytes]) -> dict[str, float]:
 
 
 class TaskDurations(PrefixEstimates):
-    """Seconds each task computes: which leaves are cheap enough to batch."""
-
-    name, measure = "task-durations", "compute_seconds"
+    name, measure, field = "task-durations", "compute_seconds", "durations"
 
 
 class TaskCpuShares(PrefixEstimates):
-    """How much of its time each task kept a CPU busy: which tasks mostly wait."""
-
-    name, measure = "task-cpu-share", "cpu_share"
+    name, measure, field = "task-cpu-share", "cpu_share", "cpu_shares"
 
 
 class GilFreeShares(PrefixEstimates):
-    """How much of its time each task left the GIL free: which can share cores as threads."""
-
-    name, measure = "task-gil-free", "gil_free"
+    name, measure, field = "task-gil-free", "gil_free", "gil_free"
 
 
 class OutputSizes(PrefixEstimates):
-    """Bytes of each task's output in memory: which leaves' large outputs meet."""
-
-    name, measure = "output-bytes", "output_bytes"
-
-
-class Estimates(NamedTuple):
-    """What a job starts from: per task prefix, as learned so far."""
-
-    durations: dict[str, float]
-    cpu_shares: dict[str, float]
-    output_bytes: dict[str, float]
-    gil_free: dict[str, float]
+    name, measure, field = "output-bytes", "output_bytes", "output_bytes"
 
 
 class LearnedEstimates:
@@ -120,14 +99,15 @@ class LearnedEstimates:
         pipe = self.client.pipeline(transaction=False)
         for kind in self.kinds:
             pipe.hgetall(kind.key)
-        return Estimates(*map(decoded, pipe.execute()))
+        return Estimates(**{kind.field: decoded(stored)
+                            for kind, stored in zip(self.kinds, pipe.execute(), strict=True)})
 
     def learn(self, known: Estimates, prefixes: Sequence[str],
               executors: Sequence[ExecutorEvents]) -> None:
         """Fold one job's tasks into the estimates it started from, and store them."""
         pipe = self.client.pipeline(transaction=False)
-        for kind, old in zip(self.kinds, known, strict=True):
-            learned = kind.fold(old, prefixes, executors)
+        for kind in self.kinds:
+            learned = kind.fold(getattr(known, kind.field), prefixes, executors)
             if learned:
                 pipe.hset(kind.key, mapping=learned)
         if len(pipe):

@@ -1,4 +1,5 @@
-"""Collection finalizers the client runs itself, on their inputs fetched straight from Redis.
+"""Which collection finalizers the client runs itself, on their inputs fetched straight from
+Redis.
 
 `dask.compute` ends each collection's graph with its `__dask_postcompute__` function (an
 array's `finalize` concatenates the chunks; a dataframe's `_concat`), which Dask ran on the
@@ -14,16 +15,11 @@ Switch: `wukong.scheduling.client-finalize`.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from dask._task_spec import DataNode, GraphNode
-
-from executor_lambda import TaskFailure
-
-logger = logging.getLogger(__name__)
 
 FINALIZERS = (("dask.array.core", "finalize"), ("dask.bag.core", "finalize"),
               ("dask.dataframe.core", "_concat"))
@@ -60,17 +56,3 @@ def _meets_task_outputs(tasks: Mapping[Any, GraphNode], node: GraphNode) -> bool
     deps = node.dependencies
     return (not isinstance(node, DataNode) and len(deps) >= 2
             and all(not isinstance(tasks[dep], DataNode) for dep in deps))
-
-
-def run_client_tasks(mine: Mapping[Any, GraphNode], values: Mapping[Any, Any]
-                     ) -> dict[Any, Any]:
-    """Each client task's value; an exception is raised with its original type, naming the
-    task, as a failed executor task's is."""
-    out = {}
-    for key, node in mine.items():
-        try:
-            out[key] = node({dep: values[dep] for dep in node.dependencies})
-        except Exception as exc:
-            logger.debug("client task %r failed", key, exc_info=True)
-            raise TaskFailure.from_exception(exc, "client").exception_for(key) from None
-    return out

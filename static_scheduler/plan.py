@@ -1,0 +1,104 @@
+"""The plan of a job: every decision made before it starts, in one place.
+
+`plan` takes the culled task graph, the keys asked for, what was learned of earlier jobs
+(`Estimates`) and the job's settings (`PlanSettings`, plain values: the scheduler never reads
+configuration), and decides
+
+- which tasks the client finalizes itself (Dask's collection finalizers at the graph's end,
+  see `finalizers`), and so which outputs the executors must return;
+- the job graph the executors share (`build_job_graph`: numbering, edges, placement);
+- what each invocation starts with (`Start`): one leaf, a batch of cheap or waiting leaves
+  (`batching`), or a group of leaves whose large outputs meet (`grouping`), on how many
+  threads, and the seed that lets a lone leaf run before its executor reads the graph.
+
+    tasks = to_task_graph(dsk, keys)
+    job = plan(tasks, keys, Estimates(), PlanSettings(num_shards=2, ttl_ms=3_600_000))
+    submit(job, JobStore(shards, job.graph), invoker)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dask._task_spec import GraphNode
+
+from static_scheduler.batching import Batching, start_batches
+from static_scheduler.estimates import Estimates, per_task, task_prefixes
+from static_scheduler.finalizers import split_client_tasks
+from static_scheduler.grouping import group_leaves, threads_per_group
+from static_scheduler.intake import requested_keys
+from static_scheduler.partition import build_job_graph
+from storage_manager import GraphSeed, JobGraph, Locality
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """The job's settings, with what the deployment offers."""
+
+    num_shards: int
+    ttl_ms: int
+    """How long any key of the job may live."""
+    locality: Locality = field(default_factory=Locality)
+    batching: Batching = field(default_factory=Batching)
+    client_finalize: bool = True
+    """The client runs Dask's collection finalizers at the graph's end."""
+
+
+@dataclass(frozen=True)
+class Start:
+    """What one invocation starts with."""
+
+    tasks: tuple[int, ...]
+    threads: int = 1
+    """How many of its tasks it runs at once."""
+    seed: bytes = b""
+    """The first task's encoded `GraphSeed`, for a leaf started alone that has one."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    graph: JobGraph
+    starts: tuple[Start, ...]
+    client_tasks: Mapping[Any, GraphNode]
+    """The tasks the client runs on the executors' results, by key."""
+    prefixes: tuple[str, ...]
+    """Each task's prefix: what its estimates are learned under."""
+    estimates: Estimates
+    """What the plan was made from, to fold the job's own measurements into."""
+
+
+def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
+         settings: PlanSettings, job_id: str | None = None) -> Plan:
+    """The plan for computing `keys` (possibly nested) of the culled task graph `tasks`.
+    Raises `CycleError` or `UnserializableTask`, naming tasks, for a graph no executor could
+    run."""
+    remote, results, client_tasks = dict(tasks), requested_keys(keys), {}
+    if settings.client_finalize:
+        remote, results, client_tasks = split_client_tasks(tasks, results)
+    graph = build_job_graph(job_id or uuid.uuid4().hex[:16], remote, results,
+                            settings.num_shards, settings.ttl_ms, settings.locality)
+    prefixes = task_prefixes(graph.keys)
+    starts = _starts(graph, prefixes, estimates, settings.batching)
+    return Plan(graph, starts, client_tasks, prefixes, estimates)
+
+
+def _starts(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
+            batching: Batching) -> tuple[Start, ...]:
+    """Groups first (their threads decide how many groups keep the parallelism), then
+    batches of the other leaves, then each remaining leaf alone."""
+    expected = per_task(estimates.durations, prefixes)
+    threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
+                                batching.executor_cores)
+    groups = group_leaves(graph, per_task(estimates.output_bytes, prefixes),
+                          -(-batching.parallelism // threads))
+    batches = start_batches(graph, expected, batching, groups,
+                            per_task(estimates.cpu_shares, prefixes), threads)
+    return tuple(Start(tasks, threads, _seed(graph, tasks)) for tasks, threads in batches)
+
+
+def _seed(graph: JobGraph, tasks: Sequence[int]) -> bytes:
+    seed = GraphSeed.of(graph, tasks[0]) if len(tasks) == 1 else None
+    return seed.encode() if seed else b""
