@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from executor_lambda.gil_probe import GilProbe
+from executor_lambda.measurement import GilProbe
 from executor_lambda.platforms import Invoker, make_invoker
 from executor_lambda.settings import ExecutorSettings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads

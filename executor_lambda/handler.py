@@ -14,8 +14,7 @@ import time
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
-from executor_lambda.task_loop import TaskLoop
-from executor_lambda.task_run import TaskRun
+from executor_lambda.loop import TaskLoop, TaskRun
 from storage_manager import GraphSeed, JobGone, JobStore
 from storage_manager.protocol import Invocation
 

@@ -8,8 +8,8 @@ import multiprocessing
 import os
 import time
 
-from executor_lambda.gil_probe import GilProbe
-from executor_lambda.task_run import CpuMeter, TaskRun
+from executor_lambda.loop import TaskRun
+from executor_lambda.measurement import CpuMeter, GilProbe
 
 SPAWN = multiprocessing.get_context("spawn")
 

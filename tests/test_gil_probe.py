@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from executor_lambda.gil_probe import MIN_SECONDS, GilProbe
+from executor_lambda.measurement.gil_probe import MIN_SECONDS, GilProbe
 
 
 def measured(probe: GilProbe, task) -> float | None:

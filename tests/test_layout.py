@@ -133,7 +133,7 @@ def test_importing_the_invoker_interface_does_not_load_the_executor():
     code = textwrap.dedent("""
         import sys
         import executor_lambda.platforms, kv_proxy, static_scheduler
-        loaded = [m for m in ("executor_lambda.handler", "executor_lambda.task_loop")
+        loaded = [m for m in ("executor_lambda.handler", "executor_lambda.loop")
                   if m in sys.modules]
         print(loaded)
     """)

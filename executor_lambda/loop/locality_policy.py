@@ -26,7 +26,7 @@ RESERVE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class Plan:
+class OutputPlan:
     blob: bytes | None
     """The serialized output, if it is written or inlined."""
     write: bool
@@ -43,7 +43,7 @@ class LocalityPolicy:
         self.settings = graph.locality
 
     def plan(self, task: int, value: Any, size: int, ready_now: list[int],
-             fan_ins: list[int]) -> Plan:
+             fan_ins: list[int]) -> OutputPlan:
         """`size` is the output's (`dask.sizeof`); `ready_now` are the dependents that wait
         only for `task`; `fan_ins` the others."""
         settings, graph = self.settings, self.graph
@@ -62,7 +62,7 @@ class LocalityPolicy:
                  or (bool(fan_ins) and not hold))
         if write and blob is None:
             blob = dumps(value)
-        return Plan(blob=blob, write=write, hold=hold, cluster=cluster)
+        return OutputPlan(blob=blob, write=write, hold=hold, cluster=cluster)
 
     def hold_deadline(self, now: float, remaining_seconds: float | None) -> float:
         """Hold for the configured time, but never past the invocation's remaining time

@@ -1,0 +1,47 @@
+"""A batched invocation's region as it runs: which of its tasks have run, and which are
+ready here once a parent in the region finishes.
+
+Every task of the region (see `Region`) can only run in this invocation, since no other
+executor runs any of its parents: a fan-in in the region is ready as soon as its last
+parent ran here, with no Redis call. Only edges that leave the region go through Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from storage_manager import JobGraph
+from storage_manager.region import Region
+
+
+class BatchRegion:
+    def __init__(self, graph: JobGraph, starts: Iterable[int]):
+        self.graph = graph
+        self.tasks = Region(graph, starts).tasks
+        self.left = len(self.tasks)
+        """Tasks of the region that have not run yet."""
+        self.waiting: dict[int, int] = {}
+        """Region tasks some of whose parents ran here: how many have not yet."""
+
+    def __contains__(self, task: int) -> bool:
+        return task in self.tasks
+
+    def ready_after(self, task: int) -> list[int]:
+        """`task` ran: the dependents in the region it completes. They run here."""
+        if task not in self.tasks:
+            return []
+        self.left -= 1
+        ready = []
+        for dependent in self.graph.dependents[task]:
+            if dependent in self.tasks:
+                left = self.waiting.pop(dependent, self.graph.waits_for[dependent]) - 1
+                if left:
+                    self.waiting[dependent] = left
+                else:
+                    ready.append(dependent)
+        return ready
+
+    def needed(self) -> set[int]:
+        """The inputs of the region's tasks still waiting for parents."""
+        dependencies = self.graph.dependencies
+        return {d for t in self.waiting for d in dependencies[t]}

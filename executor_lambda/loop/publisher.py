@@ -1,0 +1,221 @@
+"""Publishing a finished task: where its output goes and where its dependents run.
+
+Decided per task by the `LocalityPolicy`: write the output if anyone outside this executor
+may read it, then mark it done at each fan-in dependent (idempotent; the call that completes
+the set claims the dependent and returns the small inputs stored beside it). A large output
+at fan-ins still waiting for other parents may instead be held: marked claim-if-last only,
+re-checked while the executor has nothing else to do, written and marked once its time is
+up (unless a last re-check then claims the fan-ins). A dependent whose only parent is this
+task is ready at once. Of the ready dependents, all run here (a large output, or one held
+unwritten) or the first in DFS order, and executors are invoked for the rest, each with
+what inputs fit in its payload. Inside a batch's region nothing is published: its
+dependents there are ready at once, and a publish that may be the executor's last ships the
+events recorded so far, before its marks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from executor_lambda.failures import TaskFailure
+from executor_lambda.loop.batch_region import BatchRegion
+from executor_lambda.loop.holds import Holds
+from executor_lambda.loop.inputs import Inputs
+from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
+from executor_lambda.measurement import TaskRecorder, Timing
+from executor_lambda.platforms import Invoker
+from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps
+from storage_manager.chunking import is_manifest
+from storage_manager.protocol import ERROR, RESULT, Invocation
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, store: JobStore, inputs: Inputs, recorder: TaskRecorder,
+                 invoker: Invoker, invocation: Invocation, region: BatchRegion | None = None,
+                 remaining_ms: Callable[[], int] | None = None):
+        self.store = store
+        self.graph = store.graph
+        self.inputs = inputs
+        self.recorder = recorder
+        self.invoker = invoker
+        self.invocation = invocation
+        self.region = region
+        self.remaining_ms = remaining_ms
+        self.policy = LocalityPolicy(self.graph)
+        self.holds = Holds()
+        self.pinned: set[int] = set()
+        """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
+
+    def publish(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
+        """Publish a task that ran; the dependents to run here. `last`: nothing else is
+        ready here, so this may be the executor's last step."""
+        graph, region = self.graph, self.region
+        local = region.ready_after(task) if region is not None else []
+        outside = [d for d in graph.dependents[task] if region is None or d not in region]
+        self.inputs.values[task] = value
+        if not outside and task not in graph.results and (local or not last):
+            self.recorder.record(task, timing)  # in a batch's region: no publish
+            return local
+        ready_now = [d for d in outside if not graph.is_fan_in(d)]
+        fan_ins = [d for d in outside if graph.is_fan_in(d)]
+        plan = self.policy.plan(task, value, timing.output_bytes, ready_now, fan_ins)
+        publish = self.store.publish()
+        if plan.write:
+            publish.write_output(task, plan.blob)
+        if task in graph.results:
+            publish.announce(RESULT, task)
+        mine = [task] if plan.write else []
+        for fan_in in fan_ins:
+            self._mark(publish, fan_in, mine, [] if plan.write else [task], plan.hold)
+        last = last and not local and not ready_now and not self.holds and not plan.hold
+        results = self._ship(publish, task, timing, last)
+        claimed = self._settle(results)
+        if plan.hold:
+            claimed += self._hold_or_write(task, results)
+        ready = ready_now + [f for f in fan_ins if f in claimed]
+        if plan.cluster or plan.hold or not ready:
+            return local + ready
+        return local + self._run_here_or_invoke(task, ready, plan)
+
+    def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan) -> list[int]:
+        """Of `ready`, those to run here: the fan-ins pinned here, else the first; executors
+        are invoked for the others. While a batch's region has tasks left, the batch comes
+        first: what it made ready elsewhere must not wait."""
+        pinned = [t for t in ready if t in self.pinned]
+        free = [t for t in ready if t not in self.pinned]
+        here = pinned or free[:1]
+        region = self.region
+        if region is not None and region.left and task in region:
+            here = pinned
+        self._invoke([t for t in free if t not in here], task, plan)
+        return here
+
+    def fail(self, task: int, exc: Exception, timing: Timing) -> None:
+        """Tell the client the task failed, with every event recorded so far."""
+        logger.debug("task %r failed", self.graph.key(task), exc_info=exc)
+        self.recorder.record(task, timing)
+        publish = self.store.publish()
+        self.recorder.flush(publish)
+        failure = TaskFailure.from_exception(exc, self.invocation.id)
+        publish.announce(ERROR, task, failure.encode())
+        with contextlib.suppress(JobGone):
+            publish.execute()
+
+    def forget(self) -> None:
+        """Unpin the fan-ins no output here is held for any more."""
+        self.pinned &= self.holds.fan_ins()
+
+    def _mark(self, publish: Publish, fan_in: int, firm: list[int], tentative: list[int],
+              hold: bool) -> None:
+        """Mark at `fan_in`, including every output held here for it (claim-if-last)."""
+        tentative = tentative + [t for t in self.holds.parents_at(fan_in)
+                                 if t not in tentative]
+        if tentative:
+            self.pinned.add(fan_in)
+        values, received = self.inputs.values, self.inputs.received
+        have = [p for p in self.graph.dependencies[fan_in] if p in values or p in received]
+        publish.mark(fan_in, firm, tentative, have, hold)
+
+    def _ship(self, publish: Publish, task: int, timing: Timing,
+              last: bool) -> list[MarkResult]:
+        """Execute `publish`, with the events if it may be the last; record the task."""
+        self.recorder.record(task, timing, publish.round_trips)
+        flushed = last and self.recorder.flush(publish)
+        results = publish.execute() if publish else []
+        if not flushed:
+            self.recorder.record(task, timing)
+        return results
+
+    def _settle(self, results: list[MarkResult]) -> list[int]:
+        """Take what the claims returned; the fan-ins claimed."""
+        claimed = []
+        for mark in results:
+            if mark.claimed:
+                claimed.append(mark.task)
+                self.inputs.received.update(mark.inputs)
+                self.holds.settle(mark.task)
+        return claimed
+
+    # -- held outputs (delayed I/O) -----------------------------------------------------------
+    def _hold_or_write(self, task: int, results: list[MarkResult]) -> list[int]:
+        """Hold the output at the fan-ins that let it; if any refused (another parent holds
+        there), write it and mark it done everywhere instead. The fan-ins claimed."""
+        waiting = {m.task for m in results if not m.claimed}
+        if not waiting:
+            return []
+        if all(m.holding for m in results if not m.claimed):
+            remaining = self.remaining_ms() / 1000 if self.remaining_ms else None
+            self.holds.add(task, waiting, self.policy.hold_deadline(time.time(), remaining))
+            return []
+        return self._write_and_mark({task: waiting}, last=True)
+
+    def recheck_holds(self) -> list[int]:
+        """Nothing else to do: wait a little, then re-check the held outputs' fan-ins."""
+        time.sleep(self.holds.next_wait(time.time()))
+        return self.recheck(self.holds.fan_ins())
+
+    def end_holds(self, now: float, last: bool) -> list[int]:
+        """Holds whose time is up: re-check their fan-ins once more (the other parents may
+        have finished while this executor was busy), then write and mark the outputs still
+        waiting; the fan-ins claimed."""
+        claimed = self.recheck(self.holds.due(now))
+        due = self.holds.expire(now)
+        return claimed + (self._write_and_mark(due, last and not claimed) if due else [])
+
+    def recheck(self, fan_ins: set[int]) -> list[int]:
+        """Claim-if-last marks at `fan_ins` with the outputs held for them; those claimed."""
+        first = next(iter(self.holds.pending))
+        before = self.recorder.snapshot()
+        publish = self.store.publish()
+        for fan_in in sorted(fan_ins):
+            self._mark(publish, fan_in, [], [], False)
+        claimed = self._settle(publish.execute())
+        self.recorder.amend(first, before)
+        return claimed
+
+    def _write_and_mark(self, outputs: dict[int, set[int]], last: bool) -> list[int]:
+        """Write held outputs, then mark them done at their fan-ins; the fan-ins claimed.
+        Each output's write is counted in its own task's event, the call in the first's."""
+        recorder, publish = self.recorder, self.store.publish()
+        for task in outputs:
+            before = recorder.snapshot()
+            publish.write_output(task, dumps(self.inputs.values[task]))
+            recorder.amend(task, before)
+        for fan_in in sorted(set().union(*outputs.values())):
+            firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]
+            self._mark(publish, fan_in, firm, [], False)
+        first, before = next(iter(outputs)), recorder.snapshot()
+        ship = last and not self.holds and bool(recorder.events)
+        if ship:
+            recorder.amend(first, before, publish.round_trips)
+            recorder.flush(publish)
+        claimed = self._settle(publish.execute())
+        if not ship:
+            recorder.amend(first, before)
+        return claimed
+
+    # -- invoking ---------------------------------------------------------------------------
+    def _invoke(self, tasks: list[int], source: int, plan: OutputPlan) -> None:
+        """Start executors for `tasks`, each with what inputs fit in its payload."""
+        if tasks:
+            job = self.invocation.job
+            self.invoker.invoke([Invocation(job=job, task=t,
+                                            inputs=self._inline_inputs(t, source, plan))
+                                 for t in tasks])
+
+    def _inline_inputs(self, task: int, source: int, plan: OutputPlan) -> dict[int, bytes]:
+        budget = self.policy.settings.inline_budget
+        received = self.inputs.received
+        inputs: dict[int, bytes] = {}
+        for parent in self.graph.dependencies[task]:
+            data = plan.blob if parent == source else received.get(parent)
+            if data is not None and len(data) <= budget and not is_manifest(data):
+                inputs[parent] = bytes(data)
+                budget -= len(data)
+        return inputs

@@ -1,0 +1,111 @@
+"""The executor's state machine: run a task, publish it, run the dependents it may, repeat.
+
+One invocation starts with one task it may run (a leaf, or a dependent another executor
+claimed for it), maybe with small inputs inline, or with a batch of leaves. A batch's region
+(`BatchRegion`: the tasks only its leaves can make ready) runs here first, and its fan-ins
+meet here with no Redis call; ready tasks outside it are invoked elsewhere until it is done,
+so the batch never delays them. For each task:
+
+1. gather its inputs (`Inputs`);
+2. run it, here or, in a batch of tasks that mostly wait, on a pool of threads
+   (`TaskRunner`);
+3. publish it (`Publisher`): write the output if anyone outside this executor may read it,
+   mark it done at its fan-in dependents, or hold it at those still waiting (delayed I/O);
+4. of the ready dependents, run here all (a large output, or one held unwritten) or the
+   first in DFS order, invoking executors for the rest.
+
+Its state, each part's own: the tasks ready here (`ReadyStack`), the values held and inputs
+received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
+fan-ins and the fan-ins pinned here (`Publisher`), the region's progress (`BatchRegion`), and
+the events not yet shipped (`TaskRecorder`). The loop ends when no task is ready here,
+none runs, and nothing is held. Events are shipped with any publish that may be the last,
+before its marks, so the client has them with the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from dask.sizeof import sizeof
+
+from executor_lambda.loop.batch_region import BatchRegion
+from executor_lambda.loop.inputs import Inputs
+from executor_lambda.loop.publisher import Publisher
+from executor_lambda.loop.ready_stack import ReadyStack
+from executor_lambda.loop.task_run import TaskRun
+from executor_lambda.loop.task_runner import Finished, TaskRunner
+from executor_lambda.measurement import GilProbe, TaskRecorder, Timing
+from executor_lambda.platforms import Invoker
+from storage_manager import JobGone, JobStore
+from storage_manager.protocol import Invocation
+
+logger = logging.getLogger(__name__)
+
+
+class TaskLoop:
+    def __init__(self, store: JobStore, invoker: Invoker, invocation: Invocation,
+                 on_task: Callable[[int], None] | None = None,
+                 remaining_ms: Callable[[], int] | None = None,
+                 first: TaskRun | None = None, started_at: float | None = None,
+                 pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None):
+        self.graph = store.graph
+        self.invocation = invocation
+        self.on_task = on_task
+        """Told which task starts, so a platform can blame a crash on the right task."""
+        self.recorder = TaskRecorder(store.stats, invocation, started_at or time.time())
+        self.inputs = Inputs(store, invocation.inputs)
+        self.region = BatchRegion(self.graph, invocation.tasks) if invocation.batch else None
+        self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
+                                   self.region, remaining_ms)
+        self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
+                                 first)
+
+    def run(self) -> None:
+        stack = ReadyStack(self.graph)
+        stack.push(self.invocation.tasks)
+        try:
+            while stack or self.publisher.holds or self.runner.running:
+                here = self._step(stack)
+                if here is None:
+                    return
+                stack.push(here)
+                self._forget_unneeded(stack)
+        except JobGone:
+            logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
+                         self.invocation.id)
+
+    def _step(self, stack: ReadyStack) -> list[int] | None:
+        """Do the next thing; the tasks it made ready here, or None if a task failed."""
+        runner, publisher, holds = self.runner, self.publisher, self.publisher.holds
+        now = time.time()
+        if holds.due(now):
+            return publisher.end_holds(now, last=not stack and not runner.running)
+        if stack and runner.has_room():
+            task = stack.pop()
+            if self.on_task is not None:
+                self.on_task(task)
+            finished = runner.run(task)
+            return [] if finished is None else self._complete(finished, last=not stack)
+        if runner.running:
+            finished = runner.next_finished(holds.next_wait(time.time()) if holds else None)
+            if finished is None:  # a re-check of the held outputs is due
+                return publisher.recheck(holds.fan_ins())
+            return self._complete(finished, last=not stack and not runner.running)
+        return publisher.recheck_holds()
+
+    def _complete(self, finished: Finished, last: bool) -> list[int] | None:
+        run, before = finished.run, finished.before
+        if run.error is not None:
+            self.publisher.fail(run.task, run.error, Timing(run.start, 0.0, before))
+            return None
+        timing = Timing(run.start, run.compute_seconds, before, sizeof(run.value), run.measures)
+        return self.publisher.publish(run.task, run.value, timing, last)
+
+    def _forget_unneeded(self, stack: ReadyStack) -> None:
+        region = self.region
+        needed = region.needed() if region is not None and region.waiting else ()
+        self.inputs.forget(stack.needs, needed, self.publisher.holds.pending)
+        self.publisher.forget()
