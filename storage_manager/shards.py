@@ -111,9 +111,6 @@ class ShardSet:
     def urls(self) -> list[str]:
         return [s.url for s in self.shards]
 
-    def job_shard(self, job_id: str) -> int:
-        return job_shard(job_id, len(self.shards))
-
     def close(self) -> None:
         for shard in self.shards:
             shard.close()
