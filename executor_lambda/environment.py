@@ -59,8 +59,8 @@ class ExecutorEnvironment:
         return self._loader.submit(self.graph, job_id)
 
     def task_pool(self, threads: int) -> ThreadPoolExecutor:
-        """Threads for tasks that run at once, kept warm (starting one costs ~0.1 ms); a
-        larger pool replaces a smaller one."""
+        """Threads for tasks that run at once, kept warm between invocations; a larger
+        pool replaces a smaller one."""
         if self._task_pool is None or self._task_threads < threads:
             if self._task_pool is not None:
                 self._task_pool.shutdown(wait=False)

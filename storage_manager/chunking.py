@@ -2,9 +2,9 @@
 over shards.
 
 An output key lives on its reader's shard, so a fan-in's claim can return its small inputs in
-the same call; large inputs it never returns, and with them on the reader's shard a block sum
-of GEMM had all its 8 MB products on one shard (the largest shard took 1.43x an even share).
-So a value of `SPREAD_BYTES` or more is a manifest plus chunks: chunk `i` of a task lives on
+the same call; large inputs it never returns, and with them on the reader's shard a fan-in
+of many large inputs (a block sum of products) would put all of them on one shard. So a
+value of `SPREAD_BYTES` or more is a manifest plus chunks: chunk `i` of a task lives on
 the shard after the task's own, round-robin. Redis also refuses strings over 512 MB, so no
 chunk is larger than the job's chunk size; a value's chunks spread evenly and are read back
 in parallel.

@@ -1,11 +1,10 @@
 """The slice of a job's graph that lets an executor run its first task before reading the graph.
 
-A leaf's executor used to read the whole graph (one GET: ~100 KB for a 511-task tree) before
-its task could start. When a hundred leaves start at once on a few cores, that blocking round
-trip per executor was most of the time until the last of them started (TR-delay's 128 adds of
-50 ms: the last started 70-100 ms after submit). A seed is the leaf's own node and its data
-inputs, a few hundred bytes carried in the invocation: the executor runs the task from it
-while a thread reads the graph, which it needs only once it publishes.
+Without a seed, a leaf's executor reads the whole graph (one GET of every task's node)
+before its task can start; when many leaves start at once on a few cores, those blocking
+reads delay the last of them. A seed is the leaf's own node and its data inputs, a few
+hundred bytes carried in the invocation: the executor runs the task from it while a thread
+reads the graph, which it needs only once it publishes.
 """
 
 from __future__ import annotations

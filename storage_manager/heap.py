@@ -2,13 +2,11 @@
 
 Values move through Redis as large buffers: redis-py's replies, pickled frames, arrays made
 from them. glibc returns freed heap above its trim threshold to the system and maps blocks
-over its mmap threshold afresh; its dynamic thresholds keep twice the largest block freed
-(16 MiB after GEMM's 8 MB blocks), so most of a job's buffers landed on fresh pages that
-the kernel zeroed (and, in a VM, the host backed again): 5-7% of the workers' CPU on GEMM,
-and the client's fetch of its 128 MB result took 147-369 ms per job instead of 87-119 ms.
-Keeping up to `keep_bytes` freed and taking blocks up to `MMAP_THRESHOLD_MAX` from the
-heap, a process reuses pages it already has. It keeps no more than it used at its peak.
-Other C libraries ignore all of this.
+over its mmap threshold afresh; its dynamic thresholds keep twice the largest block freed,
+so a job of large values lands most of its buffers on fresh pages that the kernel zeroes
+(and, in a VM, the host backs again). Keeping up to `keep_bytes` freed and taking blocks up
+to `MMAP_THRESHOLD_MAX` from the heap, a process reuses pages it already has. It keeps no
+more than it used at its peak. Other C libraries ignore all of this.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ values through a busy shard can exceed; a shard silent for two minutes counts as
 LARGE_VALUE_BYTES = 64 * 1024
 """Where copying a value starts to cost more than a command: values larger than this never
 pass through Lua, in either direction (Lua copies every argument and reply string on Redis's
-single thread; an 8 MB output cost ~0.1 s there), so they are written with plain SETs before
+single thread, where every other client waits), so they are written with plain SETs before
 the step script and read with MGET by whoever needs them; and they are packed for the wire
 without copies (`ValuePacker`). Smaller ones ride inside the script call and its claim
 replies, saving round trips."""

@@ -195,8 +195,8 @@ def shard_count(value: int | str) -> int:
     """`wukong.redis.shards`: a number, or "auto": one shard per two cores, up to four.
 
     Each shard is a single-threaded server that wants a core of its own, and the executors
-    need the rest: on two cores, two shards made GEMM 4,000^2 faster (7.6 s against 9.7 s)
-    but a tree reduction over 1,024 leaves slower (0.40 s against 0.31 s, median of 6)."""
+    need the rest: more shards help jobs that move large values and slow down jobs of many
+    small tasks, whose executors lose the cores."""
     if value == "auto":
         return max(1, min(MAX_AUTO_SHARDS, (os.cpu_count() or 1) // 2))
     try:

@@ -31,9 +31,8 @@ def find_redis_server(configured: str | None = None) -> str:
 KEEP_FREED_MEMORY = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 """jemalloc's options for a server that keeps the pages its values freed, for the next job's
 values, instead of returning them to the system: a job's values are freed at its cleanup and
-the next job's allocated again, and the kernel zeroing those fresh pages on first touch was
-20-60% of Redis's CPU on GEMM (perf: `clear_page_erms`); kept, GEMM ran 10-15% faster. The
-memory stays with the server until it stops."""
+the next job's allocated again, and otherwise the kernel zeroes those fresh pages on first
+touch, on Redis's one thread. The memory stays with the server until it stops."""
 
 
 def free_port() -> int:

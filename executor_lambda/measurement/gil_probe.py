@@ -9,9 +9,10 @@ cannot.
 
 A probe thread wakes every `TICK_SECONDS` while a task is measured and counts a tick each
 time it gets the GIL back. With the GIL free it gets it at once; with the task holding it,
-only when CPython hands it over after its switch interval (5 ms), so ticks come about six
-times rarer. The share is ticks times the tick over the task's wall time. One probe serves
-a process: the executor measures one task at a time, on its main thread.
+only when CPython hands it over after its switch interval (`sys.getswitchinterval()`,
+several ticks long), so ticks come several times rarer. The share is ticks times the tick
+over the task's wall time. One probe serves a process: the executor measures one task at a
+time, on its main thread.
 """
 
 from __future__ import annotations

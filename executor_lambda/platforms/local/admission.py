@@ -11,19 +11,16 @@ core each busy one used (`busy * CORES / active`); if the next window judged, wi
 `STARVE_SECONDS`, finds cores idle again, to all the waiting work. So a burst of workers
 that all sleep admits everything at once, and a mixed one within two windows, while
 workers that only paused for a round trip to a Redis short of a core (its CPU is not
-theirs) admit a few more, not a hundred (a new worker costs tens of milliseconds of CPU
-to fork and warm up, and a hundred CPU-bound workers on two cores each pay their own
-start-up costs). If they kept the cores busy or waited for one, or other processes (Redis,
-the client, the proxy) fill the cores at the moment of judging, the cap stays. A window is
-judged only once it is `STALL_SECONDS` old. While other processes fill the cores, a full
-cap with nothing finished for `STARVE_SECONDS` doubles, so no invocation waits long for a
-slot held by one that waits for it. Workers that fill the cores themselves wait for
-nothing (an executor that waits for another blocks, and looks idle), so however long their
-tasks run the cap stays: doubling it every `STARVE_SECONDS` under SVC's 0.13 s predictions
-ran 16 processes on 2 cores and cost 4% of the job. When the runtime falls idle the cap
-returns to the core count. Without
-`/proc` (not Linux) every stall counts as blocking, the rule before these statistics were
-used.
+theirs) admit a few more, not a hundred (every new worker costs CPU to fork and warm up, and
+CPU-bound workers beyond the cores each pay their own start-up costs). If they kept the
+cores busy or waited for one, or other processes (Redis, the client, the proxy) fill the
+cores at the moment of judging, the cap stays. A window is judged only once it is
+`STALL_SECONDS` old. While other processes fill the cores, a full cap with nothing finished
+for `STARVE_SECONDS` doubles, so no invocation waits long for a slot held by one that waits
+for it. Workers that fill the cores themselves wait for nothing (an executor that waits for
+another blocks, and looks idle), so however long their tasks run the cap stays. When the
+runtime falls idle the cap returns to the core count. Without `/proc` (not Linux) every
+stall counts as blocking.
 """
 
 from __future__ import annotations
@@ -68,9 +65,8 @@ def runnable(pid: int) -> bool:
 def others_fill_cores(workers_running: int = 0) -> bool:
     """Besides the caller and the `workers_running` it judges, as many processes as cores
     are running or waiting to run right now (`/proc/loadavg`). Workers blocked on a Redis,
-    client or proxy that keep the cores busy look idle to the workers' own statistics: once
-    that grew a CPU-bound 4,096-leaf tree from 6 workers to 258, each forked at ~55 ms of
-    CPU. Without `/proc`: False."""
+    client or proxy that keep the cores busy look idle to the workers' own statistics, so
+    a cap judged by those alone would grow without end. Without `/proc`: False."""
     try:
         with open("/proc/loadavg", "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])
@@ -105,8 +101,8 @@ class Admission:
         """Note where the busy workers stand, unless a stall window is already open; the
         seconds to wait before calling again (or judging the window). The statistics are
         read only once the cap has been full for `ARM_SECONDS` with nothing finished: with
-        short invocations something nearly always finishes first, and reading two files
-        per busy worker after every invocation was a quarter of the dispatcher's CPU.
+        short invocations something nearly always finishes first, so two files per busy
+        worker are not read after every invocation.
         (The dispatcher leaves out workers still on their first invocation when others are
         busy: a cold start's CPU says nothing about what the work needs.)"""
         now = time.monotonic()
