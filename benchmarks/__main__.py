@@ -4,7 +4,7 @@
     python -m benchmarks --systems wukong,sync --workloads TR --repeat 1
 
 Writes one JSON record per run to `--out`, prints the markdown tables and writes them to
-`--markdown` (default benchmarks/RESULTS.md).
+`--markdown` (default benchmarks/RESULTS.md), keeping that file's `## History` section.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from benchmarks.systems import NAMES as SYSTEMS
 
 HERE = pathlib.Path(__file__).parent
 BUDGETS = {"quick": 2.0, "paper": 60.0}
+HISTORY = "## History\n"
 
 
 def _names(text: str) -> list[str]:
@@ -73,10 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     summary = runner.summarize(records)
     command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     markdown = tables.results_markdown(summary, runner.machine(), command)
+    markdown += kept_history(args.markdown)
     args.markdown.write_text(markdown)
     sys.stdout.write(markdown)
     failed = any("error" in r or r.get("verified") is False for r in records)
     return 1 if failed else 0
+
+
+def kept_history(path: pathlib.Path) -> str:
+    """The `## History` section of an earlier results file, to carry over ('' if none)."""
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    start = text.find(HISTORY)
+    return "\n" + text[start:] if start >= 0 else ""
 
 
 if __name__ == "__main__":

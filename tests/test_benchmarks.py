@@ -32,6 +32,17 @@ def test_quick_suite_runs_tree_reduction_on_wukong_and_sync(tmp_path):
     assert markdown.read_text() in done.stdout
 
 
+def test_a_new_results_file_keeps_the_history_of_the_old(tmp_path):
+    from benchmarks.__main__ import kept_history
+
+    old = tmp_path / "RESULTS.md"
+    assert kept_history(old) == ""
+    old.write_text("# Benchmark results\n\n| old table |\n\n## History\n\n- 2026: a figure\n")
+    assert kept_history(old) == "\n## History\n\n- 2026: a figure\n"
+    old.write_text("# Benchmark results\n\n| old table |\n")
+    assert kept_history(old) == ""
+
+
 def test_unknown_names_are_refused_by_name():
     with pytest.raises(ValueError, match="GEMMM"):
         workloads.suite("quick", ["GEMMM"])
