@@ -1,15 +1,15 @@
 """The KV proxy: a long-running asyncio service beside Redis that invokes executors in parallel
 for callers that would otherwise pay one invocation's latency per child, one after another.
 
-Delivery. Callers append batches to the function's request stream (`ProxyInvoker`), and the
-proxy makes the invocations through the platform's `PayloadInvoker`. The proxy
-reads it through a consumer group, makes every invocation of a batch with up to `concurrency`
-invocations in flight across all batches (the function's concurrency limit), and acknowledges
-and deletes the entry only once all of its invocations are made. An entry taken by a proxy
-that died stays pending in the group; the next proxy claims it when it starts (XAUTOCLAIM) and
-invokes it whole. So every invocation is made at least once; those the dead proxy had already
-made run twice, which the job protocol tolerates (idempotent writes and marks, fan-in claims
-owned by the invocation id, duplicate announcements ignored by the client).
+Delivery. Callers append batches to the function's request stream (`ProxyInvoker`). The proxy
+reads it through a consumer group, makes every invocation of a batch through the platform
+(`PayloadInvoker`) with up to `concurrency` invocations in flight across all batches (the
+function's concurrency limit), and acknowledges and deletes the entry only once all of its
+invocations are made. An entry taken by a proxy that died stays pending in the group; the next
+proxy claims it when it starts (XAUTOCLAIM) and invokes it whole. So every invocation is made
+at least once; those the dead proxy had already made run twice, which the job protocol
+tolerates (idempotent writes and marks, fan-in claims owned by the invocation id, duplicate
+announcements ignored by the client).
 
 Liveness. The proxy keeps a heartbeat key alive while it serves; callers hand off a batch only
 in the same atomic step that sees the key. On SIGTERM the proxy deletes the key first (callers

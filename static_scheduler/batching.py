@@ -3,7 +3,7 @@ wait, into fewer invocations.
 
 The paper starts one executor per leaf. When tasks take microseconds, an invocation costs far
 more than the work it carries, so here leaves whose tasks are known to be cheap (learned
-durations well under one invocation's cost, see `TaskDurations`) start in batches: one
+durations well under one invocation's cost, `Estimates.durations`) start in batches: one
 invocation runs a batch's leaves and its `Region`, the tasks only those leaves make ready,
 with no Redis call inside the region. Leaves are taken in depth-first order from the outputs,
 so sibling subtrees share a batch and their fan-ins meet inside it. A leaf is batched only if

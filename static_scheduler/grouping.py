@@ -8,7 +8,7 @@ never leave the executor.
 
 Leaves are grouped by heavy-edge matching, the way multilevel graph partitioners coarsen a
 graph. A group owns its region (the tasks all of whose parents it owns); two groups'
-affinity is the bytes of the large outputs of each (learned sizes, see `OutputSizes`) that
+affinity is the bytes of the large outputs of each (`Estimates.output_bytes`) that
 meet at a task neither owns. Each round merges the pairs of highest affinity, each group at
 most once, so the regions grow level by level: in `x @ x.T` the leaves of one contraction
 index first (their products become local), then pairs of those (their partial products meet
