@@ -1,7 +1,7 @@
 """The KV proxy: parallel invocation of large fan-outs and leaf batches, as a service beside
 Redis (`python -m kv_proxy`), and its status report."""
 
-from kv_proxy.service import Proxy, ProxyStats
+from kv_proxy.service import Proxy
 from kv_proxy.status import proxy_status
 
-__all__ = ["Proxy", "ProxyStats", "proxy_status"]
+__all__ = ["Proxy", "proxy_status"]

@@ -25,13 +25,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import redis.asyncio as aioredis
 
 from executor_lambda.platforms import make_payload_invoker
 from kv_proxy.outbox import Outbox
-from storage_manager.protocol import PROXY_GROUP, FunctionKeys, decode_batch
+from storage_manager.protocol import PROXY_GROUP, FunctionKeys, ProxyStats, decode_batch
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -41,18 +41,6 @@ ALIVE_TTL_MS = 2000
 READ_BLOCK_MS = 500
 READ_COUNT = 64
 RETRY_SECONDS = 0.1
-
-
-@dataclass
-class ProxyStats:
-    """What the proxy is doing, in invocations (batches only where named)."""
-
-    in_flight: int = 0
-    queued: int = 0
-    done: int = 0
-    failed: int = 0
-    batches: int = 0
-    recovered_batches: int = 0
 
 
 class Proxy:

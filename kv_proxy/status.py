@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from storage_manager.protocol import PROXY_GROUP, FunctionKeys
-
-COUNTS = ("in_flight", "queued", "done", "failed", "batches", "recovered_batches")
+from storage_manager.protocol import PROXY_GROUP, FunctionKeys, ProxyStats
 
 
 def proxy_status(client: redis.Redis, function: str) -> dict:
@@ -20,7 +18,7 @@ def proxy_status(client: redis.Redis, function: str) -> dict:
     alive, stats = pipe.execute()
     status: dict = {"function": function, "alive": bool(alive)}
     status.update((k.decode(), v.decode()) for k, v in stats.items())
-    for name in COUNTS:
+    for name in ProxyStats.counts():
         status[name] = int(status.get(name, 0))
     status["unread_batches"] = _unread(client, function)
     return status

@@ -6,7 +6,7 @@ from storage_manager.protocol.events import ExecutorEvents, TaskEvent
 from storage_manager.protocol.invocation import DEFAULT_PAYLOAD_LIMIT, Invocation, PayloadTooLarge
 from storage_manager.protocol.job_log import ERROR, RESULT, LogEntry
 from storage_manager.protocol.keys import FunctionKeys, JobKeys
-from storage_manager.protocol.proxy_requests import PROXY_GROUP, decode_batch, encode_batch
+from storage_manager.protocol.proxy import PROXY_GROUP, ProxyStats, decode_batch, encode_batch
 from storage_manager.protocol.scripts import script
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "JobKeys",
     "LogEntry",
     "PayloadTooLarge",
+    "ProxyStats",
     "TaskEvent",
     "decode_batch",
     "encode_batch",
