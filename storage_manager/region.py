@@ -25,9 +25,6 @@ class Region:
         for start in starts:
             self.add(start)
 
-    def __contains__(self, task: int) -> bool:
-        return task in self.tasks
-
     def __len__(self) -> int:
         return len(self.tasks)
 
