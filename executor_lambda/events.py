@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,8 @@ class ExecutorEvents:
     tasks: tuple[TaskEvent, ...]
     via: str = ""
     """How the invocation arrived: "proxy" through the KV proxy, else directly."""
+    shard_bytes_read: dict[int, int] = field(default_factory=dict)
+    """Bytes of values read from each shard since the invocation's previous record (see
+    `IOStats`)."""
+    shard_bytes_written: dict[int, int] = field(default_factory=dict)
+    """Bytes of values written to each shard since the invocation's previous record."""

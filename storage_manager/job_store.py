@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -36,12 +36,24 @@ DEFAULT_LOG_TTL_MS = 3_600_000
 
 @dataclass
 class IOStats:
-    """Running totals of this process's traffic with Redis for one job."""
+    """Running totals of this process's traffic with Redis for one job.
+
+    `bytes_read` counts inputs as their tasks consume them; the per-shard counts are values
+    as they cross the wire (outputs, chunks, manifests, the graph), by shard: what each
+    shard received (`shard_bytes_written`) and sent (`shard_bytes_read`)."""
 
     round_trips: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
+    shard_bytes_read: dict[int, int] = field(default_factory=dict)
+    shard_bytes_written: dict[int, int] = field(default_factory=dict)
+
+    def read_from(self, shard: int, size: int) -> None:
+        self.shard_bytes_read[shard] = self.shard_bytes_read.get(shard, 0) + size
+
+    def written_to(self, shard: int, size: int) -> None:
+        self.shard_bytes_written[shard] = self.shard_bytes_written.get(shard, 0) + size
 
 
 class JobStore:
@@ -97,6 +109,7 @@ class JobStore:
                 if data is None:
                     raise MissingOutput(task)
                 found[task] = data
+                self.stats.read_from(shard, len(data))
         return self.resolve_chunks(found)
 
     def resolve_chunks(self, outputs: dict[int, bytes]) -> dict[int, bytes]:
@@ -114,6 +127,7 @@ class JobStore:
                 pipe.set(self.keys.graph, graph_blob, px=ttl)
             self.timed(pipe.execute)
         self.stats.bytes_written += len(graph_blob)
+        self.stats.written_to(self.graph.job_shard, len(graph_blob))
 
     def read_streams(self, log_after: bytes | str, events_after: bytes | str,
                      block_ms: int) -> tuple[list, list]:
