@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from executor_lambda.events import ExecutorEvents, TaskEvent
+from wukong.cost import InvocationSpan, LambdaCost, Pricing, invocation_spans, lambda_cost
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class JobReport:
     finished_at: float
     executors: tuple[ExecutorEvents, ...]
     task_keys: tuple[Any, ...]
+    platform: str = "local"
+    """Where the executors ran: on "local", the embedded runtime, the cost is an estimate."""
 
     @property
     def tasks(self) -> list[TaskRecord]:
@@ -68,11 +71,19 @@ class JobReport:
     def storage_seconds(self) -> float:
         return self._total("storage_seconds")
 
+    @property
+    def invocations(self) -> list[InvocationSpan]:
+        """Each invocation in time, by start."""
+        return invocation_spans(self.executors)
+
+    @property
+    def cost(self) -> LambdaCost:
+        """What the job costs on Lambda at the configured size and prices (`wukong.aws.*`,
+        read now, so a user can price one run at several sizes); see `wukong.cost`."""
+        return lambda_cost(self.invocations, Pricing.from_config(), self.platform != "aws")
+
     def _invoke_delays(self) -> list[float]:
-        firsts: dict[str, ExecutorEvents] = {}
-        for ex in self.executors:
-            firsts.setdefault(ex.executor, ex)
-        return [max(0.0, ex.started_at - ex.sent_at) for ex in firsts.values()]
+        return [max(0.0, s.started_at - s.sent_at) for s in self.invocations]
 
     @property
     def invoke_latency(self) -> float:
@@ -106,7 +117,7 @@ class JobReport:
             f"Redis: {self.round_trips} round trips, {self.bytes_written:,} B written, "
             f"{self.bytes_read:,} B read; time in compute {self.compute_seconds:.3f} s, "
             f"storage {self.storage_seconds:.3f} s; mean invocation latency "
-            f"{self.invoke_latency * 1000:.1f} ms"
+            f"{self.invoke_latency * 1000:.1f} ms; {self.cost.summary()}"
         )
 
 
