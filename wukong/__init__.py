@@ -13,8 +13,9 @@ register_defaults()
 from wukong.client import get  # noqa: E402
 from wukong.cluster import LocalCluster  # noqa: E402
 from wukong.job import JobTimeout  # noqa: E402
+from wukong.performance_report import performance_report  # noqa: E402
 from wukong.report import JobReport, last_job  # noqa: E402
 
 named_schedulers["wukong"] = get
 
-__all__ = ["JobReport", "JobTimeout", "LocalCluster", "get", "last_job"]
+__all__ = ["JobReport", "JobTimeout", "LocalCluster", "get", "last_job", "performance_report"]

@@ -98,7 +98,8 @@ class JobRun:
             finished = time.time()
             self.store.cleanup()
             record(JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
-                             finished, tuple(self.executors), graph.keys))
+                             finished, tuple(self.executors), graph.keys, graph.dependencies,
+                             self.store.stats))
 
     def _follow_log(self) -> dict[int, Any]:
         """Follow the job to its end; the results' values, each fetched as soon as it is

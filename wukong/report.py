@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from executor_lambda.events import ExecutorEvents, TaskEvent
+from storage_manager import IOStats
 from wukong.cost import InvocationSpan, LambdaCost, Pricing, invocation_spans, lambda_cost
 
 
@@ -26,6 +30,10 @@ class JobReport:
     finished_at: float
     executors: tuple[ExecutorEvents, ...]
     task_keys: tuple[Any, ...]
+    dependencies: Sequence[Sequence[int]] = ()
+    """Each task's dependencies, by task index (the job's graph)."""
+    client_io: IOStats | None = None
+    """The client's own traffic with Redis for the job (the graph, the results)."""
     platform: str = "local"
     """Where the executors ran: on "local", the embedded runtime, the cost is an estimate."""
 
@@ -120,15 +128,41 @@ class JobReport:
             f"{self.invoke_latency * 1000:.1f} ms; {self.cost.summary()}"
         )
 
+    def to_html(self, filename: str | os.PathLike | None = None) -> str:
+        """This job's performance report, one self-contained HTML page (see
+        `wukong.performance_report`), also written to `filename` if given. Needs bokeh
+        (`pip install "wukong[diagnostics]"`)."""
+        from wukong.report_page import report_html
+
+        return report_html([self], filename)
+
 
 _lock = threading.Lock()
 _last: JobReport | None = None
+
+
+_collectors: dict[object, list[JobReport]] = {}
 
 
 def record(report: JobReport) -> None:
     global _last
     with _lock:
         _last = report
+        for jobs in _collectors.values():
+            jobs.append(report)
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[list[JobReport]]:
+    """The reports of the jobs this process finishes while the block runs, in order."""
+    token, jobs = object(), []
+    with _lock:
+        _collectors[token] = jobs
+    try:
+        yield jobs
+    finally:
+        with _lock:
+            del _collectors[token]
 
 
 def last_job() -> JobReport | None:
