@@ -2,20 +2,24 @@
 a thread that reads a graph while a seeded invocation's first task runs, and the threads
 that run the tasks of invocations that run several at once.
 
-Created on the first invocation from environment variables, as a Lambda function would be
-configured, and reused by every invocation the process serves afterwards.
+Created on the first invocation from environment variables, as a Lambda function is
+configured (`wukong deploy` sets them), and reused by every invocation the process serves
+afterwards. `WUKONG_PLATFORM=aws` makes the executor start others through AWS Lambda's Invoke
+API; otherwise through the local runtime's queue.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from executor_lambda.gil_probe import GilProbe
-from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT
+from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT, PAYLOAD_KEY, Invocation
 from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
+from storage_manager.payloads import read_spilled_payload
 
 GRAPH_CACHE_SIZE = 8
 
@@ -26,6 +30,8 @@ ENV_INVOKE_SECONDS = "WUKONG_INVOKE_SECONDS"
 """The latency model's cost of one invocation to its caller (0: off)."""
 ENV_PROXY_THRESHOLD = "WUKONG_PROXY_THRESHOLD"
 """The smallest fan-out handed to the KV proxy (unset or 0: no proxy)."""
+ENV_PLATFORM = "WUKONG_PLATFORM"
+"""Where the executor runs: `aws` (AWS Lambda), else the local runtime."""
 
 
 class ExecutorEnvironment:
@@ -47,9 +53,21 @@ class ExecutorEnvironment:
         function = os.environ.get(ENV_FUNCTION, "wukong-executor")
         limit = int(os.environ.get(ENV_PAYLOAD_LIMIT, DEFAULT_PAYLOAD_LIMIT))
         shards = ShardSet(urls)
+        if os.environ.get(ENV_PLATFORM) == "aws":
+            from executor_lambda.platforms.aws.invoker import LambdaInvoker
+
+            return cls(shards, LambdaInvoker(function, shards, payload_limit=limit))
         return cls(shards, make_invoker(shards.shards[0].client, function, limit,
                                         float(os.environ.get(ENV_INVOKE_SECONDS, 0)),
                                         int(os.environ.get(ENV_PROXY_THRESHOLD, 0))))
+
+    def invocation(self, event: dict) -> Invocation:
+        """The invocation an event carries; one passed by reference is read from Redis first
+        (raises `JobGone` once its job was cleaned up)."""
+        key = event.get(PAYLOAD_KEY)
+        if key is not None:
+            event = json.loads(read_spilled_payload(self.shards, event["job"], key))
+        return Invocation.from_event(event)
 
     def graph(self, job_id: str) -> JobGraph:
         """The job's graph, loaded once per warm process (one GET, then from memory)."""

@@ -1,0 +1,1 @@
+"""Where executors run: each platform knows how to start an executor (an `Invoker`)."""
