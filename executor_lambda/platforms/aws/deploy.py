@@ -22,6 +22,7 @@ from executor_lambda.platforms.aws.iam import delete_role, ensure_role
 from executor_lambda.platforms.aws.image import docker_engine_problem, push_image
 from executor_lambda.platforms.aws.limits import ZIP_DIRECT_UPLOAD_BYTES
 from executor_lambda.platforms.aws.package import (
+    DOCKER_PLATFORMS,
     HANDLER,
     ImagePackage,
     PackageSpec,
@@ -146,7 +147,8 @@ def _code(settings: DeploySettings, package: ZipPackage | ImagePackage | None,
             f"the function's package takes {package.unzipped_bytes / 1e6:.0f} MB unzipped, over "
             f"Lambda's 250 MB for a zip, so it must be a container image; its Dockerfile is "
             f"{package.dockerfile}, but {problem}. Build and push it where docker runs "
-            f"(docker build --provenance=false -t URI {package.context} && docker push URI), "
+            f"(docker build --platform {DOCKER_PLATFORMS[package.architecture]} "
+            f"--provenance=false -t URI {package.context} && docker push URI), "
             f"then deploy it with wukong.aws.image-uri (`wukong deploy --image-uri URI`)")
     uri = push_image(package, session.client("ecr"), repository_name(settings.function))
     return Code("Image", {"ImageUri": uri}, f"image {uri} ({package.describe()})")

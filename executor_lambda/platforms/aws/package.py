@@ -100,7 +100,12 @@ class ImagePackage:
 
 def wukong_requirements() -> tuple[str, ...]:
     """The installed Wukong's own dependencies, without those of its extras."""
-    required = importlib.metadata.requires("wukong") or []
+    try:
+        required = importlib.metadata.requires("wukong") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise PackageError("Wukong is not installed as a distribution, so its dependencies "
+                           "are unknown: pip install wukong (or pip install -e . in a clone)"
+                           ) from None
     return tuple(r for r in required if "extra ==" not in r)
 
 
