@@ -38,6 +38,7 @@ def undeploy(**overrides: Any) -> list[str]:
 def deploy_settings(**overrides: Any) -> DeploySettings:
     """The checked settings of a deployment: `wukong.aws.*` with `overrides` on top."""
     raw = dict(dask.config.get("wukong.aws"))
+    raw.pop("prices")  # what a job costs (see `wukong.cost`), not part of the function
     raw["redis-urls"] = dask.config.get("wukong.redis.urls")
     raw["payload-limit"] = dask.config.get("wukong.runtime.payload-limit")
     raw.update(_names(overrides, None))
