@@ -2,12 +2,14 @@
 a thread that reads a graph while a seeded invocation's first task runs, and the threads
 that run the tasks of invocations that run several at once.
 
-Created on the first invocation from environment variables, as a Lambda function would be
-configured, and reused by every invocation the process serves afterwards.
+Created on the first invocation from environment variables (`ExecutorSettings`), as a Lambda
+function is configured (`wukong deploy` sets them), and reused by every invocation the
+process serves afterwards. The platform they name is the one the executor starts others on.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -15,6 +17,8 @@ from executor_lambda.measurement import GilProbe
 from executor_lambda.platforms import Invoker, make_invoker
 from executor_lambda.settings import ExecutorSettings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
+from storage_manager.payloads import read_spilled_payload
+from storage_manager.protocol import PAYLOAD_KEY, Invocation
 
 GRAPH_CACHE_SIZE = 8
 
@@ -34,7 +38,15 @@ class ExecutorEnvironment:
     def from_environ(cls) -> ExecutorEnvironment:
         settings = ExecutorSettings.from_environ()
         shards = ShardSet(settings.redis_urls)
-        return cls(shards, make_invoker(settings.invoker, shards.shards[0].client))
+        return cls(shards, make_invoker(settings.invoker, shards))
+
+    def invocation(self, event: dict) -> Invocation:
+        """The invocation an event carries; one passed by reference is read from Redis first
+        (raises `JobGone` once its job was cleaned up)."""
+        key = event.get(PAYLOAD_KEY)
+        if key is not None:
+            event = json.loads(read_spilled_payload(self.shards, event["job"], key))
+        return Invocation.from_event(event)
 
     def graph(self, job_id: str) -> JobGraph:
         """The job's graph, loaded once per warm process (one GET, then from memory)."""

@@ -1,6 +1,7 @@
 """The function's entry point, with the signature AWS Lambda calls: `handler(event, context)`.
 
-`event` is an `Invocation` as a dict. The context's `get_remaining_time_in_millis` (Lambda's,
+`event` is an `Invocation` as a dict, or a reference to one (see
+`ExecutorEnvironment.invocation`). The context's `get_remaining_time_in_millis` (Lambda's,
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
 crash can be blamed on the right task. A seeded invocation runs its first task while another
@@ -16,7 +17,6 @@ from typing import Any
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.loop import TaskLoop, TaskRun
 from storage_manager import GraphSeed, JobGone, JobStore
-from storage_manager.protocol import Invocation
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,11 @@ def environment() -> ExecutorEnvironment:
 
 def handler(event: dict, context: Any = None) -> dict:
     started_at = time.time()
-    invocation = Invocation.from_event(event)
     env = environment()
     on_task = getattr(context, "wukong_on_task", None)
     first = None
     try:
+        invocation = env.invocation(event)
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
             seed = GraphSeed.decode(invocation.seed)
@@ -48,8 +48,8 @@ def handler(event: dict, context: Any = None) -> dict:
         else:
             graph = env.graph(invocation.job)
     except JobGone:
-        logger.debug("job %s is gone; invocation %s does nothing", invocation.job, invocation.id)
-        return {"job": invocation.job, "task": invocation.task, "status": "gone"}
+        logger.debug("job %s is gone; invocation %s does nothing", event["job"], event["id"])
+        return {"job": event["job"], "task": event["task"], "status": "gone"}
     store = JobStore(env.shards, graph, owner=invocation.id)
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,

@@ -18,6 +18,8 @@ ENV_INVOKE_SECONDS = "WUKONG_INVOKE_SECONDS"
 """The latency model's cost of one invocation to its caller (0: off)."""
 ENV_PROXY_THRESHOLD = "WUKONG_PROXY_THRESHOLD"
 """The smallest fan-out handed to the KV proxy (unset or 0: no proxy)."""
+ENV_PLATFORM = "WUKONG_PLATFORM"
+"""The platform the executor starts others on (`aws`: AWS Lambda; unset: the local one)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ExecutorSettings:
             payload_limit=int(environ.get(ENV_PAYLOAD_LIMIT, DEFAULT_PAYLOAD_LIMIT)),
             invoke_seconds=float(environ.get(ENV_INVOKE_SECONDS, 0)),
             proxy_threshold=int(environ.get(ENV_PROXY_THRESHOLD, 0)),
+            platform=environ.get(ENV_PLATFORM) or "local",
         ))
 
     def environ(self) -> dict[str, str]:
@@ -43,4 +46,5 @@ class ExecutorSettings:
                 ENV_FUNCTION: self.invoker.function,
                 ENV_PAYLOAD_LIMIT: str(self.invoker.payload_limit),
                 ENV_INVOKE_SECONDS: str(self.invoker.invoke_seconds),
-                ENV_PROXY_THRESHOLD: str(self.invoker.proxy_threshold)}
+                ENV_PROXY_THRESHOLD: str(self.invoker.proxy_threshold),
+                ENV_PLATFORM: self.invoker.platform}

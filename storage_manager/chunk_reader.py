@@ -36,6 +36,8 @@ class ChunkReader:
             with ThreadPoolExecutor(len(wanted)) as pool:
                 for part in pool.map(lambda item: self._read_shard(*item), wanted.items()):
                     chunks.update(part)
+        for shard, parts in wanted.items():
+            self._store.stats.read_from(shard, sum(len(chunks[part]) for part in parts))
         resolved = dict(outputs)
         for task, (total, count) in manifests.items():
             resolved[task] = assemble(total, [chunks[task, i] for i in range(count)])

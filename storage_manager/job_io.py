@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -26,12 +26,24 @@ from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet
 
 @dataclass
 class IOStats:
-    """Running totals of this process's traffic with Redis for one job."""
+    """Running totals of this process's traffic with Redis for one job.
+
+    `bytes_read` counts inputs as their tasks consume them; the per-shard counts are values
+    as they cross the wire (outputs, chunks, manifests, the graph), by shard: what each
+    shard received (`shard_bytes_written`) and sent (`shard_bytes_read`)."""
 
     round_trips: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
     seconds: float = 0.0
+    shard_bytes_read: dict[int, int] = field(default_factory=dict)
+    shard_bytes_written: dict[int, int] = field(default_factory=dict)
+
+    def read_from(self, shard: int, size: int) -> None:
+        self.shard_bytes_read[shard] = self.shard_bytes_read.get(shard, 0) + size
+
+    def written_to(self, shard: int, size: int) -> None:
+        self.shard_bytes_written[shard] = self.shard_bytes_written.get(shard, 0) + size
 
 
 class JobIO:

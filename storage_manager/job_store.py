@@ -49,6 +49,7 @@ class JobStore(JobIO):
                 if data is None:
                     raise MissingOutput(task)
                 found[task] = data
+                self.stats.read_from(shard, len(data))
         return self.resolve_chunks(found)
 
     def resolve_chunks(self, outputs: dict[int, bytes]) -> dict[int, bytes]:
@@ -66,6 +67,7 @@ class JobStore(JobIO):
                 pipe.set(self.keys.graph, graph_blob, px=ttl)
             self.timed(pipe.execute)
         self.stats.bytes_written += len(graph_blob)
+        self.stats.written_to(self.graph.job_shard, len(graph_blob))
 
     def read_streams(self, log_after: StreamId, events_after: StreamId, block_ms: int
                      ) -> tuple[list[tuple[StreamId, LogEntry]], StreamId, list[bytes]]:
@@ -74,10 +76,10 @@ class JobStore(JobIO):
         client follows while the job runs."""
         reply = self._xread({self.keys.log: log_after, self.keys.events: events_after},
                             block_ms)
-        events = reply.get(self.keys.events, [])
+        records = reply.get(self.keys.events, [])
         return (_log_entries(reply.get(self.keys.log, [])),
-                events[-1][0] if events else events_after,
-                [fields[_EVENTS_FIELD] for _, fields in events])
+                records[-1][0] if records else events_after,
+                [fields[_EVENTS_FIELD] for _, fields in records])
 
     def read_log(self, after: StreamId, block_ms: int) -> list[tuple[StreamId, LogEntry]]:
         """New entries of the job's log, waiting up to `block_ms` for one."""

@@ -85,13 +85,15 @@ class Publish:
         if len(data) >= SPREAD_BYTES:
             head = manifest(len(data), chunk_count(len(data), chunk_bytes))
             for index, piece in enumerate(split(data, chunk_bytes)):
-                key = store.keys.chunk(task, index)
-                step = self._on(1, graph.chunk_shard(task, index))
+                key, chunk_shard = store.keys.chunk(task, index), graph.chunk_shard(task, index)
+                step = self._on(1, chunk_shard)
                 step.writes.append((key, piece))
                 step.keys += (key, store.keys.chunks)
                 step.args.append("chunk")
+                store.stats.written_to(chunk_shard, len(piece))
         self._on(1, shard).set(store.keys.output(task), head)
         store.stats.bytes_written += len(data)
+        store.stats.written_to(shard, len(head))
 
     def record_events(self, data: bytes) -> None:
         """Ship events before this step's marks, so they are in when the results are."""
@@ -132,7 +134,10 @@ class Publish:
         for (_, shard), step in sorted(steps.items()):
             replies = self._store.run_step(shard, step.keys, step.args, step.writes)
             for task, reply in zip(step.marks, replies, strict=True):
-                results.append(_mark_result(task, reply))
+                result = _mark_result(task, reply)
+                if result.inputs:
+                    self._store.stats.read_from(shard, sum(map(len, result.inputs.values())))
+                results.append(result)
         return results
 
 

@@ -52,6 +52,21 @@ def fan_ins_in_executors():
         yield
 
 
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Credentials and a region for boto3 that reach no AWS account: for moto and for the
+    tests' own stand-ins of Lambda's APIs."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_LAMBDA", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 def job_keys(urls: list[str]) -> list[bytes]:
     found = []
     for url in urls:

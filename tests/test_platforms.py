@@ -7,20 +7,30 @@ import subprocess
 import sys
 
 import pytest
-import redis
 
-from executor_lambda.platforms import InvokerSettings, ProxyInvoker, make_invoker, platform
+from executor_lambda.platforms import (
+    InvokerSettings,
+    ProxyInvoker,
+    make_invoker,
+    make_payload_invoker,
+    platform,
+)
 from executor_lambda.platforms.local import QueueInvoker
 
 
-def test_the_local_platform_and_the_proxy_in_front_of_it():
-    client = redis.Redis(port=1)  # never connected: making invokers talks to no server
-    direct = make_invoker(InvokerSettings(function="f", payload_limit=1000), client)
+def test_the_local_platform_and_the_proxy_in_front_of_it(cluster):
+    direct = make_invoker(InvokerSettings(function="f", payload_limit=1000), cluster.shards)
     assert isinstance(direct, QueueInvoker)
     assert (direct.function, direct.payload_limit) == ("f", 1000)
-    proxied = make_invoker(InvokerSettings(function="f", proxy_threshold=4), client)
+    assert direct.client is cluster.shards.shards[0].client
+    proxied = make_invoker(InvokerSettings(function="f", proxy_threshold=4), cluster.shards)
     assert isinstance(proxied, ProxyInvoker) and isinstance(proxied.direct, QueueInvoker)
     assert proxied.threshold == 4 and proxied.function == "f"
+
+
+def test_the_kv_proxy_is_refused_on_a_platform_it_cannot_invoke_on():
+    with pytest.raises(ValueError, match="cannot invoke on platform 'aws'"):
+        make_payload_invoker("aws", None, "f")
 
 
 def test_an_unknown_platform_is_refused_by_name():

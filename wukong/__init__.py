@@ -1,7 +1,8 @@
 """Wukong: run Dask graphs on decentralized serverless executors.
 
 `import wukong` registers the scheduler name, so `x.compute(scheduler="wukong")` and
-`dask.config.set(scheduler="wukong")` work.
+`dask.config.set(scheduler="wukong")` work. `wukong.deploy()` and `wukong.undeploy()` manage
+the executor function on AWS Lambda.
 """
 
 from dask.base import named_schedulers
@@ -12,9 +13,11 @@ register_defaults()
 
 from wukong.client import get  # noqa: E402
 from wukong.cluster import LocalCluster  # noqa: E402
+from wukong.deployment import deploy, undeploy  # noqa: E402
 from wukong.job import JobTimeout  # noqa: E402
-from wukong.measurement import JobReport, last_job  # noqa: E402
+from wukong.measurement import JobReport, last_job, performance_report  # noqa: E402
 
 named_schedulers["wukong"] = get
 
-__all__ = ["JobReport", "JobTimeout", "LocalCluster", "get", "last_job"]
+__all__ = ["JobReport", "JobTimeout", "LocalCluster", "deploy", "get", "last_job",
+           "performance_report", "undeploy"]

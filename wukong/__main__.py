@@ -1,10 +1,40 @@
-"""The `wukong` command line: `wukong demo` (or `python -m wukong demo`)."""
+"""The `wukong` command line (or `python -m wukong`): `demo` runs a tree reduction and a GEMM
+on the local runtime; `deploy` and `undeploy` create, update and delete the executor function
+on AWS Lambda (flags override `wukong.aws.*` settings)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
+
+import wukong
+
+DEPLOY_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
+    # flag, metavar, type (list: may repeat), help
+    ("--function", "NAME", str, "the function's name (wukong.aws.function)"),
+    ("--region", "REGION", str, "AWS region (wukong.aws.region; default: boto3's chain)"),
+    ("--architecture", "ARCH", str, "x86_64 or arm64 (wukong.aws.architecture)"),
+    ("--runtime", "python3.N", str, "Lambda runtime (default: this Python's version)"),
+    ("--memory", "MB", int, "128-10,240 (wukong.aws.memory)"),
+    ("--timeout", "SECONDS", int, "1-900 (wukong.aws.timeout)"),
+    ("--ephemeral-storage", "MB", int, "size of /tmp, 512-10,240"),
+    ("--reserved-concurrency", "N", int, "executors reserved for the function"),
+    ("--redis-url", "URL", list, "a Redis shard the function uses, e.g. rediss://:TOKEN@HOST:"
+                                 "6379 (repeat for more; default: wukong.redis.urls)"),
+    ("--subnet", "ID", list, "a VPC subnet to run in (repeat for more)"),
+    ("--security-group", "ID", list, "a security group, with --subnet (repeat for more)"),
+    ("--package", "REQUIREMENT", list, "install this beside Wukong's dependencies (repeat)"),
+    ("--image-uri", "URI", str, "deploy this container image instead of building a package"),
+    ("--code-bucket", "BUCKET", str, "S3 bucket for zips over 50 MB (undeploy deletes them)"),
+    ("--role", "NAME", str, "the function's IAM role (default: FUNCTION-role)"),
+    ("--cache-dir", "DIR", str, "wheels and builds (default: ~/.cache/wukong/aws)"),
+)
+LIST_SETTINGS = {"--redis-url": "redis_urls", "--subnet": "subnets",
+                 "--security-group": "security_groups", "--package": "packages"}
+UNDEPLOY_FLAGS = ("--function", "--role", "--region", "--code-bucket")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,14 +42,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="tree reduction and GEMM on the local runtime, vs Dask")
+    deploy = commands.add_parser("deploy", help="create or update the function on AWS Lambda",
+                                 description="Build the executor function's package and "
+                                 "create or update it, with its IAM role, on AWS Lambda.")
+    undeploy = commands.add_parser("undeploy", help="delete the function and its role",
+                                   description="Delete the executor function, its IAM role and "
+                                   "the code `wukong deploy` stored for it.")
+    for flag, metavar, kind, text in DEPLOY_FLAGS:
+        options: dict[str, Any] = {"metavar": metavar, "help": text}
+        if kind is list:
+            options.update(action="append", dest=LIST_SETTINGS[flag])
+        else:
+            options["type"] = kind
+        deploy.add_argument(flag, **options)
+        if flag in UNDEPLOY_FLAGS:
+            undeploy.add_argument(flag, **options)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "log_level")}
     if args.command == "demo":
         from wukong.demo import run_demo
 
         return 0 if run_demo() else 1
-    return 2
+    if args.command == "deploy":
+        return _report(lambda: wukong.deploy(**options).summary(), "deploy")
+    return _report(lambda: _removed(wukong.undeploy(**options)), "undeploy")
 
+
+def _removed(removed: list[str]) -> str:
+    return "deleted " + ", ".join(removed) if removed else "nothing to delete"
+
+
+def _report(action: Callable[[], str], command: str) -> int:
+    """Run `action` and write what it says; an error is one line on stderr, not a traceback."""
+    try:
+        sys.stdout.write(action() + "\n")
+    except (ValueError, RuntimeError, ImportError, *_aws_errors()) as exc:
+        logging.getLogger("wukong").debug("%s failed", command, exc_info=True)
+        sys.stderr.write(f"wukong {command}: {exc}\n")
+        return 1
+    return 0
+
+
+def _aws_errors() -> tuple[type[Exception], ...]:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return ()
+    return (BotoCoreError, ClientError)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -85,7 +85,7 @@ class LocalCluster:
         self.invoker = make_invoker(InvokerSettings(
             function=self.function, payload_limit=self.payload_limit,
             invoke_seconds=self.latency.invoke_seconds, proxy_threshold=self.proxy_threshold,
-        ), self.shards.shards[0].client)
+        ), self.shards)
 
     @property
     def parallelism(self) -> int:

@@ -1,4 +1,4 @@
-"""Compute keys of a task graph on a deployment: plan the job, run it, finish on the client.
+"""Compute keys of a task graph on a cluster: plan the job, run it, finish on the client.
 
 Dask's callbacks get their `start` and `finish` hooks here, on the client; tasks run in other
 processes, so per-task hooks do not fire (the job's per-task events are in
@@ -18,19 +18,19 @@ from dask.local import nested_get
 from executor_lambda import TaskFailure
 from static_scheduler import Plan, plan
 from storage_manager.heap import keep_freed_heap
+from wukong.cluster_protocol import Cluster
 from wukong.config import keep_freed_bytes, plan_settings
-from wukong.deployment import Deployment
 from wukong.job import JobRun
 from wukong.measurement import LearnedEstimates
 
 logger = logging.getLogger(__name__)
 
 
-def compute(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
+def compute(cluster: Cluster, tasks: Mapping[Any, GraphNode], keys: Any,
             callbacks: Any = None) -> Any:
     """The values of `keys` (in their nesting) of the culled task graph `tasks`."""
     keep_freed_heap(keep_freed_bytes("client.keep-freed-bytes"))
-    job = plan_job(deployment, tasks, keys)
+    job = plan_job(cluster, tasks, keys)
     with local_callbacks(callbacks) as active:
         start, _, _, _, finish = unpack_callbacks(active)
         for hook in start:
@@ -38,7 +38,7 @@ def compute(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
         state: dict[str, Any] = {"cache": {}}
         errored = True
         try:
-            values = JobRun(deployment, job).run()
+            values = JobRun(cluster, job).run()
             cache = {job.graph.keys[task]: value for task, value in values.items()}
             state["cache"] = {**cache, **run_client_tasks(job.client_tasks, cache)}
             errored = False
@@ -48,11 +48,11 @@ def compute(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
     return nested_get(keys, state["cache"])
 
 
-def plan_job(deployment: Deployment, tasks: Mapping[Any, GraphNode], keys: Any,
+def plan_job(cluster: Cluster, tasks: Mapping[Any, GraphNode], keys: Any,
              job_id: str | None = None) -> Plan:
-    """The plan of a job on `deployment`, from the settings and the learned estimates now."""
-    settings = plan_settings(deployment)
-    learned = LearnedEstimates(deployment.shards.shards[0].client, deployment.function)
+    """The plan of a job on `cluster`, from the settings and the learned estimates now."""
+    settings = plan_settings(cluster)
+    learned = LearnedEstimates(cluster.shards.shards[0].client, cluster.function)
     return plan(tasks, keys, learned.read(), settings, job_id)
 
 

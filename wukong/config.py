@@ -16,7 +16,7 @@ import yaml
 
 from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality
-from wukong.deployment import Deployment
+from wukong.cluster_protocol import Cluster
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
 
@@ -34,14 +34,14 @@ def setting(name: str, override: Any = None) -> Any:
     return dask.config.get(f"wukong.{name}")
 
 
-def plan_settings(deployment: Deployment) -> PlanSettings:
-    """Everything the next job on `deployment` is planned with."""
+def plan_settings(cluster: Cluster) -> PlanSettings:
+    """Everything the next job on `cluster` is planned with."""
     return PlanSettings(
-        num_shards=len(deployment.shards),
+        num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
         locality=locality_settings(),
-        batching=scheduling_settings(deployment.invoke_seconds, deployment.parallelism,
-                                     deployment.executor_cores),
+        batching=scheduling_settings(cluster.invoke_seconds, cluster.parallelism,
+                                     cluster.executor_cores),
         client_finalize=bool(setting("scheduling.client-finalize")),
     )
 

@@ -31,8 +31,8 @@ from executor_lambda import TaskFailure
 from static_scheduler import Plan, submit
 from storage_manager import JobStore, StreamId, loads
 from storage_manager.protocol import ExecutorEvents, LogEntry
+from wukong.cluster_protocol import Cluster
 from wukong.config import setting
-from wukong.deployment import Deployment
 from wukong.measurement import JobReport, LearnedEstimates, record
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ class JobTimeout(TimeoutError):
 
 
 class JobRun:
-    def __init__(self, deployment: Deployment, plan: Plan,
+    def __init__(self, cluster: Cluster, plan: Plan,
                  on_progress: Callable[[int, int], None] | None = None):
-        self.deployment = deployment
+        self.cluster = cluster
         self.plan = plan
         self.graph = plan.graph
-        self.store = JobStore(deployment.shards, plan.graph)
+        self.store = JobStore(cluster.shards, plan.graph)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
@@ -62,20 +62,21 @@ class JobRun:
     def run(self) -> dict[int, Any]:
         """The values of the requested tasks, by task index."""
         self.submitted_at = time.time()
-        graph, deployment = self.graph, self.deployment
+        graph, cluster = self.graph, self.cluster
         try:
-            submit(self.plan, self.store, deployment.invoker)
+            submit(self.plan, self.store, cluster.invoker)
             values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
-            LearnedEstimates(deployment.shards.shards[0].client, deployment.function).learn(
+            LearnedEstimates(cluster.shards.shards[0].client, cluster.function).learn(
                 self.plan.estimates, self.plan.prefixes, self.executors)
             return values
         finally:
             finished = time.time()
             self.store.cleanup()
             record(JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
-                             finished, tuple(self.executors), graph.keys))
+                             finished, tuple(self.executors), graph.keys, graph.dependencies,
+                             self.store.stats))
 
     def _follow_log(self) -> dict[int, Any]:
         """Follow the job to its end; the results' values, each fetched as soon as it is
@@ -88,7 +89,7 @@ class JobRun:
         while pending:
             entries = self._read_log(last_id)
             if not entries:
-                self.deployment.check_alive()
+                self.cluster.check_alive()
                 if deadline is not None and time.time() > deadline:
                     raise JobTimeout(f"job {self.graph.job_id} exceeded "
                                      f"wukong.client.job-timeout ({timeout} s)")

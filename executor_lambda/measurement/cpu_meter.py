@@ -9,22 +9,22 @@ class CpuMeter:
     """Whether a task computes or mostly waits (a remote call, I/O, a sleep), from a few
     clock reads around it on the thread that runs it.
 
-    Its share is the time the task wanted a CPU over its wall time: the process's CPU time
-    (the process's, not the thread's, so a task whose library computes in threads of its own
-    does not look idle) plus the time this thread waited runnable for a CPU (the kernel's
-    run delay, `/proc/thread-self/schedstat`), so a computing task starved of CPU on a
-    crowded machine does not look idle either. Where the run delay is unknown (not Linux)
-    it counts as zero."""
+    Its share is the process's CPU time over the task's wall time less the time this thread
+    waited, runnable, for a CPU (the kernel's run delay, `/proc/thread-self/schedstat`): the
+    process's CPU time, so a task whose library computes in threads of its own does not look
+    idle; less the run delay, so that neither a computing task starved of CPU on a crowded
+    machine nor a sleeping one that waits for a CPU after it wakes is judged by the crowd.
+    Where the run delay is unknown (not Linux) it counts as zero."""
 
     def __init__(self) -> None:
         self._cpu = time.process_time()
         self._delay = run_delay_seconds()
 
     def share(self, wall_seconds: float) -> float:
-        if wall_seconds <= 0:
+        own = wall_seconds - (run_delay_seconds() - self._delay)
+        if own <= 0:
             return 1.0
-        wanted = time.process_time() - self._cpu + run_delay_seconds() - self._delay
-        return max(0.0, min(1.0, wanted / wall_seconds))
+        return max(0.0, min(1.0, (time.process_time() - self._cpu) / own))
 
 
 def run_delay_seconds() -> float:

@@ -56,6 +56,8 @@ class TaskRecorder:
         self.invocation = invocation
         self.started_at = started_at
         self.events: dict[int, TaskEvent] = {}
+        self.shipped_shard_bytes: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        """The per-shard byte counts as of the last record shipped (read, written)."""
 
     def snapshot(self) -> Snapshot:
         s = self.stats
@@ -98,9 +100,19 @@ class TaskRecorder:
         """Ship the recorded events with `publish`; False if there were none."""
         if not self.events:
             return False
-        inv = self.invocation
+        inv, stats = self.invocation, self.stats
+        read, written = self.shipped_shard_bytes
+        self.shipped_shard_bytes = (dict(stats.shard_bytes_read),
+                                    dict(stats.shard_bytes_written))
         record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self.started_at,
-                                tuple(self.events.values()), inv.via)
+                                tuple(self.events.values()), inv.via,
+                                _since(read, stats.shard_bytes_read),
+                                _since(written, stats.shard_bytes_written))
         publish.record_events(record.encode())
         self.events = {}
         return True
+
+
+def _since(before: dict[int, int], now: dict[int, int]) -> dict[int, int]:
+    return {shard: count - before.get(shard, 0) for shard, count in now.items()
+            if count > before.get(shard, 0)}

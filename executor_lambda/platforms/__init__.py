@@ -1,12 +1,12 @@
 """Platforms that run the executor function, one package each beside this module, as Lithops
-keeps its backends; and the factories that load one by name.
+keeps its backends (`local`, `aws`); and the factories that load one by name.
 
-A platform package provides `invoker(settings, client) -> Invoker` (what the static scheduler
-and executors call) and `payload_invoker(client, function) -> PayloadInvoker` (what the KV
-proxy calls). A platform is imported only when asked for, so choosing one never loads
-another, and importing this package never loads the executor.
+A platform package provides `invoker_for(settings, shards) -> Invoker`, what the static
+scheduler and executors call, and may provide `payload_invoker_for(client, function) ->
+PayloadInvoker`, what the KV proxy calls. A platform is imported only when asked for, so
+choosing one never loads another, and importing this package never loads the executor.
 
-    invoker = make_invoker(InvokerSettings(function="wukong-ab12cd34"), redis_client)
+    invoker = make_invoker(InvokerSettings(function="wukong-ab12cd34"), shards)
     invoker.invoke([Invocation(job="f00", task=3)])
 """
 
@@ -15,27 +15,32 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-import redis
 import redis.asyncio as aioredis
 
 from executor_lambda.platforms.invoker import Invoker, InvokerSettings, PayloadInvoker
 from executor_lambda.platforms.proxy import ProxyInvoker
+from storage_manager import ShardSet
 
 __all__ = ["Invoker", "InvokerSettings", "PayloadInvoker", "ProxyInvoker", "make_invoker",
-           "make_payload_invoker"]
+           "make_payload_invoker", "platform"]
 
 
-def make_invoker(settings: InvokerSettings, client: redis.Redis) -> Invoker:
+def make_invoker(settings: InvokerSettings, shards: ShardSet) -> Invoker:
     """The platform's invoker; batches of `settings.proxy_threshold` or more go through the
-    KV proxy whose streams live on `client`'s server (0: never)."""
-    direct = platform(settings.platform).invoker(settings, client)
+    KV proxy, whose streams live on the first shard (0: never)."""
+    direct = platform(settings.platform).invoker_for(settings, shards)
     if settings.proxy_threshold > 0:
-        return ProxyInvoker(direct, settings.proxy_threshold, client)
+        return ProxyInvoker(direct, settings.proxy_threshold, shards.shards[0].client)
     return direct
 
 
 def make_payload_invoker(name: str, client: aioredis.Redis, function: str) -> PayloadInvoker:
-    return platform(name).payload_invoker(client, function)
+    """The KV proxy's invoker on platform `name`, for the function whose queue and streams
+    live on `client`'s server."""
+    module = platform(name)
+    if not hasattr(module, "payload_invoker_for"):
+        raise ValueError(f"the KV proxy cannot invoke on platform {name!r} yet")
+    return module.payload_invoker_for(client, function)
 
 
 def platform(name: str) -> ModuleType:

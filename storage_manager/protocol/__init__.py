@@ -3,7 +3,12 @@ the invocation payload, the job's log entries, the per-task event records, the K
 request format, and the Lua scripts."""
 
 from storage_manager.protocol.events import ExecutorEvents, TaskEvent
-from storage_manager.protocol.invocation import DEFAULT_PAYLOAD_LIMIT, Invocation, PayloadTooLarge
+from storage_manager.protocol.invocation import (
+    DEFAULT_PAYLOAD_LIMIT,
+    PAYLOAD_KEY,
+    Invocation,
+    PayloadTooLarge,
+)
 from storage_manager.protocol.job_log import ERROR, RESULT, LogEntry
 from storage_manager.protocol.keys import FunctionKeys, JobKeys
 from storage_manager.protocol.proxy import PROXY_GROUP, ProxyStats, decode_batch, encode_batch
@@ -12,6 +17,7 @@ from storage_manager.protocol.scripts import script
 __all__ = [
     "DEFAULT_PAYLOAD_LIMIT",
     "ERROR",
+    "PAYLOAD_KEY",
     "PROXY_GROUP",
     "RESULT",
     "ExecutorEvents",

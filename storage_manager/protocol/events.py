@@ -5,7 +5,7 @@ entry. The client reads them for its progress, its report and the learned estima
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from storage_manager.serialization import dumps, loads
 
@@ -44,6 +44,11 @@ class ExecutorEvents:
     tasks: tuple[TaskEvent, ...]
     via: str = ""
     """How the invocation arrived: "proxy" through the KV proxy, else directly."""
+    shard_bytes_read: dict[int, int] = field(default_factory=dict)
+    """Bytes of values read from each shard since the invocation's previous record (see
+    `IOStats`)."""
+    shard_bytes_written: dict[int, int] = field(default_factory=dict)
+    """Bytes of values written to each shard since the invocation's previous record."""
 
     def encode(self) -> bytes:
         return dumps(self)

@@ -4,7 +4,9 @@ Besides naming the job and the task to start with, an invocation may carry small
 that task inline (base64), so the new executor need not read them from Redis; more start
 tasks (a batch of cheap leaves, see `Region`), as task indices, and how many of them may run
 at once (a batch of tasks that mostly wait); or a leaf's seed (see `GraphSeed`), so the
-executor runs the leaf before it has read the job's graph.
+executor runs the leaf before it has read the job's graph. An invoker may pass an invocation
+over the platform's limit by reference instead: a payload naming the Redis key that holds the
+full one (`PAYLOAD_KEY`, see `storage_manager.payloads`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass, field
 
 DEFAULT_PAYLOAD_LIMIT = 256 * 1024
 """AWS Lambda's limit for asynchronous invocation payloads; the local runtime keeps it too."""
+
+
+PAYLOAD_KEY = "payload_key"
+"""The field of a payload passed by reference: the Redis key holding the full payload."""
 
 
 class PayloadTooLarge(ValueError):
@@ -46,7 +52,8 @@ class Invocation:
         """Every task this invocation starts with."""
         return (self.task, *self.batch)
 
-    def encode(self, limit: int = DEFAULT_PAYLOAD_LIMIT) -> bytes:
+    def encode(self, limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
+        """The JSON payload; raises `PayloadTooLarge` over `limit` bytes (None: no limit)."""
         event = {"job": self.job, "task": self.task, "id": self.id, "attempt": self.attempt,
                  "sent_at": self.sent_at, "via": self.via}  # not asdict: it deep-copies inputs
         if self.inputs:
@@ -59,12 +66,17 @@ class Invocation:
         if self.threads > 1:
             event["threads"] = self.threads
         payload = json.dumps(event, separators=(",", ":")).encode()
-        if len(payload) > limit:
+        if limit is not None and len(payload) > limit:
             raise PayloadTooLarge(
                 f"invocation payload for task {self.task} of job {self.job} is {len(payload)} "
                 f"bytes, over the limit of {limit} (wukong.runtime.payload-limit)"
             )
         return payload
+
+    def reference(self, key: str) -> bytes:
+        """A small payload standing for this one, whose full payload is stored at `key`."""
+        event = {"job": self.job, "task": self.task, "id": self.id, PAYLOAD_KEY: key}
+        return json.dumps(event, separators=(",", ":")).encode()
 
     @classmethod
     def from_event(cls, event: dict) -> Invocation:

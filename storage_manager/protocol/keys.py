@@ -72,6 +72,11 @@ class JobKeys:
         """The parents of a fan-in that hold their outputs there (delayed I/O)."""
         return f"{self.prefix}h:{task}"
 
+    def payload(self, invocation: str) -> str:
+        """An invocation's payload too large for the platform, passed by reference instead
+        (see `storage_manager.payloads`); listed in the chunk index, so cleanup finds it."""
+        return f"{self.prefix}p:{invocation}"
+
 
 class FunctionKeys:
     """Names of one executor function's keys, which outlive its jobs."""

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from storage_manager import IOStats
 from storage_manager.protocol import ExecutorEvents, TaskEvent
+from wukong.measurement.cost import (
+    InvocationSpan,
+    LambdaCost,
+    Pricing,
+    invocation_spans,
+    lambda_cost,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,12 @@ class JobReport:
     finished_at: float
     executors: tuple[ExecutorEvents, ...]
     task_keys: tuple[Any, ...]
+    dependencies: Sequence[Sequence[int]] = ()
+    """Each task's dependencies, by task index (the job's graph)."""
+    client_io: IOStats | None = None
+    """The client's own traffic with Redis for the job (the graph, the results)."""
+    platform: str = "local"
+    """Where the executors ran: on "local", the embedded runtime, the cost is an estimate."""
 
     @property
     def tasks(self) -> list[TaskRecord]:
@@ -68,11 +85,19 @@ class JobReport:
     def storage_seconds(self) -> float:
         return self._total("storage_seconds")
 
+    @property
+    def invocations(self) -> list[InvocationSpan]:
+        """Each invocation in time, by start."""
+        return invocation_spans(self.executors)
+
+    @property
+    def cost(self) -> LambdaCost:
+        """What the job costs on Lambda at the configured size and prices (`wukong.aws.*`,
+        read now, so a user can price one run at several sizes); see `wukong.measurement.cost`."""
+        return lambda_cost(self.invocations, Pricing.from_config(), self.platform != "aws")
+
     def _invoke_delays(self) -> list[float]:
-        firsts: dict[str, ExecutorEvents] = {}
-        for ex in self.executors:
-            firsts.setdefault(ex.executor, ex)
-        return [max(0.0, ex.started_at - ex.sent_at) for ex in firsts.values()]
+        return [max(0.0, s.started_at - s.sent_at) for s in self.invocations]
 
     @property
     def invoke_latency(self) -> float:
@@ -106,18 +131,44 @@ class JobReport:
             f"Redis: {self.round_trips} round trips, {self.bytes_written:,} B written, "
             f"{self.bytes_read:,} B read; time in compute {self.compute_seconds:.3f} s, "
             f"storage {self.storage_seconds:.3f} s; mean invocation latency "
-            f"{self.invoke_latency * 1000:.1f} ms"
+            f"{self.invoke_latency * 1000:.1f} ms; {self.cost.summary()}"
         )
+
+    def to_html(self, filename: str | os.PathLike | None = None) -> str:
+        """This job's performance report, one self-contained HTML page (see
+        `wukong.performance_report`), also written to `filename` if given. Needs bokeh
+        (`pip install "wukong[diagnostics]"`)."""
+        from wukong.measurement.report_page import report_html
+
+        return report_html([self], filename)
 
 
 _lock = threading.Lock()
 _last: JobReport | None = None
 
 
+_collectors: dict[object, list[JobReport]] = {}
+
+
 def record(report: JobReport) -> None:
     global _last
     with _lock:
         _last = report
+        for jobs in _collectors.values():
+            jobs.append(report)
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[list[JobReport]]:
+    """The reports of the jobs this process finishes while the block runs, in order."""
+    token, jobs = object(), []
+    with _lock:
+        _collectors[token] = jobs
+    try:
+        yield jobs
+    finally:
+        with _lock:
+            del _collectors[token]
 
 
 def last_job() -> JobReport | None:

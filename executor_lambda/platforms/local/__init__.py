@@ -4,20 +4,20 @@ executor_lambda.platforms.local` runs its dispatcher; see `dispatcher`)."""
 
 from __future__ import annotations
 
-import redis
 import redis.asyncio as aioredis
 
 from executor_lambda.platforms.invoker import InvokerSettings
 from executor_lambda.platforms.local.invoker import QueueInvoker, QueuePayloadInvoker
+from storage_manager import ShardSet
 
-__all__ = ["QueueInvoker", "QueuePayloadInvoker", "invoker", "payload_invoker"]
+__all__ = ["QueueInvoker", "QueuePayloadInvoker", "invoker_for", "payload_invoker_for"]
 
 
-def invoker(settings: InvokerSettings, client: redis.Redis) -> QueueInvoker:
-    """Invocations pushed onto the function's list on `client`'s server."""
-    return QueueInvoker(client, settings.function, settings.payload_limit,
+def invoker_for(settings: InvokerSettings, shards: ShardSet) -> QueueInvoker:
+    """Invocations pushed onto the function's list, on the first shard."""
+    return QueueInvoker(shards.shards[0].client, settings.function, settings.payload_limit,
                         settings.invoke_seconds)
 
 
-def payload_invoker(client: aioredis.Redis, function: str) -> QueuePayloadInvoker:
+def payload_invoker_for(client: aioredis.Redis, function: str) -> QueuePayloadInvoker:
     return QueuePayloadInvoker(client, function)
