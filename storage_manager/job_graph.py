@@ -140,7 +140,9 @@ class JobGraph:
     def node(self, task: int) -> Any:
         node = self._nodes.get(task)
         if node is None:
-            node = self._nodes[task] = loads(self.node_blob(task))
+            offsets = self._node_offsets
+            blob = memoryview(self._node_bytes)[offsets[task]:offsets[task + 1]]
+            node = self._nodes[task] = loads(blob)  # copied there, once, if it has buffers
         return node
 
     @property

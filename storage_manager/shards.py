@@ -14,6 +14,8 @@ from importlib import resources
 import redis
 from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
 
+from storage_manager.writable_replies import WritableBulkParser
+
 SCRIPT_NAMES = ("step",)
 
 SOCKET_TIMEOUT_SECONDS = 120.0
@@ -73,9 +75,10 @@ class Shard:
 
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_keepalive=True,
-                                           socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                                           command_packer=ValuePacker())
+        options = {"socket_keepalive": True, "socket_timeout": SOCKET_TIMEOUT_SECONDS}
+        self.client = redis.Redis.from_url(url, command_packer=ValuePacker(), **options)
+        self.values = redis.Redis.from_url(url, parser_class=WritableBulkParser, **options)
+        """Reads values (GET, MGET): large ones arrive writable (see `writable_replies`)."""
         self.sha: dict[str, str] = {}
 
     def load_scripts(self) -> None:
@@ -94,6 +97,7 @@ class Shard:
 
     def close(self) -> None:
         self.client.close()
+        self.values.close()
 
 
 class ShardSet:
