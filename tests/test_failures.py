@@ -23,7 +23,6 @@ from dask.utils_test import inc
 import wukong
 from executor_lambda import ExecutorDied, Invocation, RemoteTaskError
 from static_scheduler import CycleError, UnserializableTask
-from storage_manager import ShardSet, StorageUnavailable
 
 
 def notes(exc: BaseException) -> str:
@@ -241,16 +240,6 @@ def test_runtime_gone_fails_the_job():
         assert wait_until_gone(workers) == []
     finally:
         c.close()
-
-
-def test_redis_unreachable():
-    """A shard that cannot be reached is named, with the setting that points at it."""
-    url = "redis://127.0.0.1:1/0"
-    with pytest.raises(StorageUnavailable) as info:
-        ShardSet([url])
-    assert url in str(info.value)
-    assert "wukong.redis.urls" in str(info.value)
-    assert isinstance(info.value, ConnectionError)
 
 
 class LockedError(Exception):
