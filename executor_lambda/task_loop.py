@@ -37,7 +37,7 @@ from typing import Any
 
 from dask.sizeof import sizeof
 
-from executor_lambda.failures import TaskFailure
+from executor_lambda.failures import TaskFailure, UnserializableResult, dumps_result
 from executor_lambda.gil_probe import GilProbe
 from executor_lambda.holds import Holds
 from executor_lambda.invocation import Invocation
@@ -47,7 +47,7 @@ from executor_lambda.ready_stack import ReadyStack
 from executor_lambda.recorder import Snapshot, TaskRecorder
 from executor_lambda.region import Region
 from executor_lambda.task_run import Measures, TaskRun
-from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps, loads
+from storage_manager import JobGone, JobStore, MarkResult, Publish, loads
 from storage_manager.chunking import is_manifest
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,8 @@ class TaskLoop:
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
                          self.invocation.id)
+        except UnserializableResult as exc:  # the task's failure, though its function ran
+            self._fail(exc.task, exc, time.time(), self.recorder.snapshot())
 
     def _step(self, task: int, last: bool) -> list[int] | None:
         """Run and publish one task; the dependents to run here, or None if it failed."""
@@ -338,7 +340,8 @@ class TaskLoop:
         recorder, publish = self.recorder, self.store.publish()
         for task in outputs:
             before = recorder.snapshot()
-            publish.write_output(task, dumps(self.values[task]))
+            publish.write_output(task, dumps_result(self.values[task], task,
+                                                    self.graph.key(task)))
             recorder.amend(task, before)
         for fan_in in sorted(set().union(*outputs.values())):
             firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]
