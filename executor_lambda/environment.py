@@ -1,6 +1,7 @@
 """What an executor process keeps while it is warm: Redis connections, an invoker, graphs,
-a thread that reads a graph while a seeded invocation's first task runs, and the threads
-that run the tasks of invocations that run several at once.
+a thread that reads a graph while a seeded invocation's first task runs, the threads that
+run the tasks of invocations that run several at once, and the hook that records the
+warnings tasks raise.
 
 Created on the first invocation from environment variables, as a Lambda function is
 configured (`wukong deploy` sets them), and reused by every invocation the process serves
@@ -18,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from executor_lambda.gil_probe import GilProbe
 from executor_lambda.invocation import DEFAULT_PAYLOAD_LIMIT, PAYLOAD_KEY, Invocation
 from executor_lambda.invokers import Invoker, ProxyInvoker, QueueInvoker
+from executor_lambda.task_warnings import install as record_task_warnings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
 from storage_manager.payloads import read_spilled_payload
 
@@ -44,6 +46,7 @@ class ExecutorEnvironment:
         self._task_threads = 0
         self.gil_probe = GilProbe()
         """Measures the tasks this process runs on its main thread (see `GilProbe`)."""
+        record_task_warnings()
 
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from executor_lambda.task_warnings import TaskWarning
+
 
 @dataclass(frozen=True)
 class TaskEvent:
@@ -23,6 +25,8 @@ class TaskEvent:
     gil_free: float | None = None
     """How much of its compute time the task left the GIL free (None: not measured; see
     `GilProbe`): what later jobs learn which tasks can share an executor's cores from."""
+    warnings: tuple[TaskWarning, ...] = ()
+    """The warnings the task raised, which the client raises again."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from executor_lambda.events import ExecutorEvents, TaskEvent
 from executor_lambda.invocation import Invocation
 from executor_lambda.task_run import NOT_MEASURED, Measures
+from executor_lambda.task_warnings import TaskWarning
 from storage_manager import IOStats, Publish, dumps
 
 Snapshot = tuple[float, int, int, int]
@@ -27,10 +28,17 @@ class TaskRecorder:
         self.events: dict[int, TaskEvent] = {}
         self.shipped_shard_bytes: tuple[dict[int, int], dict[int, int]] = ({}, {})
         """The per-shard byte counts as of the last record shipped (read, written)."""
+        self._warnings: dict[int, tuple[TaskWarning, ...]] = {}
+        """Warnings of tasks not yet shipped, by task: part of their events."""
 
     def snapshot(self) -> Snapshot:
         s = self.stats
         return (s.seconds, s.round_trips, s.bytes_read, s.bytes_written)
+
+    def warned(self, task: int, warnings: tuple[TaskWarning, ...]) -> None:
+        """Ship `warnings` with the task's event, however often it is recorded."""
+        if warnings:
+            self._warnings[task] = warnings
 
     def record(self, task: int, start: float, compute: float, before: Snapshot,
                pending_round_trips: int = 0, output_bytes: int = 0,
@@ -43,6 +51,7 @@ class TaskRecorder:
             storage_seconds=seconds, round_trips=trips + pending_round_trips,
             bytes_read=read, bytes_written=written, output_bytes=output_bytes,
             cpu_share=measures.cpu_share, gil_free=measures.gil_free,
+            warnings=self._warnings.get(task, ()),
         )
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:
@@ -74,7 +83,7 @@ class TaskRecorder:
                                 _since(read, stats.shard_bytes_read),
                                 _since(written, stats.shard_bytes_written))
         publish.record_events(dumps(record))
-        self.events = {}
+        self.events, self._warnings = {}, {}
         return True
 
 

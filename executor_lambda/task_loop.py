@@ -167,6 +167,7 @@ class TaskLoop:
         return self._complete(run, before, last and not self.running)
 
     def _complete(self, run: TaskRun, before: Snapshot, last: bool) -> list[int] | None:
+        self.recorder.warned(run.task, run.warnings)
         if run.error is not None:
             self._fail(run.task, run.error, run.start, before)
             return None

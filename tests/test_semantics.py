@@ -3,11 +3,18 @@ results, their warnings reaching the caller, and the caller's `dask.config`."""
 
 from __future__ import annotations
 
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 
 import wukong
+from executor_lambda.task_run import TaskRun
+from executor_lambda.task_warnings import install
 
 LARGE = 200_000
 """Floats in a large array (1.6 MB): over `WRITABLE_BYTES`, it comes from Redis in place."""
@@ -39,3 +46,72 @@ def test_inputs_and_results_are_writable(cluster):
     for key in ("big", "small"):
         assert got[key].flags.writeable, key
         got[key] += 1
+
+
+def warn_thrice(x):
+    for _ in range(3):
+        warnings.warn(f"careful with {x}", UserWarning, stacklevel=1)
+    return x
+
+
+WARNING_LINE = warn_thrice.__code__.co_firstlineno + 2
+
+
+@pytest.mark.parametrize(("action", "shown"), [("default", 1), ("always", 3), ("ignore", 0)])
+def test_task_warnings_pass_the_callers_filters(cluster, action, shown):
+    """A task's warnings are raised again on the client, through its filters, as Dask's
+    synchronous scheduler raises them: "default" shows a warning once per location, and
+    each names the task, this file and the line that warned."""
+    dsk = {"x": 1, "warns": (warn_thrice, "x")}
+    for get in (dask.get, wukong.get):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter(action)
+            assert get(dsk, "warns") == 1
+        assert len(caught) == shown, get
+        for record in caught:
+            assert record.category is UserWarning
+            assert str(record.message).startswith("careful with 1")
+            assert (record.filename, record.lineno) == (__file__, WARNING_LINE)
+    if shown:
+        assert "'warns'" in str(record.message)
+
+
+def test_task_warning_as_error_raises_on_the_client(cluster):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="careful with 1"):
+            wukong.get({"x": 1, "warns": (warn_thrice, "x")}, "warns")
+
+
+def test_runtime_warning_of_a_reduction_reaches_the_caller(cluster):
+    """`cumprod` overflowing in the executors' chunks: `pytest.warns` around the compute
+    catches it, as it does under Dask's schedulers."""
+    x = da.from_array(np.full(8, 1e200), chunks=2).cumprod(axis=0)
+    with pytest.warns(RuntimeWarning, match="overflow encountered"):
+        got = x.compute(scheduler="wukong")
+    assert np.isinf(got[-1])
+
+
+def warn_together(barrier, text):
+    barrier.wait(timeout=10)
+    warnings.warn(text, UserWarning, stacklevel=1)
+    barrier.wait(timeout=10)
+    warnings.warn(text, UserWarning, stacklevel=1)
+    return text
+
+
+def test_warnings_are_kept_per_thread():
+    """Tasks running at once on threads of one executor each record only their own
+    warnings; a warning outside any task is shown as Python shows it."""
+    install()
+    barrier = threading.Barrier(3)
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda text: TaskRun.of(0, lambda: (
+            lambda inputs: warn_together(barrier, text), {})), ["one", "two", "three"]))
+    for run in runs:
+        assert [w.message for w in run.warnings] == [run.value] * 2
+        assert {w.category for w in run.warnings} == {UserWarning}
+    with warnings.catch_warnings(record=True) as shown:
+        install()
+        warnings.warn("outside", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["outside"]

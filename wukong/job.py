@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from executor_lambda import TaskFailure
-from executor_lambda.events import ExecutorEvents
+from executor_lambda.events import ExecutorEvents, TaskEvent
 from static_scheduler import (
     Batching,
     LearnedEstimates,
@@ -41,6 +43,7 @@ from static_scheduler import (
     threads_per_group,
 )
 from storage_manager import JobGraph, JobStore, loads
+from storage_manager.code_origins import filename_of
 from storage_manager.job_store import READ_BATCH
 from wukong.cluster import LocalCluster
 from wukong.config import scheduling_settings, setting
@@ -50,6 +53,11 @@ logger = logging.getLogger(__name__)
 
 BLOCK_MS = 1000
 EVENTS_GRACE_MS = 500
+
+
+_warning_registries: defaultdict[str, dict] = defaultdict(dict)
+"""What `warnings` registers per module, here per file a task's warning names: what the
+"default" and "module" actions show once."""
 
 
 class JobTimeout(TimeoutError):
@@ -143,10 +151,22 @@ class JobRun:
             events: ExecutorEvents = loads(blob)
             self.executors.append(events)
             self.tasks_done += len(events.tasks)
+            for event in events.tasks:
+                self._warn(event)
         total = len(self.graph) - len(self.graph.data)
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:
             self.on_progress(self.tasks_done, total)
+
+    def _warn(self, event: TaskEvent) -> None:
+        """Raise the task's warnings again here, through this process's filters, naming
+        the task; by-value code is located in the file it came from."""
+        key = self.graph.keys[event.task]
+        for caught in event.warnings:
+            filename = (filename_of(caught.code) if caught.code else None) or caught.filename
+            warnings.warn_explicit(f"{caught.message} (in task {key!r})", caught.category,
+                                   filename, caught.lineno, module=caught.module,
+                                   registry=_warning_registries[filename])
 
     def _drain_events(self) -> None:
         """Take the events in so far, a batch per read."""
