@@ -11,10 +11,12 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from dask.utils_test import inc
 
 import wukong
 from executor_lambda.task_run import TaskRun
 from executor_lambda.task_warnings import install
+from wukong.config import task_settings
 
 LARGE = 200_000
 """Floats in a large array (1.6 MB): over `WRITABLE_BYTES`, it comes from Redis in place."""
@@ -115,3 +117,43 @@ def test_warnings_are_kept_per_thread():
         install()
         warnings.warn("outside", UserWarning, stacklevel=1)
     assert [str(w.message) for w in shown] == ["outside"]
+
+
+def read_config(*_):
+    return (dask.config.get("user.answer", None), dask.config.get("array.chunk-size"),
+            dask.config.get("scheduler", None))
+
+
+def nested_compute(x):
+    return dask.delayed(inc)(x).compute()
+
+
+@pytest.mark.usefixtures("one_executor_per_leaf", "fan_ins_in_executors")
+def test_callers_config_applies_in_tasks(cluster):
+    """Settings in force at `compute` apply in the job's tasks: a seeded leaf, a task after
+    it and a fan-in; a compute inside a task runs with Dask's synchronous scheduler, not the
+    caller's; and the next job's tasks no longer see them."""
+    dsk = {"x": 1, "seeded": (read_config, "x"), "after": (read_config, "seeded"),
+           "other": (inc, "x"), "fan-in": (read_config, "after", "other"),
+           "nested": (nested_compute, "x")}
+    keys = ["seeded", "after", "fan-in", "nested"]
+    default_chunks = dask.config.get("array.chunk-size")
+    settings = {"user.answer": 42, "array.chunk-size": "7MiB", "scheduler": "wukong"}
+    with dask.config.set(settings):
+        got = wukong.get(dsk, keys)
+    assert list(got) == [(42, "7MiB", "sync")] * 3 + [2]
+    assert list(wukong.get(dsk, keys)) == [(None, default_chunks, "sync")] * 3 + [2]
+
+
+def test_a_setting_that_cannot_travel_is_named(cluster):
+    with dask.config.set({"user.lock": threading.Lock()}), \
+            pytest.raises(ValueError, match=r"dask\.config setting 'user\.lock'"):
+        wukong.get({"x": (inc, 1)}, "x")
+
+
+def test_only_what_the_caller_changed_travels():
+    """Dask's defaults are not sent (executors have them), nor the caller's scheduler."""
+    assert task_settings() == {}
+    with dask.config.set({"scheduler": "wukong", "array.chunk-size": "7MiB",
+                          "user": {"nested": {"deep": 1}}}):
+        assert task_settings() == {"array.chunk-size": "7MiB", "user.nested.deep": 1}

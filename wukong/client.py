@@ -12,7 +12,7 @@ from static_scheduler import build_job_graph, requested_keys, to_task_graph
 from storage_manager.heap import keep_freed_heap
 from wukong.client_tasks import run_client_tasks, split_client_tasks
 from wukong.cluster import LocalCluster, current_cluster
-from wukong.config import keep_freed_bytes, locality_settings, setting
+from wukong.config import keep_freed_bytes, locality_settings, setting, task_settings
 from wukong.job import JobRun
 
 
@@ -39,6 +39,7 @@ def get(dsk: Any, keys: Any, cluster: LocalCluster | None = None, callbacks: Any
         num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
         locality=locality_settings(),
+        config=task_settings(),
     )
     with local_callbacks(callbacks) as active:
         start, _, _, _, finish = unpack_callbacks(active)
