@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from storage_manager.code_origins import DYNAMIC_FILENAME, CodeKey, code_key
@@ -34,6 +34,8 @@ class TaskWarning:
     """The issuing module's `__name__`, which filters match (None where unknown)."""
     code: CodeKey | None = None
     """The key of by-value code that issued it, whose file only the client knows."""
+    count: int = field(default=1, compare=False)
+    """How many times in a row the task raised it (a warning in a loop travels once)."""
 
 
 _running = threading.local()
@@ -74,4 +76,8 @@ def _record(message: Warning | str, category: type[Warning], filename: str, line
         frame = frame.f_back  # the frame that issued it: its module, and by-value code
     module = frame.f_globals.get("__name__") if frame is not None else None
     code = code_key(frame.f_code) if frame is not None and filename == DYNAMIC_FILENAME else None
-    caught.append(TaskWarning(category, str(message), filename, lineno, module, code))
+    warning = TaskWarning(category, str(message), filename, lineno, module, code)
+    if caught and caught[-1] == warning:
+        caught[-1] = replace(caught[-1], count=caught[-1].count + 1)
+    else:
+        caught.append(warning)

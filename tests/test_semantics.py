@@ -119,6 +119,12 @@ def test_warnings_are_kept_per_thread():
     assert [str(w.message) for w in shown] == ["outside"]
 
 
+def test_a_warning_repeated_in_a_loop_travels_once():
+    install()
+    (caught,) = TaskRun.of(0, lambda: (lambda inputs: warn_thrice(1), {})).warnings
+    assert (caught.message, caught.lineno, caught.count) == ("careful with 1", WARNING_LINE, 3)
+
+
 def read_config(*_):
     return (dask.config.get("user.answer", None), dask.config.get("array.chunk-size"),
             dask.config.get("scheduler", None))

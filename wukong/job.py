@@ -164,9 +164,10 @@ class JobRun:
         key = self.graph.keys[event.task]
         for caught in event.warnings:
             filename = (filename_of(caught.code) if caught.code else None) or caught.filename
-            warnings.warn_explicit(f"{caught.message} (in task {key!r})", caught.category,
-                                   filename, caught.lineno, module=caught.module,
-                                   registry=_warning_registries[filename])
+            for _ in range(caught.count):
+                warnings.warn_explicit(f"{caught.message} (in task {key!r})", caught.category,
+                                       filename, caught.lineno, module=caught.module,
+                                       registry=_warning_registries[filename])
 
     def _drain_events(self) -> None:
         """Take the events in so far, a batch per read."""
