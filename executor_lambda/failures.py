@@ -16,6 +16,29 @@ class RemoteTaskError(Exception):
     """Stands in for a user exception that could not be pickled back to the client."""
 
 
+class UnserializableResult(TypeError):
+    """A task's result cannot be pickled, so it can reach neither other executors nor the
+    client; the message names the task and the type. `task` is its index in the job."""
+
+    def __init__(self, message: str, task: int = -1):
+        super().__init__(message)
+        self.task = task
+
+
+def dumps_result(value: object, task: int, key: object) -> bytes:
+    """`dumps(value)`, or `UnserializableResult` naming the task and the value's type."""
+    try:
+        return dumps(value)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        kind = type(value)
+        raise UnserializableResult(
+            f"task {key!r} returned a {kind.__module__}.{kind.__qualname__} that cannot be "
+            f"pickled to reach other executors or the client: {type(exc).__name__}: {exc}",
+            task) from exc
+
+
 @dataclass
 class TaskFailure:
     exception: BaseException
@@ -24,7 +47,10 @@ class TaskFailure:
 
     @classmethod
     def from_exception(cls, exc: BaseException, executor: str) -> TaskFailure:
-        return cls(exc, RemoteTraceback.of(exc), executor)
+        """The failure of `exc`, with its remote traceback, except for a result that could
+        not be pickled: no user code failed there, and the message says all."""
+        unpicklable = isinstance(exc, UnserializableResult)
+        return cls(exc, RemoteTraceback() if unpicklable else RemoteTraceback.of(exc), executor)
 
     def encode(self) -> bytes:
         try:

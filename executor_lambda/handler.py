@@ -5,7 +5,8 @@
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
 crash can be blamed on the right task. A seeded invocation runs its first task while another
-thread reads the job's graph (see `GraphSeed`).
+thread reads the job's graph (see `GraphSeed`). Tasks run with the job's `dask.config`
+settings (see `task_config`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.loop import TaskLoop, TaskRun
+from executor_lambda.task_config import job_config
 from storage_manager import GraphSeed, JobGone, JobStore
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ def handler(event: dict, context: Any = None) -> dict:
             seed = GraphSeed.decode(invocation.seed)
             if on_task is not None:
                 on_task(seed.task)
-            first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
+            with job_config(seed.config):
+                first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
             graph = graph_read.result()
         else:
             graph = env.graph(invocation.job)
@@ -55,5 +58,6 @@ def handler(event: dict, context: Any = None) -> dict:
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
                     pool, env.gil_probe)
-    loop.run()
+    with job_config(graph.config):
+        loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

@@ -11,7 +11,7 @@ executor would wait on them forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -42,9 +42,10 @@ def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
-                    num_shards: int, ttl_ms: int, locality: Locality | None = None
-                    ) -> JobGraph:
-    """The job's graph; `locality` (read on the client) travels with it to the executors."""
+                    num_shards: int, ttl_ms: int, locality: Locality | None = None,
+                    config: Mapping[str, Any] | None = None) -> JobGraph:
+    """The job's graph; `locality` and `config` (the `dask.config` settings its tasks run
+    with), read on the client, travel with it to the executors."""
     keys = tuple(tasks)
     index = {key: i for i, key in enumerate(keys)}
     dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
@@ -64,6 +65,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         num_shards=num_shards,
         ttl_ms=ttl_ms,
         locality=locality or Locality(),
+        config=config,
     )
 
 

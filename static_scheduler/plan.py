@@ -6,7 +6,8 @@ configuration), and decides
 
 - which tasks the client finalizes itself (Dask's collection finalizers at the graph's end,
   see `finalizers`), and so which outputs the executors must return;
-- the job graph the executors share (`build_job_graph`: numbering, edges, placement);
+- the job graph the executors share (`build_job_graph`: numbering, edges, placement, and
+  the `dask.config` settings its tasks run with);
 - what each invocation starts with (`Start`): one leaf, a batch of cheap or waiting leaves
   (`batching`), or a group of leaves whose large outputs meet (`grouping`), on how many
   threads, and the seed that lets a lone leaf run before its executor reads the graph.
@@ -45,6 +46,8 @@ class PlanSettings:
     batching: Batching = field(default_factory=Batching)
     client_finalize: bool = True
     """The client runs Dask's collection finalizers at the graph's end."""
+    task_config: Mapping[str, Any] = field(default_factory=dict)
+    """The `dask.config` settings (dotted keys) the job's tasks run with."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
     if settings.client_finalize:
         remote, results, client_tasks = split_client_tasks(tasks, results)
     graph = build_job_graph(job_id or uuid.uuid4().hex[:16], remote, results,
-                            settings.num_shards, settings.ttl_ms, settings.locality)
+                            settings.num_shards, settings.ttl_ms, settings.locality,
+                            settings.task_config)
     prefixes = task_prefixes(graph.keys)
     starts = _starts(graph, prefixes, estimates, settings.batching)
     return Plan(graph, starts, client_tasks, prefixes, estimates)

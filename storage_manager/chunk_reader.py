@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from storage_manager.chunking import assemble, is_manifest, read_manifest
+from storage_manager.chunking import Buffer, assemble, is_manifest, read_manifest
 from storage_manager.errors import MissingOutput
 from storage_manager.job_io import JobIO
 
@@ -18,7 +18,7 @@ class ChunkReader:
     def __init__(self, store: JobIO):
         self._store = store
 
-    def resolve(self, outputs: dict[int, bytes]) -> dict[int, bytes]:
+    def resolve(self, outputs: dict[int, Buffer]) -> dict[int, Buffer]:
         """`outputs` with each manifest replaced by the value its chunks make up."""
         manifests = {t: read_manifest(d) for t, d in outputs.items() if is_manifest(d)}
         if not manifests:
@@ -29,7 +29,7 @@ class ChunkReader:
             for index in range(count):
                 shard = graph.chunk_shard(task, index)
                 wanted[shard].append((task, index))
-        chunks: dict[tuple[int, int], bytes] = {}
+        chunks: dict[tuple[int, int], Buffer] = {}
         if len(wanted) == 1:
             chunks.update(self._read_shard(*next(iter(wanted.items()))))
         else:
@@ -44,9 +44,9 @@ class ChunkReader:
         return resolved
 
     def _read_shard(self, shard: int, parts: list[tuple[int, int]]
-                    ) -> dict[tuple[int, int], bytes]:
+                    ) -> dict[tuple[int, int], Buffer]:
         store = self._store
-        pipe = store.shards.shards[shard].client.pipeline(transaction=False)
+        pipe = store.shards.shards[shard].values.pipeline(transaction=False)
         for task, index in parts:
             pipe.get(store.keys.chunk(task, index))
         values = store.timed(pipe.execute)

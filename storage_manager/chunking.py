@@ -40,11 +40,11 @@ def manifest(total: int, count: int) -> bytes:
     return _MANIFEST.pack(MANIFEST_MAGIC, total, count)
 
 
-def is_manifest(data: bytes) -> bool:
+def is_manifest(data: Buffer) -> bool:
     return len(data) == _MANIFEST.size and data[:4] == MANIFEST_MAGIC
 
 
-def read_manifest(data: bytes) -> tuple[int, int]:
+def read_manifest(data: Buffer) -> tuple[int, int]:
     """(total bytes, number of chunks)."""
     _, total, count = _MANIFEST.unpack(data)
     return total, count
@@ -57,7 +57,7 @@ def split(data: bytes, chunk_bytes: int) -> Iterator[memoryview]:
         yield view[start:start + chunk_bytes]
 
 
-def assemble(total: int, chunks: list[bytes]) -> bytes | bytearray:
+def assemble(total: int, chunks: list[Buffer]) -> Buffer:
     """One buffer holding the chunks in order: the only copy made on the way in, and none
     for a value in one chunk (every value from `SPREAD_BYTES` up to the chunk size)."""
     size = sum(map(len, chunks))

@@ -27,6 +27,8 @@ class GraphSeed:
     """The task's serialized node, as the graph stores it."""
     inputs: tuple[tuple[Any, bytes], ...]
     """(Dask key, serialized data node) of each of the task's dependencies."""
+    config_blob: bytes
+    """The job's `dask.config` settings, serialized, as the graph has them."""
 
     @classmethod
     def of(cls, graph: JobGraph, task: int) -> GraphSeed | None:
@@ -36,17 +38,23 @@ class GraphSeed:
             return None
         node = graph.node_blob(task)
         inputs = tuple((graph.key(d), graph.node_blob(d)) for d in dependencies)
-        if len(node) + sum(len(blob) for _, blob in inputs) > SEED_BYTES:
+        size = len(node) + sum(len(blob) for _, blob in inputs) + len(graph.config_blob)
+        if size > SEED_BYTES:
             return None
-        return cls(task, node, inputs)
+        return cls(task, node, inputs, graph.config_blob)
 
     def encode(self) -> bytes:
-        return pickle.dumps((self.task, self.node, self.inputs), protocol=PROTOCOL)
+        return pickle.dumps((self.task, self.node, self.inputs, self.config_blob),
+                            protocol=PROTOCOL)
 
     @classmethod
     def decode(cls, blob: bytes) -> GraphSeed:
-        task, node, inputs = pickle.loads(blob)
-        return cls(task, node, inputs)
+        return cls(*pickle.loads(blob))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The job's `dask.config` settings (see `JobGraph.config`)."""
+        return loads(self.config_blob)
 
     def node_and_inputs(self) -> tuple[Any, dict[Any, Any]]:
         """The task's node and its inputs by key, ready to call."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import pickle
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from storage_manager.locality import Locality
-from storage_manager.serialization import PROTOCOL, loads
+from storage_manager.serialization import PROTOCOL, dumps, loads
 from storage_manager.shards import job_shard, task_shard
 
 KEY_BLOCK = 256
@@ -72,7 +72,7 @@ class JobGraph:
     def __init__(self, job_id: str, keys: Sequence[Any], node_blobs: Iterable[bytes],
                  dependencies: Iterable[Iterable[int]], dependents: Iterable[Iterable[int]],
                  data: frozenset[int], results: frozenset[int], num_shards: int, ttl_ms: int,
-                 locality: Locality | None = None):
+                 locality: Locality | None = None, config: Mapping[str, Any] | None = None):
         blobs = list(node_blobs)
         offsets = array("q", [0])
         for blob in blobs:
@@ -96,17 +96,28 @@ class JobGraph:
         self.ttl_ms = ttl_ms
         self.locality = locality or Locality()
         """The job's locality switches, as the client's configuration had them."""
+        self.config_blob = dumps(dict(config or {}))
+        """The client's `dask.config` settings the job's tasks run with (dotted keys),
+        serialized once: seeds carry it as it is."""
+        self._config: dict[str, Any] | None = None
         self.waits_for = array("i", (sum(1 for d in deps if d not in self.data)
                                      for deps in self.dependencies))
         """How many parents each task waits for: its dependencies that are not data."""
         self._nodes: dict[int, Any] = {}
 
     def __getstate__(self) -> dict:
-        caches = ("_nodes", "_keys", "_decoded_blocks")
+        caches = ("_nodes", "_keys", "_decoded_blocks", "_config")
         return {k: v for k, v in self.__dict__.items() if k not in caches}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _nodes={}, _keys=None, _decoded_blocks={})
+        self.__dict__.update(state, _nodes={}, _keys=None, _decoded_blocks={}, _config=None)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The `dask.config` settings the job's tasks run with, loaded once."""
+        if self._config is None:
+            self._config = loads(self.config_blob)
+        return self._config
 
     def __len__(self) -> int:
         return len(self._node_offsets) - 1
@@ -140,7 +151,9 @@ class JobGraph:
     def node(self, task: int) -> Any:
         node = self._nodes.get(task)
         if node is None:
-            node = self._nodes[task] = loads(self.node_blob(task))
+            offsets = self._node_offsets
+            blob = memoryview(self._node_bytes)[offsets[task]:offsets[task + 1]]
+            node = self._nodes[task] = loads(blob)  # copied there, once, if it has buffers
         return node
 
     @property

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from storage_manager.chunk_reader import ChunkReader
+from storage_manager.chunking import Buffer
 from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_io import JobIO, run_step
 from storage_manager.protocol import events
@@ -35,15 +36,16 @@ class JobStore(JobIO):
         return Publish(self)
 
     # -- executors ---------------------------------------------------------------------------
-    def fetch_outputs(self, tasks: Iterable[int]) -> dict[int, bytes]:
-        """Read outputs with one MGET per shard, then the chunks of any large ones. Bytes
-        are counted as read by whoever consumes them, not here."""
+    def fetch_outputs(self, tasks: Iterable[int]) -> dict[int, Buffer]:
+        """Read outputs with one MGET per shard, then the chunks of any large ones (large
+        values arrive in writable buffers). Bytes are counted as read by whoever consumes
+        them, not here."""
         by_shard: dict[int, list[int]] = defaultdict(list)
         for task in tasks:
             by_shard[self.graph.output_shard(task)].append(task)
-        found: dict[int, bytes] = {}
+        found: dict[int, Buffer] = {}
         for shard, group in by_shard.items():
-            client = self.shards.shards[shard].client
+            client = self.shards.shards[shard].values
             values = self.timed(client.mget, [self.keys.output(t) for t in group])
             for task, data in zip(group, values, strict=True):
                 if data is None:
@@ -52,7 +54,7 @@ class JobStore(JobIO):
                 self.stats.read_from(shard, len(data))
         return self.resolve_chunks(found)
 
-    def resolve_chunks(self, outputs: dict[int, bytes]) -> dict[int, bytes]:
+    def resolve_chunks(self, outputs: dict[int, Buffer]) -> dict[int, Buffer]:
         """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
         return ChunkReader(self).resolve(outputs)
 

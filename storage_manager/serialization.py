@@ -3,9 +3,11 @@ out-of-band buffers.
 
 Large contiguous buffers (numpy arrays, bytes-like objects) are taken out of the pickle
 stream and appended after it, so they are copied once when the frame is joined and never
-when it is read: `loads` hands the buffers to pickle as views of the bytes it was given.
-(Arrays read that way are read-only views when the bytes are immutable, as Dask expects
-task inputs to be treated anyway.)
+when it is read: `loads` hands the buffers to pickle as views of the buffer it was given.
+Every value `loads` returns is writable, as the values of Dask's own schedulers are (a task
+may write into its input, the caller into its result): a writable buffer (a `bytearray`, as
+shards return large values, see `writable_replies`) is used in place; a read-only one
+(`bytes`: small values, inline inputs) is copied first.
 
 A framed value starts with `MAGIC`; anything else is a plain pickle (which starts with
 the PROTO opcode, b'\\x80'), so both read back through `loads`.
@@ -98,6 +100,8 @@ def loads(data: bytes | bytearray | memoryview) -> Any:
     if data[:4] != MAGIC:
         return pickle.loads(data)
     view = memoryview(data)
+    if view.readonly:
+        view = memoryview(bytearray(view))
     _, count, body_len = _COUNTS.unpack_from(view)
     offset = _COUNTS.size
     sizes = struct.unpack_from(f"<{count}Q", view, offset)

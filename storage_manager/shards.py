@@ -11,9 +11,12 @@ import zlib
 from collections.abc import Sequence
 
 import redis
+from redis.backoff import NoBackoff
 from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
+from redis.retry import Retry
 
 from storage_manager.protocol.scripts import script
+from storage_manager.writable_replies import WritableBulkParser
 
 SCRIPT_NAMES = ("step",)
 """The scripts every shard has loaded (see `protocol.scripts`)."""
@@ -21,6 +24,14 @@ SCRIPT_NAMES = ("step",)
 SOCKET_TIMEOUT_SECONDS = 120.0
 """How long one call may wait for its reply. redis-py 8 defaults to 5 s, which moving large
 values through a busy shard can exceed; a shard silent for two minutes counts as lost."""
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+"""How long opening a connection to a shard may take."""
+
+HANDSHAKE_TIMEOUT_SECONDS = 5.0
+"""How long a shard has to answer when it is opened (a PING, then loading the scripts): a
+server that accepts connections and never answers fails within seconds, not at the first
+call's `SOCKET_TIMEOUT_SECONDS`."""
 
 
 LARGE_VALUE_BYTES = 64 * 1024
@@ -71,27 +82,53 @@ class Shard:
 
     def __init__(self, url: str):
         self.url = url
-        self.client = redis.Redis.from_url(url, socket_keepalive=True,
-                                           socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                                           command_packer=ValuePacker())
+        options = {"socket_keepalive": True, "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+                   "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        self.client = redis.Redis.from_url(url, command_packer=ValuePacker(), **options)
+        self.values = redis.Redis.from_url(url, parser_class=WritableBulkParser, **options)
+        """Reads values (GET, MGET): large ones arrive writable (see `writable_replies`)."""
         self.sha: dict[str, str] = {}
 
-    def load_scripts(self) -> None:
+    def open(self) -> None:
+        """Check, within seconds, that the shard is a Redis server that answers, and load
+        the scripts; `StorageUnavailable` naming the shard and the setting if not. The check
+        uses a connection of its own, with short timeouts and no retries."""
+        probe = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     socket_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+                                     retry=Retry(NoBackoff(), 0))
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for name in SCRIPT_NAMES:
-                pipe.script_load(script(name))
-            shas = pipe.execute()
+            probe.ping()
+            self.load_scripts(probe)
+        except redis.TimeoutError as exc:
+            raise self._unavailable(
+                f"did not answer within {HANDSHAKE_TIMEOUT_SECONDS:g} s ({exc})") from exc
         except redis.ConnectionError as exc:
-            raise StorageUnavailable(
-                f"cannot reach Redis shard {self.url}: {exc}. Check wukong.redis.urls, "
-                "or leave it empty so LocalCluster starts its own redis-server"
+            raise self._unavailable(f"cannot be reached: {exc}") from exc
+        except redis.RedisError as exc:
+            raise self._unavailable(
+                f"does not answer as a Redis server does ({type(exc).__name__}: {exc})"
             ) from exc
+        finally:
+            probe.close()
+
+    def _unavailable(self, why: str) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"Redis shard {self.url} {why}. Check wukong.redis.urls, or leave it empty so "
+            "LocalCluster starts its own redis-server")
+
+    def load_scripts(self, client: redis.Redis | None = None) -> None:
+        """Load the job scripts (again, when a shard forgot them) through `client`, by
+        default the shard's own."""
+        pipe = (client or self.client).pipeline(transaction=False)
+        for name in SCRIPT_NAMES:
+            pipe.script_load(script(name))
+        shas = pipe.execute()
         self.sha = dict(zip(SCRIPT_NAMES, (s.decode() if isinstance(s, bytes) else s
                                            for s in shas), strict=True))
 
     def close(self) -> None:
         self.client.close()
+        self.values.close()
 
 
 class ShardSet:
@@ -102,7 +139,7 @@ class ShardSet:
             raise ValueError("wukong.redis.urls is empty: at least one Redis URL is needed")
         self.shards = [Shard(url) for url in urls]
         for shard in self.shards:
-            shard.load_scripts()
+            shard.open()
 
     def __len__(self) -> int:
         return len(self.shards)

@@ -16,6 +16,7 @@ from static_scheduler import build_job_graph, to_task_graph
 from storage_manager import JobGone, JobStore, Locality, ShardSet, dumps
 from storage_manager.chunking import is_manifest
 from storage_manager.shards import LARGE_VALUE_BYTES
+from storage_manager.writable_replies import WRITABLE_BYTES
 from wukong.redis_servers import RedisServer, find_redis_server
 
 TTL_MS = 60_000
@@ -173,3 +174,21 @@ def test_a_step_with_large_writes_reloads_a_forgotten_script(shards):
     assert store.fetch_outputs([p0]) == {p0: LARGE}
     JobStore(shards, graph).cleanup()
     assert [s.client.dbsize() for s in shards.shards] == [0, 0]
+
+
+def test_large_values_are_received_into_writable_buffers(shards):
+    """GET and MGET on a shard's value connection return bulk strings of `WRITABLE_BYTES` or
+    more as bytearrays received in place (exactly the bytes stored, next replies intact),
+    smaller ones as bytes."""
+    shard = shards.shards[0]
+    big, small = bytes(range(256)) * 4097, b"x" * 100  # 1 MB + 256 B, and 100 B
+    assert len(small) < WRITABLE_BYTES <= len(big)
+    shard.client.mset({"test:big": big, "test:small": small, "test:edge": big[:WRITABLE_BYTES]})
+    got = shard.values.mget(["test:big", "test:missing", "test:small", "test:edge", "test:big"])
+    assert got == [big, None, small, big[:WRITABLE_BYTES], big]
+    assert [type(v) for v in got] == [bytearray, type(None), bytes, bytearray, bytearray]
+    pipe = shard.values.pipeline(transaction=False)
+    for key in ("test:big", "test:small", "test:big"):
+        pipe.get(key)
+    assert pipe.execute() == [big, small, big]
+    assert shard.values.get("test:small") == small

@@ -21,9 +21,8 @@ from conftest import job_keys, wait_until_gone
 from dask.utils_test import inc
 
 import wukong
-from executor_lambda import ExecutorDied, RemoteTaskError
+from executor_lambda import ExecutorDied, RemoteTaskError, UnserializableResult
 from static_scheduler import CycleError, UnserializableTask
-from storage_manager import ShardSet, StorageUnavailable
 from storage_manager.protocol import Invocation
 
 
@@ -244,16 +243,6 @@ def test_runtime_gone_fails_the_job():
         c.close()
 
 
-def test_redis_unreachable():
-    """A shard that cannot be reached is named, with the setting that points at it."""
-    url = "redis://127.0.0.1:1/0"
-    with pytest.raises(StorageUnavailable) as info:
-        ShardSet([url])
-    assert url in str(info.value)
-    assert "wukong.redis.urls" in str(info.value)
-    assert isinstance(info.value, ConnectionError)
-
-
 class LockedError(Exception):
     """An exception that holds a lock: it cannot be pickled back to the client."""
 
@@ -275,6 +264,33 @@ def test_unpicklable_exception_reaches_client(cluster):
     assert "'boom'" in notes(info.value)
     assert "Traceback (most recent call last)" in notes(info.value)
     assert "raise_locked" in notes(info.value)
+
+
+def with_lock(x):
+    return {"x": x, "lock": threading.Lock()}
+
+
+def pair(a, b):
+    return a, b
+
+
+@pytest.mark.usefixtures("one_executor_per_leaf")
+@pytest.mark.parametrize("wanted", ["locked", "joined"])
+def test_unpicklable_result_names_the_task_and_type(cluster, wanted):
+    """A result that must travel (to the client, or to a fan-in another executor may run)
+    and cannot be pickled fails as that task's error, naming the task and the type, with
+    no traceback from inside Wukong; the cluster runs the next job as before."""
+    dsk = {"a": (inc, 1), "locked": (with_lock, "a"), "b": (inc, 2),
+           "joined": (pair, "locked", "b")}
+    with pytest.raises(UnserializableResult) as info:
+        wukong.get(dsk, wanted)
+    message = str(info.value)
+    assert "task 'locked' returned a builtins.dict that cannot be pickled" in message
+    assert "_thread.lock" in message
+    assert isinstance(info.value, TypeError)
+    assert "'locked' in Wukong executor" in notes(info.value)
+    assert "Traceback" not in notes(info.value) and "task_loop" not in notes(info.value)
+    assert wukong.get({"x": (inc, 1)}, "x") == 2
 
 
 class TwoArgError(Exception):

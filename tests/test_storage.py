@@ -19,15 +19,27 @@ MiB = 1024 * 1024
 
 
 def test_out_of_band_buffers_are_read_without_copying():
-    """An array read back is a view of the bytes it came in, not a copy."""
+    """An array read back from a writable buffer is a writable view of it, not a copy."""
     array = np.arange(1_000_000, dtype=np.float64)
-    blob = dumps({"a": array, "n": 3})
+    blob = bytearray(dumps({"a": array, "n": 3}))
     back = loads(blob)
     assert back["n"] == 3
     np.testing.assert_array_equal(back["a"], array)
     assert np.shares_memory(back["a"], np.frombuffer(blob, dtype=np.uint8))
     assert len(blob) < array.nbytes + 1000
-    assert back["a"].flags.aligned
+    assert back["a"].flags.aligned and back["a"].flags.writeable
+
+
+def test_values_read_from_immutable_bytes_are_writable_copies():
+    """Under Dask's own schedulers every value is writable; so is one read from `bytes`."""
+    array = np.arange(1_000, dtype=np.float64)
+    blob = dumps(array)
+    for data in (blob, memoryview(blob)):
+        back = loads(data)
+        assert back.flags.writeable
+        assert not np.shares_memory(back, np.frombuffer(blob, dtype=np.uint8))
+        back += 1
+        np.testing.assert_array_equal(back, array + 1)
 
 
 def test_values_without_buffers_stay_plain_pickles():

@@ -15,10 +15,17 @@ import dask.config
 import yaml
 
 from static_scheduler import Batching, PlanSettings
-from storage_manager import Locality
+from storage_manager import Locality, dumps
 from wukong.cluster_protocol import Cluster
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
+
+NOT_SENT = ("scheduler", "get", "pool")
+"""Settings that name the caller's own scheduler and its thread pool, which tasks do not
+get: in an executor, a compute inside a task runs with Dask's synchronous scheduler (a
+task calling `.compute()` there must not start a cluster of its own)."""
+
+_merged_defaults: tuple[int, dict] = (0, {})
 
 
 def register_defaults() -> None:
@@ -43,6 +50,7 @@ def plan_settings(cluster: Cluster) -> PlanSettings:
         batching=scheduling_settings(cluster.invoke_seconds, cluster.parallelism,
                                      cluster.executor_cores),
         client_finalize=bool(setting("scheduling.client-finalize")),
+        task_config=task_settings(),
     )
 
 
@@ -59,6 +67,42 @@ def locality_settings() -> Locality:
         chunk_bytes=int(setting("storage.chunk-bytes")),
         payload_limit=int(setting("runtime.payload-limit")),
     )
+
+
+def task_settings() -> dict[str, Any]:
+    """What the job's tasks run with: this process's `dask.config` where it differs from
+    Dask's defaults (what `dask.config.set`, YAML files and `DASK_*` variables set), as
+    dotted keys, less `NOT_SENT`. Executors start from the same defaults."""
+    global _merged_defaults
+    if _merged_defaults[0] != len(dask.config.defaults):  # update_defaults only appends
+        _merged_defaults = (len(dask.config.defaults), dask.config.merge(*dask.config.defaults))
+    changed = _changes(dask.config.config, _merged_defaults[1], "")
+    settings = {key: value for key, value in changed.items()
+                if key.split(".")[0] not in NOT_SENT}
+    try:
+        dumps(settings)
+    except Exception:
+        for key, value in settings.items():
+            try:
+                dumps(value)
+            except Exception as exc:
+                raise ValueError(f"dask.config setting {key!r} cannot be sent to the tasks: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    return settings
+
+
+def _changes(config: dict, defaults: dict, prefix: str) -> dict[str, Any]:
+    """The leaves of `config` that `defaults` lacks or holds otherwise, by dotted key."""
+    changed = {}
+    for key, value in config.items():
+        default = defaults.get(key, _changes)
+        if default is _changes or default != value:  # equal subtrees: compared in C
+            if isinstance(value, dict) and value:
+                within = default if isinstance(default, dict) else {}
+                changed.update(_changes(value, within, f"{prefix}{key}."))
+            else:
+                changed[f"{prefix}{key}"] = value
+    return changed
 
 
 def scheduling_settings(invoke_seconds: float, parallelism: int, executor_cores: int = 1

@@ -10,7 +10,8 @@ Per-task events travel on a second stream: the job's progress (tasks done so far
 passed to `on_progress`) and, at the end, its report. With `on_progress` the client blocks on
 both streams, so progress is reported as it happens; without, it blocks on the log alone and
 takes the events whenever it wakes (at least every `BLOCK_MS`) and at the end, so executors'
-events never wake it one by one. A job that succeeded folds its tasks' measurements into the
+events never wake it one by one. The warnings tasks raised are raised again here as their
+events arrive (`task_warnings`). A job that succeeded folds its tasks' measurements into the
 learned estimates (`LearnedEstimates`) that later jobs are planned from.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
@@ -34,6 +35,7 @@ from storage_manager.protocol import ExecutorEvents, LogEntry
 from wukong.cluster_protocol import Cluster
 from wukong.config import setting
 from wukong.measurement import JobReport, LearnedEstimates, record
+from wukong.task_warnings import warn_again
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +127,8 @@ class JobRun:
             events = ExecutorEvents.decode(blob)
             self.executors.append(events)
             self.tasks_done += len(events.tasks)
+            for event in events.tasks:
+                warn_again(event, self.graph.keys[event.task])
         total = len(self.graph) - len(self.graph.data)
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:

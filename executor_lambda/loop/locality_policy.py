@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from storage_manager import JobGraph, dumps
+from executor_lambda.failures import dumps_result
+from storage_manager import JobGraph
 
 RESERVE_SECONDS = 1.0
 """Time kept back from the invocation's remaining time to write a held output after all."""
@@ -45,7 +46,8 @@ class LocalityPolicy:
     def plan(self, task: int, value: Any, size: int, ready_now: list[int],
              fan_ins: list[int]) -> OutputPlan:
         """`size` is the output's (`dask.sizeof`); `ready_now` are the dependents that wait
-        only for `task`; `fan_ins` the others."""
+        only for `task`; `fan_ins` the others. `UnserializableResult` if the output must
+        be serialized and cannot be."""
         settings, graph = self.settings, self.graph
         large = size >= settings.large_object_bytes
         cluster = settings.clustering and large
@@ -56,12 +58,12 @@ class LocalityPolicy:
         inline = False
         budget = settings.inline_budget
         if invoked and size <= budget:
-            blob = dumps(value)
+            blob = dumps_result(value, task, graph.key(task))
             inline = len(blob) <= budget
         write = (task in graph.results or (bool(invoked) and not inline)
                  or (bool(fan_ins) and not hold))
         if write and blob is None:
-            blob = dumps(value)
+            blob = dumps_result(value, task, graph.key(task))
         return OutputPlan(blob=blob, write=write, hold=hold, cluster=cluster)
 
     def hold_deadline(self, now: float, remaining_seconds: float | None) -> float:

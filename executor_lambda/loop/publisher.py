@@ -21,14 +21,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from executor_lambda.failures import TaskFailure
+from executor_lambda.failures import TaskFailure, dumps_result
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.holds import Holds
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
 from executor_lambda.measurement import TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
-from storage_manager import JobGone, JobStore, MarkResult, Publish, dumps
+from storage_manager import JobGone, JobStore, MarkResult, Publish
 from storage_manager.chunking import is_manifest
 from storage_manager.protocol import ERROR, RESULT, Invocation
 
@@ -185,7 +185,8 @@ class Publisher:
         recorder, publish = self.recorder, self.store.publish()
         for task in outputs:
             before = recorder.snapshot()
-            publish.write_output(task, dumps(self.inputs.values[task]))
+            publish.write_output(task, dumps_result(self.inputs.values[task], task,
+                                                    self.graph.key(task)))
             recorder.amend(task, before)
         for fan_in in sorted(set().union(*outputs.values())):
             firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dask.sizeof import sizeof
 
+from executor_lambda.failures import UnserializableResult
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
@@ -76,6 +77,8 @@ class TaskLoop:
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
                          self.invocation.id)
+        except UnserializableResult as exc:  # the task's failure, though its function ran
+            self.publisher.fail(exc.task, exc, Timing(time.time(), 0.0, self.recorder.snapshot()))
 
     def _step(self, stack: ReadyStack) -> list[int] | None:
         """Do the next thing; the tasks it made ready here, or None if a task failed."""
@@ -98,6 +101,7 @@ class TaskLoop:
 
     def _complete(self, finished: Finished, last: bool) -> list[int] | None:
         run, before = finished.run, finished.before
+        self.recorder.warned(run.task, run.warnings)
         if run.error is not None:
             self.publisher.fail(run.task, run.error, Timing(run.start, 0.0, before))
             return None

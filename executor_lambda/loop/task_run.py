@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from executor_lambda.measurement import NOT_MEASURED, CpuMeter, GilProbe, Measures
+from executor_lambda.measurement.task_warnings import recording
+from storage_manager.protocol import TaskWarning
 
 
 @dataclass(frozen=True)
@@ -24,25 +26,29 @@ class TaskRun:
     value: Any = None
     error: Exception | None = None
     measures: Measures = NOT_MEASURED
+    warnings: tuple[TaskWarning, ...] = ()
+    """What it warned, in order (see `task_warnings`)."""
 
     @classmethod
     def of(cls, task: int, prepare: Callable[[], tuple[Callable[[dict], Any], dict]],
            probe: GilProbe | None = None) -> TaskRun:
         """Run `task`: `prepare` gives its node and inputs (by key); a failure in either is
-        the task's. With a `probe`, its CPU share and GIL-free share are measured."""
+        the task's, and so are the warnings either raises. With a `probe`, its CPU share
+        and GIL-free share are measured."""
         start = time.time()
-        try:
-            node, inputs = prepare()
-            meter = CpuMeter() if probe else None
-            if probe:
-                probe.start()
-            compute_start = time.perf_counter()
+        with recording() as warned:
             try:
-                value = node(inputs)
-            finally:
-                compute = time.perf_counter() - compute_start
-                gil_free = probe.share(compute) if probe else None
-        except Exception as exc:
-            return cls(task, start, 0.0, error=exc)
+                node, inputs = prepare()
+                meter = CpuMeter() if probe else None
+                if probe:
+                    probe.start()
+                compute_start = time.perf_counter()
+                try:
+                    value = node(inputs)
+                finally:
+                    compute = time.perf_counter() - compute_start
+                    gil_free = probe.share(compute) if probe else None
+            except Exception as exc:
+                return cls(task, start, 0.0, error=exc, warnings=tuple(warned))
         measures = Measures(meter.share(compute), gil_free) if meter else NOT_MEASURED
-        return cls(task, start, compute, value, measures=measures)
+        return cls(task, start, compute, value, measures=measures, warnings=tuple(warned))

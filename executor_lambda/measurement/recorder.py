@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from storage_manager import IOStats, Publish
-from storage_manager.protocol import ExecutorEvents, Invocation, TaskEvent
+from storage_manager.protocol import ExecutorEvents, Invocation, TaskEvent, TaskWarning
 
 
 class Measures(NamedTuple):
@@ -58,6 +58,8 @@ class TaskRecorder:
         self.events: dict[int, TaskEvent] = {}
         self.shipped_shard_bytes: tuple[dict[int, int], dict[int, int]] = ({}, {})
         """The per-shard byte counts as of the last record shipped (read, written)."""
+        self._warnings: dict[int, tuple[TaskWarning, ...]] = {}
+        """Warnings of tasks not yet shipped, by task: part of their events."""
 
     def snapshot(self) -> Snapshot:
         s = self.stats
@@ -67,6 +69,11 @@ class TaskRecorder:
         s = self.stats
         return Snapshot(s.seconds - before.seconds, s.round_trips - before.round_trips,
                         s.bytes_read - before.bytes_read, s.bytes_written - before.bytes_written)
+
+    def warned(self, task: int, warnings: tuple[TaskWarning, ...]) -> None:
+        """Ship `warnings` with the task's event, however often it is recorded."""
+        if warnings:
+            self._warnings[task] = warnings
 
     def record(self, task: int, timing: Timing, pending_round_trips: int = 0) -> None:
         """Record (or re-record) a task's event. An event shipped with its own publish
@@ -79,7 +86,7 @@ class TaskRecorder:
             bytes_read=s.bytes_read - before.bytes_read,
             bytes_written=s.bytes_written - before.bytes_written,
             output_bytes=timing.output_bytes, cpu_share=measures.cpu_share,
-            gil_free=measures.gil_free,
+            gil_free=measures.gil_free, warnings=self._warnings.get(task, ()),
         )
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:
@@ -109,7 +116,7 @@ class TaskRecorder:
                                 _since(read, stats.shard_bytes_read),
                                 _since(written, stats.shard_bytes_written))
         publish.record_events(record.encode())
-        self.events = {}
+        self.events, self._warnings = {}, {}
         return True
 
 

@@ -2,7 +2,7 @@
 the invocation payload, the job's log entries, the per-task event records, the KV proxy's
 request format, and the Lua scripts."""
 
-from storage_manager.protocol.events import ExecutorEvents, TaskEvent
+from storage_manager.protocol.events import ExecutorEvents, TaskEvent, TaskWarning
 from storage_manager.protocol.invocation import (
     DEFAULT_PAYLOAD_LIMIT,
     PAYLOAD_KEY,
@@ -28,6 +28,7 @@ __all__ = [
     "PayloadTooLarge",
     "ProxyStats",
     "TaskEvent",
+    "TaskWarning",
     "decode_batch",
     "encode_batch",
     "script",

@@ -7,10 +7,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from storage_manager.code_origins import CodeKey
 from storage_manager.serialization import dumps, loads
 
 FIELD = "data"
 """The events stream's one field per entry: an encoded `ExecutorEvents`."""
+
+
+@dataclass(frozen=True)
+class TaskWarning:
+    """A warning a task raised (see `executor_lambda.measurement.task_warnings`), which the
+    client raises again through its own filters."""
+
+    category: type[Warning]
+    message: str
+    filename: str
+    lineno: int
+    module: str | None = None
+    """The issuing module's `__name__`, which filters match (None where unknown)."""
+    code: CodeKey | None = None
+    """The key of by-value code that issued it, whose file only the client knows."""
+    count: int = field(default=1, compare=False)
+    """How many times in a row the task raised it (a warning in a loop travels once)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,8 @@ class TaskEvent:
     gil_free: float | None = None
     """How much of its compute time the task left the GIL free (None: not measured; see
     `GilProbe`): what later jobs learn which tasks can share an executor's cores from."""
+    warnings: tuple[TaskWarning, ...] = ()
+    """The warnings the task raised, which the client raises again."""
 
 
 @dataclass(frozen=True)
