@@ -27,13 +27,10 @@ class CpuMeter:
         return max(0.0, min(1.0, (time.process_time() - self._cpu) / own))
 
 
-def run_delay_seconds(thread_id: int | None = None) -> float:
-    """How long a thread of this process (by native id; default: the calling thread) has
-    waited, runnable, for a CPU (0.0 if unknown)."""
-    path = ("/proc/thread-self/schedstat" if thread_id is None
-            else f"/proc/self/task/{thread_id}/schedstat")
+def run_delay_seconds() -> float:
+    """How long the calling thread has waited, runnable, for a CPU (0.0 if unknown)."""
     try:
-        with open(path, "rb") as f:
+        with open("/proc/thread-self/schedstat", "rb") as f:
             return int(f.read().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0

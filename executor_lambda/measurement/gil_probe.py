@@ -11,18 +11,14 @@ A probe thread wakes every `TICK_SECONDS` while a task is measured and counts a 
 time it gets the GIL back. With the GIL free it gets it at once; with the task holding it,
 only when CPython hands it over after its switch interval (`sys.getswitchinterval()`,
 several ticks long), so ticks come several times rarer. The share is ticks times the tick
-over the task's wall time less the time the task's thread waited, runnable, for a CPU (its
-run delay): while the task is preempted nothing ticks, GIL held or not, so on a crowded
-machine only the time the task ran or blocked says how it uses the GIL. One probe serves a
-process: the executor measures one task at a time, on its main thread.
+over the task's wall time. One probe serves a process: the executor measures one task at a
+time, on its main thread.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-
-from executor_lambda.measurement.cpu_meter import run_delay_seconds
 
 TICK_SECONDS = 0.001
 MIN_SECONDS = 0.01
@@ -34,7 +30,6 @@ class GilProbe:
         self._active = threading.Event()
         self._ticks = 0
         self._ticks_at_start = 0
-        self._delay_at_start = 0.0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -43,17 +38,15 @@ class GilProbe:
             self._thread = threading.Thread(target=self._tick, name="gil-probe", daemon=True)
             self._thread.start()
         self._ticks_at_start = self._ticks
-        self._delay_at_start = run_delay_seconds()
         self._active.set()
 
     def share(self, wall_seconds: float) -> float | None:
-        """The task ended after `wall_seconds` (on the thread that called `start`): the share
-        of them the GIL was free, or None if it was too short to tell."""
+        """The task ended after `wall_seconds`: the share of them the GIL was free, or None
+        if it was too short to tell."""
         self._active.clear()
-        own = wall_seconds - (run_delay_seconds() - self._delay_at_start)
-        if wall_seconds < MIN_SECONDS or own <= 0:
+        if wall_seconds < MIN_SECONDS:
             return None
-        return min(1.0, (self._ticks - self._ticks_at_start) * TICK_SECONDS / own)
+        return min(1.0, (self._ticks - self._ticks_at_start) * TICK_SECONDS / wall_seconds)
 
     def _tick(self) -> None:
         while True:
