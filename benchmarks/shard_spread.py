@@ -18,7 +18,7 @@ import sys
 import dask
 
 import wukong
-from benchmarks import workloads
+from benchmarks import suites, workloads
 
 MiB = 2**20
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    chosen = workloads.suite("quick", args.workloads.split(","))
+    chosen = suites.suite("quick", args.workloads.split(","))
     lines = ["| workload | run | MiB per shard | largest / even share |", "|---|---:|---|---:|"]
     with wukong.LocalCluster(shards=args.shards) as cluster:
         for workload in chosen:

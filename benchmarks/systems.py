@@ -2,7 +2,9 @@
 
 Systems run one at a time: each one's processes are started on entry and gone on exit, so a
 system's leftovers never slow the next. Every system computes with `dask.compute(*colls,
-scheduler=...)`; only the `scheduler` differs.
+scheduler=...)`; only the `scheduler` differs. A system started afresh has learned nothing:
+a new Wukong cluster starts its own redis-servers and names a new executor function, which
+its learned estimates are found by; a new distributed scheduler has seen no task prefix.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import psutil
 logger = logging.getLogger(__name__)
 
 NAMES = ("wukong", "sync", "threads", "dist-2x1", "dist-1x64", "ray")
+STATELESS = ("sync", "threads")
+"""Systems that run in this process and keep nothing from one computation to the next: the
+same whether warm or cold."""
 DISTRIBUTED_SHAPES = {"dist-2x1": (2, 1), "dist-1x64": (1, 64)}
 
 
@@ -34,6 +39,9 @@ class System:
     slots: int = 1
     """How many tasks it runs at once: how wide a warm-up must be to warm every worker."""
     job_metrics: Callable[[], dict | None] = lambda: None
+    learned: Callable[[], int] = lambda: 0
+    """How many task prefixes the system keeps estimates for (durations, sizes): 0 when it
+    has learned nothing, as at the start of a cold run."""
 
 
 def available(name: str) -> str | None:
@@ -92,7 +100,18 @@ def _wukong(name: str, preload: Sequence[str]) -> Iterator[System]:
 
     with wukong.LocalCluster(preload=list(preload) or None) as cluster:
         yield System(name, cluster.get, warm_up=True, slots=cluster.concurrency,
-                     job_metrics=_wukong_metrics)
+                     job_metrics=_wukong_metrics,
+                     learned=functools.partial(_wukong_learned, cluster))
+
+
+def _wukong_learned(cluster: Any) -> int:
+    """Task prefixes with any estimate in the cluster's learned hashes."""
+    import dataclasses
+
+    from wukong.measurement.learned import LearnedEstimates
+
+    estimates = LearnedEstimates(cluster.shards.shards[0].client, cluster.function).read()
+    return len(set().union(*(getattr(estimates, f.name) for f in dataclasses.fields(estimates))))
 
 
 def _wukong_metrics() -> dict | None:
@@ -127,7 +146,17 @@ def _distributed(name: str) -> Iterator[System]:
                       dashboard_address=":0", scheduler_kwargs={"dashboard": False},
                       silence_logs=logging.ERROR) as cluster, \
             Client(cluster, set_as_default=False) as client:
-        yield System(name, client.get, warm_up=True, slots=workers * threads)
+        yield System(name, client.get, warm_up=True, slots=workers * threads,
+                     learned=functools.partial(_distributed_learned, client))
+
+
+def _distributed_learned(client: Any) -> int:
+    """Task prefixes the scheduler has seen: it keeps their durations for good."""
+    return client.run_on_scheduler(_prefixes_seen)
+
+
+def _prefixes_seen(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.task_prefixes)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The paper's workloads, built the way a user would build them, at each suite's sizes.
+"""The paper's workloads, built the way a user would build them, at any size.
 
 A workload's `build()` returns a tuple of Dask collections; every system computes that tuple
 with `dask.compute(*collections)`. Builders take no time worth timing (the graph, not the data,
@@ -38,6 +38,10 @@ class Workload:
     worker_imports: tuple[str, ...] = ()
     """Modules the tasks import in the workers beyond numpy and dask, which Wukong's workers
     can start with (`wukong.runtime.preload`) instead of each importing them."""
+    own_work: Callable[[], float] | None = None
+    """Measures the seconds the tasks' own functions take, called one after another in this
+    process without a scheduler: the part of a run that is not the scheduler's overhead
+    (None: the workload is not in the per-task overhead table)."""
 
     @property
     def label(self) -> str:
@@ -133,13 +137,13 @@ def svc_predict(samples: int, chunks: int, fit_samples: int = 1_000) -> tuple:
 TR_WARM_UP_LEAVES = 256
 
 
-def _tr(leaves: int) -> Workload:
+def tr_workload(leaves: int) -> Workload:
     """The warm-up is a smaller tree of the same adds."""
     return Workload("TR", f"{leaves:,} leaves", lambda: tree_reduction(leaves),
                     warm_up=lambda _: tree_reduction(min(leaves, TR_WARM_UP_LEAVES)))
 
 
-def _tr_delay(leaves: int) -> Workload:
+def tr_delay_workload(leaves: int) -> Workload:
     """The warm-up is the first level, as wide as the system runs tasks at once (up to the
     leaves), with its sleeping adds, and their sum: every worker warm, after one sleep."""
     depth = leaves.bit_length() - 1
@@ -165,18 +169,18 @@ def _first_level(leaves: int, combine: Callable[[Any, Any], Any]) -> tuple:
 # against 1.27-1.69 s for the rest; dist-1x64 1.74 against 1.22-1.40 s), one slow run in
 # five that made the median a draw between two of the others.
 
-def _gemm(n: int, chunk: int, warm_up_n: int) -> Workload:
+def gemm_workload(n: int, chunk: int, warm_up_n: int) -> Workload:
     return Workload("GEMM", f"{n:,}² in {chunk:,}² chunks", lambda: gemm(n, chunk),
                     warm_up=lambda _: gemm(warm_up_n, chunk))
 
 
-def _svd_ts(rows: int, cols: int, warm_up_rows: int, chunk_rows: int = 10_000) -> Workload:
+def svd_ts_workload(rows: int, cols: int, warm_up_rows: int, chunk_rows: int = 10_000) -> Workload:
     return Workload("SVD-ts", f"{rows:,} x {cols:,} in {chunk_rows:,}-row chunks",
                     lambda: svd_tall_skinny(rows, cols, chunk_rows), compare=_same_up_to_sign,
                     warm_up=lambda _: svd_tall_skinny(warm_up_rows, cols, chunk_rows))
 
 
-def _svd_nn(n: int, chunk: int) -> Workload:
+def svd_nn_workload(n: int, chunk: int) -> Workload:
     """Its warm-up is itself: fewer chunks would drop the partial sums of its reductions."""
     return Workload("SVD-nn", f"{n:,}² in {chunk:,}² chunks, k=5",
                     lambda: svd_square(n, chunk), compare=_same_up_to_sign)
@@ -186,36 +190,9 @@ SVC_CHUNKS = 20
 SVC_WARM_UP_CHUNKS = 4
 
 
-def _svc(samples: int) -> Workload:
+def svc_workload(samples: int) -> Workload:
     chunk = samples // SVC_CHUNKS
     return Workload("SVC", f"{samples:,} samples in {SVC_CHUNKS} chunks",
                     lambda: svc_predict(samples, SVC_CHUNKS),
                     warm_up=lambda _: svc_predict(SVC_WARM_UP_CHUNKS * chunk, SVC_WARM_UP_CHUNKS),
                     worker_imports=("sklearn.svm", "dask_ml.wrappers"))
-
-
-NAMES = ("TR", "TR-delay", "GEMM", "SVD-ts", "SVD-nn", "SVC")
-
-SUITES: dict[str, Callable[[], list[Workload]]] = {
-    "quick": lambda: [
-        _tr(1_024), _tr_delay(256), _gemm(4_000, 1_000, 4_000),
-        _svd_ts(200_000, 100, 40_000), _svd_nn(10_000, 2_000), _svc(100_000),
-    ],
-    "paper": lambda: [
-        _tr(1_024), _tr(4_096), _tr(16_384), _tr_delay(256),
-        _gemm(10_000, 1_000, 5_000), _gemm(10_000, 2_000, 10_000),
-        _svd_ts(200_000, 100, 40_000), _svd_ts(200_000, 1_000, 200_000),
-        _svd_nn(10_000, 2_000), _svc(800_000),
-    ],
-}
-
-
-def suite(name: str, only: Sequence[str] | None = None) -> list[Workload]:
-    """The suite's workloads, restricted to the families in `only`."""
-    if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}")
-    unknown = set(only or ()) - set(NAMES)
-    if unknown:
-        raise ValueError(f"unknown workload(s) {', '.join(sorted(unknown))}; "
-                         f"choose from {', '.join(NAMES)}")
-    return [w for w in SUITES[name]() if not only or w.name in only]
