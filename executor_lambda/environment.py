@@ -1,7 +1,7 @@
 """What an executor process keeps while it is warm: Redis connections, an invoker, graphs,
 a thread that reads a graph while a seeded invocation's first task runs, the threads that
-run the tasks of invocations that run several at once, and the hook that records the
-warnings tasks raise.
+run the tasks of invocations that run several at once, and the hooks that record the
+warnings tasks raise and what they print.
 
 Created on the first invocation from environment variables (`ExecutorSettings`), as a Lambda
 function is configured (`wukong deploy` sets them), and reused by every invocation the
@@ -15,6 +15,7 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from executor_lambda.measurement import GilProbe
+from executor_lambda.measurement.task_output import install as capture_task_output
 from executor_lambda.measurement.task_warnings import install as record_task_warnings
 from executor_lambda.platforms import Invoker, make_invoker
 from executor_lambda.settings import ExecutorSettings
@@ -36,6 +37,7 @@ class ExecutorEnvironment:
         self.gil_probe = GilProbe()
         """Measures the tasks this process runs on its main thread (see `GilProbe`)."""
         record_task_warnings()
+        capture_task_output()
 
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:

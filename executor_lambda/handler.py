@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.loop import TaskLoop, TaskRun
+from executor_lambda.measurement import Notices
 from executor_lambda.task_config import job_config
-from storage_manager import GraphSeed, JobGone, JobStore
+from storage_manager import GraphSeed, JobGone, JobGraph, JobStore
+from storage_manager.protocol import Invocation
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def handler(event: dict, context: Any = None) -> dict:
     started_at = time.time()
     env = environment()
     on_task = getattr(context, "wukong_on_task", None)
-    first = None
+    first = notices = None
     try:
         invocation = env.invocation(event)
         if invocation.seed:
@@ -45,6 +48,9 @@ def handler(event: dict, context: Any = None) -> dict:
             seed = GraphSeed.decode(invocation.seed)
             if on_task is not None:
                 on_task(seed.task)
+            if seed.notices:
+                notices = _notices_before_graph(env, graph_read, invocation, started_at)
+                notices.started(seed.task)
             with job_config(seed.config):
                 first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
             graph = graph_read.result()
@@ -52,12 +58,22 @@ def handler(event: dict, context: Any = None) -> dict:
             graph = env.graph(invocation.job)
     except JobGone:
         logger.debug("job %s is gone; invocation %s does nothing", event["job"], event["id"])
+        if notices is not None:
+            notices.close()
         return {"job": event["job"], "task": event["task"], "status": "gone"}
     store = JobStore(env.shards, graph, owner=invocation.id)
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool, env.gil_probe)
+                    pool, env.gil_probe, notices)
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}
+
+
+def _notices_before_graph(env: ExecutorEnvironment, graph_read: Future[JobGraph],
+                          invocation: Invocation, started_at: float) -> Notices:
+    """Notices for an invocation whose first task runs before its graph is read: they ship
+    once it is."""
+    return Notices(lambda record: JobStore(env.shards, graph_read.result()).append_events(record),
+                   invocation, started_at)

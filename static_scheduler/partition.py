@@ -43,9 +43,11 @@ def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
                     num_shards: int, ttl_ms: int, locality: Locality | None = None,
-                    config: Mapping[str, Any] | None = None) -> JobGraph:
-    """The job's graph; `locality` and `config` (the `dask.config` settings its tasks run
-    with), read on the client, travel with it to the executors."""
+                    config: Mapping[str, Any] | None = None, notices: bool = False
+                    ) -> JobGraph:
+    """The job's graph; `locality`, `config` (the `dask.config` settings its tasks run
+    with) and `notices` (ship notices as tasks start and finish), decided on the client,
+    travel with it to the executors."""
     keys = tuple(tasks)
     index = {key: i for i, key in enumerate(keys)}
     dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
@@ -66,6 +68,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         ttl_ms=ttl_ms,
         locality=locality or Locality(),
         config=config,
+        notices=notices,
     )
 
 

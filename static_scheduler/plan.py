@@ -48,6 +48,8 @@ class PlanSettings:
     """The client runs Dask's collection finalizers at the graph's end."""
     task_config: Mapping[str, Any] = field(default_factory=dict)
     """The `dask.config` settings (dotted keys) the job's tasks run with."""
+    notices: bool = False
+    """Executors ship notices as tasks start and finish (Dask callbacks follow the job)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
         remote, results, client_tasks = split_client_tasks(tasks, results)
     graph = build_job_graph(job_id or uuid.uuid4().hex[:16], remote, results,
                             settings.num_shards, settings.ttl_ms, settings.locality,
-                            settings.task_config)
+                            settings.task_config, settings.notices)
     prefixes = task_prefixes(graph.keys)
     starts = _starts(graph, prefixes, estimates, settings.batching)
     return Plan(graph, starts, client_tasks, prefixes, estimates)

@@ -29,6 +29,8 @@ class GraphSeed:
     """(Dask key, serialized data node) of each of the task's dependencies."""
     config_blob: bytes
     """The job's `dask.config` settings, serialized, as the graph has them."""
+    notices: bool = False
+    """The job's `JobGraph.notices`: the task's start is told before the graph is read."""
 
     @classmethod
     def of(cls, graph: JobGraph, task: int) -> GraphSeed | None:
@@ -41,11 +43,11 @@ class GraphSeed:
         size = len(node) + sum(len(blob) for _, blob in inputs) + len(graph.config_blob)
         if size > SEED_BYTES:
             return None
-        return cls(task, node, inputs, graph.config_blob)
+        return cls(task, node, inputs, graph.config_blob, graph.notices)
 
     def encode(self) -> bytes:
-        return pickle.dumps((self.task, self.node, self.inputs, self.config_blob),
-                            protocol=PROTOCOL)
+        return pickle.dumps((self.task, self.node, self.inputs, self.config_blob,
+                             self.notices), protocol=PROTOCOL)
 
     @classmethod
     def decode(cls, blob: bytes) -> GraphSeed:

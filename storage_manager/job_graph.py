@@ -72,7 +72,8 @@ class JobGraph:
     def __init__(self, job_id: str, keys: Sequence[Any], node_blobs: Iterable[bytes],
                  dependencies: Iterable[Iterable[int]], dependents: Iterable[Iterable[int]],
                  data: frozenset[int], results: frozenset[int], num_shards: int, ttl_ms: int,
-                 locality: Locality | None = None, config: Mapping[str, Any] | None = None):
+                 locality: Locality | None = None, config: Mapping[str, Any] | None = None,
+                 notices: bool = False):
         blobs = list(node_blobs)
         offsets = array("q", [0])
         for blob in blobs:
@@ -100,6 +101,9 @@ class JobGraph:
         """The client's `dask.config` settings the job's tasks run with (dotted keys),
         serialized once: seeds carry it as it is."""
         self._config: dict[str, Any] | None = None
+        self.notices = notices
+        """Executors ship notices as tasks start and finish: the client's Dask callbacks
+        follow the job live (see `executor_lambda.measurement.notices`)."""
         self.waits_for = array("i", (sum(1 for d in deps if d not in self.data)
                                      for deps in self.dependencies))
         """How many parents each task waits for: its dependencies that are not data."""

@@ -58,6 +58,16 @@ class JobStore(JobIO):
         """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
         return ChunkReader(self).resolve(outputs)
 
+    def append_events(self, record: bytes) -> None:
+        """Append a record to the job's events stream outside the executor's steps, from
+        any thread: not counted in this store's I/O. Raises `JobGone` once the job is gone."""
+        keys = self.keys
+        reply = run_step(self.shards, self.graph.job_shard, [keys.live, keys.events],
+                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES,
+                          "xadd", 2, events.FIELD, record])
+        if reply == -1:
+            raise JobGone(keys.prefix)
+
     # -- the client ----------------------------------------------------------------------------
     def upload(self, graph_blob: bytes) -> None:
         """Store the graph once and raise the live flag on every shard."""

@@ -41,8 +41,9 @@ def setting(name: str, override: Any = None) -> Any:
     return dask.config.get(f"wukong.{name}")
 
 
-def plan_settings(cluster: Cluster) -> PlanSettings:
-    """Everything the next job on `cluster` is planned with."""
+def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
+    """Everything the next job on `cluster` is planned with; with `notices`, its executors
+    tell as tasks start and finish."""
     return PlanSettings(
         num_shards=len(cluster.shards),
         ttl_ms=int(float(setting("redis.ttl")) * 1000),
@@ -51,6 +52,7 @@ def plan_settings(cluster: Cluster) -> PlanSettings:
                                      cluster.executor_cores),
         client_finalize=bool(setting("scheduling.client-finalize")),
         task_config=task_settings(),
+        notices=notices,
     )
 
 

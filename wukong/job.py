@@ -7,12 +7,14 @@ as they are announced (one MGET per shard per read of the log), while the job go
 first error ends the job and is re-raised with its original type.
 
 Per-task events travel on a second stream: the job's progress (tasks done so far, logged and
-passed to `on_progress`) and, at the end, its report. With `on_progress` the client blocks on
-both streams, so progress is reported as it happens; without, it blocks on the log alone and
+passed to `on_progress`, and the hooks of Dask's callbacks, `JobCallbacks`) and, at the end,
+its report. Followed so (`on_progress`, or callbacks that watch tasks), the client blocks on
+both streams, so progress is reported as it happens; else it blocks on the log alone and
 takes the events whenever it wakes (at least every `BLOCK_MS`) and at the end, so executors'
 events never wake it one by one. The warnings tasks raised are raised again here as their
-events arrive (`task_warnings`). A job that succeeded folds its tasks' measurements into the
-learned estimates (`LearnedEstimates`) that later jobs are planned from.
+events arrive (`task_warnings`), and what they printed is shown (`task_output`). A job that
+succeeded folds its tasks' measurements into the learned estimates (`LearnedEstimates`)
+that later jobs are planned from.
 
 Why a stream and not pub/sub: a blocking XREAD is woken by the server the moment an entry is
 appended, as a subscriber is by PUBLISH, so pub/sub would not be faster; but a stream keeps
@@ -32,6 +34,8 @@ from executor_lambda import TaskFailure
 from static_scheduler import Plan, submit
 from storage_manager import JobStore, StreamId, loads
 from storage_manager.protocol import ExecutorEvents, LogEntry
+from wukong import task_output
+from wukong.callbacks import JobCallbacks
 from wukong.cluster_protocol import Cluster
 from wukong.config import setting
 from wukong.measurement import JobReport, LearnedEstimates, record
@@ -49,7 +53,8 @@ class JobTimeout(TimeoutError):
 
 class JobRun:
     def __init__(self, cluster: Cluster, plan: Plan,
-                 on_progress: Callable[[int, int], None] | None = None):
+                 on_progress: Callable[[int, int], None] | None = None,
+                 callbacks: JobCallbacks | None = None):
         self.cluster = cluster
         self.plan = plan
         self.graph = plan.graph
@@ -57,6 +62,10 @@ class JobRun:
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
+        self.callbacks = callbacks if callbacks is not None and callbacks.per_task else None
+        """Dask's callbacks that follow the job's tasks."""
+        self.show_output = bool(setting("output.show"))
+        self.keep_output = bool(setting("output.keep"))
         self.executors: list[ExecutorEvents] = []
         self.tasks_done = 0
         self._events_id: StreamId = "0-0"
@@ -105,14 +114,17 @@ class JobRun:
                     pending.discard(entry.task)
                     announced.append(entry.task)
             if announced:
-                fetched = self.store.fetch_outputs(announced)
-                values.update((t, loads(v)) for t, v in fetched.items())
+                fetched = {t: loads(v) for t, v in self.store.fetch_outputs(announced).items()}
+                values.update(fetched)
+                if self.callbacks is not None:
+                    for task, value in fetched.items():
+                        self.callbacks.fetched(self.graph.keys[task], value)
         return values
 
     def _read_log(self, last_id: StreamId) -> list[tuple[StreamId, LogEntry]]:
         """The log's next entries, waiting up to `BLOCK_MS`; the events in so far taken on
         the way (as they come, with `on_progress`)."""
-        if self.on_progress is None:
+        if self.on_progress is None and self.callbacks is None:
             entries = self.store.read_log(last_id, BLOCK_MS)
             self._events_id, blobs = self.store.events_so_far(self._events_id)
         else:
@@ -123,12 +135,20 @@ class JobRun:
         return entries
 
     def _take_events(self, blobs: list[bytes]) -> None:
+        keys = self.graph.keys
         for blob in blobs:
             events = ExecutorEvents.decode(blob)
-            self.executors.append(events)
-            self.tasks_done += len(events.tasks)
+            if self.callbacks is not None:
+                self.callbacks.take(events, keys)
+            if not events.tasks:  # notices alone
+                continue
             for event in events.tasks:
-                warn_again(event, self.graph.keys[event.task])
+                warn_again(event, keys[event.task])
+                if event.printed and self.show_output:
+                    task_output.show(event.printed, keys[event.task])
+            self.executors.append(events if self.keep_output
+                                  else task_output.without_output(events))
+            self.tasks_done += len(events.tasks)
         total = len(self.graph) - len(self.graph.data)
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:

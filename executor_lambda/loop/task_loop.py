@@ -38,7 +38,7 @@ from executor_lambda.loop.publisher import Publisher
 from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
-from executor_lambda.measurement import GilProbe, TaskRecorder, Timing
+from executor_lambda.measurement import GilProbe, Notices, TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore
 from storage_manager.protocol import Invocation
@@ -51,12 +51,16 @@ class TaskLoop:
                  on_task: Callable[[int], None] | None = None,
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
-                 pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None):
+                 pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
+                 notices: Notices | None = None):
         self.graph = store.graph
         self.invocation = invocation
         self.on_task = on_task
         """Told which task starts, so a platform can blame a crash on the right task."""
-        self.recorder = TaskRecorder(store.stats, invocation, started_at or time.time())
+        started_at = started_at or time.time()
+        if notices is None and self.graph.notices:
+            notices = Notices(store.append_events, invocation, started_at)
+        self.recorder = TaskRecorder(store.stats, invocation, started_at, notices)
         self.inputs = Inputs(store, invocation.inputs)
         self.region = BatchRegion(self.graph, invocation.tasks) if invocation.batch else None
         self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
@@ -79,6 +83,8 @@ class TaskLoop:
                          self.invocation.id)
         except UnserializableResult as exc:  # the task's failure, though its function ran
             self.publisher.fail(exc.task, exc, Timing(time.time(), 0.0, self.recorder.snapshot()))
+        finally:
+            self.recorder.close()
 
     def _step(self, stack: ReadyStack) -> list[int] | None:
         """Do the next thing; the tasks it made ready here, or None if a task failed."""
@@ -90,6 +96,7 @@ class TaskLoop:
             task = stack.pop()
             if self.on_task is not None:
                 self.on_task(task)
+            self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
         if runner.running:
@@ -101,7 +108,7 @@ class TaskLoop:
 
     def _complete(self, finished: Finished, last: bool) -> list[int] | None:
         run, before = finished.run, finished.before
-        self.recorder.warned(run.task, run.warnings)
+        self.recorder.noted(run.task, run.warnings, run.printed)
         if run.error is not None:
             self.publisher.fail(run.task, run.error, Timing(run.start, 0.0, before))
             return None

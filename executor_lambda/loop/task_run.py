@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from executor_lambda.measurement import NOT_MEASURED, CpuMeter, GilProbe, Measures
+from executor_lambda.measurement.task_output import capturing
 from executor_lambda.measurement.task_warnings import recording
-from storage_manager.protocol import TaskWarning
+from storage_manager.protocol import NOTHING_PRINTED, Printed, TaskWarning
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,18 @@ class TaskRun:
     measures: Measures = NOT_MEASURED
     warnings: tuple[TaskWarning, ...] = ()
     """What it warned, in order (see `task_warnings`)."""
+    printed: Printed = NOTHING_PRINTED
+    """What it wrote to stdout and stderr (see `task_output`)."""
 
     @classmethod
     def of(cls, task: int, prepare: Callable[[], tuple[Callable[[dict], Any], dict]],
            probe: GilProbe | None = None) -> TaskRun:
         """Run `task`: `prepare` gives its node and inputs (by key); a failure in either is
-        the task's, and so are the warnings either raises. With a `probe`, its CPU share
-        and GIL-free share are measured."""
+        the task's, and so are the warnings either raises and what either prints. With a
+        `probe`, its CPU share and GIL-free share are measured."""
         start = time.time()
-        with recording() as warned:
+        error: Exception | None = None
+        with recording() as warned, capturing() as printed:
             try:
                 node, inputs = prepare()
                 meter = CpuMeter() if probe else None
@@ -49,6 +53,10 @@ class TaskRun:
                     compute = time.perf_counter() - compute_start
                     gil_free = probe.share(compute) if probe else None
             except Exception as exc:
-                return cls(task, start, 0.0, error=exc, warnings=tuple(warned))
+                error = exc
+        if error is not None:
+            return cls(task, start, 0.0, error=error, warnings=tuple(warned),
+                       printed=printed[0])
         measures = Measures(meter.share(compute), gil_free) if meter else NOT_MEASURED
-        return cls(task, start, compute, value, measures=measures, warnings=tuple(warned))
+        return cls(task, start, compute, value, measures=measures, warnings=tuple(warned),
+                   printed=printed[0])

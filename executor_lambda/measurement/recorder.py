@@ -2,7 +2,8 @@
 
 Events are shipped with a step that may be the executor's last, before its marks, so the
 client has every task's events once it has the results. An event not shipped yet can still
-be amended, e.g. with the write of an output that was held at a fan-in.
+be amended, e.g. with the write of an output that was held at a fan-in. With `Notices`, the
+tasks' starts and first records are also told as they happen.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ import time
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from executor_lambda.measurement.notices import Notices
 from storage_manager import IOStats, Publish
-from storage_manager.protocol import ExecutorEvents, Invocation, TaskEvent, TaskWarning
+from storage_manager.protocol import (
+    NOTHING_PRINTED,
+    ExecutorEvents,
+    Invocation,
+    Printed,
+    TaskEvent,
+    TaskWarning,
+)
 
 
 class Measures(NamedTuple):
@@ -51,15 +60,20 @@ class Timing:
 
 
 class TaskRecorder:
-    def __init__(self, stats: IOStats, invocation: Invocation, started_at: float):
+    def __init__(self, stats: IOStats, invocation: Invocation, started_at: float,
+                 notices: Notices | None = None):
         self.stats = stats
         self.invocation = invocation
         self.started_at = started_at
+        self.notices = notices
+        """Told of each task's start and first record, for a client following the job."""
         self.events: dict[int, TaskEvent] = {}
         self.shipped_shard_bytes: tuple[dict[int, int], dict[int, int]] = ({}, {})
         """The per-shard byte counts as of the last record shipped (read, written)."""
         self._warnings: dict[int, tuple[TaskWarning, ...]] = {}
         """Warnings of tasks not yet shipped, by task: part of their events."""
+        self._printed: dict[int, Printed] = {}
+        """Output of tasks not yet shipped, by task: part of their events."""
 
     def snapshot(self) -> Snapshot:
         s = self.stats
@@ -70,10 +84,22 @@ class TaskRecorder:
         return Snapshot(s.seconds - before.seconds, s.round_trips - before.round_trips,
                         s.bytes_read - before.bytes_read, s.bytes_written - before.bytes_written)
 
-    def warned(self, task: int, warnings: tuple[TaskWarning, ...]) -> None:
-        """Ship `warnings` with the task's event, however often it is recorded."""
+    def started(self, task: int) -> None:
+        if self.notices is not None:
+            self.notices.started(task)
+
+    def close(self) -> None:
+        """The invocation is over: no more notices."""
+        if self.notices is not None:
+            self.notices.close()
+
+    def noted(self, task: int, warnings: tuple[TaskWarning, ...], printed: Printed) -> None:
+        """Ship `warnings` and `printed` with the task's event, however often it is
+        recorded."""
         if warnings:
             self._warnings[task] = warnings
+        if printed:
+            self._printed[task] = printed
 
     def record(self, task: int, timing: Timing, pending_round_trips: int = 0) -> None:
         """Record (or re-record) a task's event. An event shipped with its own publish
@@ -87,7 +113,10 @@ class TaskRecorder:
             bytes_written=s.bytes_written - before.bytes_written,
             output_bytes=timing.output_bytes, cpu_share=measures.cpu_share,
             gil_free=measures.gil_free, warnings=self._warnings.get(task, ()),
+            printed=self._printed.get(task, NOTHING_PRINTED),
         )
+        if self.notices is not None:
+            self.notices.finished(task)
 
     def amend(self, task: int, before: Snapshot, pending_round_trips: int = 0) -> None:
         """Add the I/O since `before` to a recorded, unshipped event."""
@@ -116,7 +145,7 @@ class TaskRecorder:
                                 _since(read, stats.shard_bytes_read),
                                 _since(written, stats.shard_bytes_written))
         publish.record_events(record.encode())
-        self.events, self._warnings = {}, {}
+        self.events, self._warnings, self._printed = {}, {}, {}
         return True
 
 

@@ -2,7 +2,14 @@
 the invocation payload, the job's log entries, the per-task event records, the KV proxy's
 request format, and the Lua scripts."""
 
-from storage_manager.protocol.events import ExecutorEvents, TaskEvent, TaskWarning
+from storage_manager.protocol.events import (
+    NOTHING_PRINTED,
+    ExecutorEvents,
+    Notice,
+    Printed,
+    TaskEvent,
+    TaskWarning,
+)
 from storage_manager.protocol.invocation import (
     DEFAULT_PAYLOAD_LIMIT,
     PAYLOAD_KEY,
@@ -17,6 +24,7 @@ from storage_manager.protocol.scripts import script
 __all__ = [
     "DEFAULT_PAYLOAD_LIMIT",
     "ERROR",
+    "NOTHING_PRINTED",
     "PAYLOAD_KEY",
     "PROXY_GROUP",
     "RESULT",
@@ -25,7 +33,9 @@ __all__ = [
     "Invocation",
     "JobKeys",
     "LogEntry",
+    "Notice",
     "PayloadTooLarge",
+    "Printed",
     "ProxyStats",
     "TaskEvent",
     "TaskWarning",

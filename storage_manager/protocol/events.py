@@ -1,11 +1,14 @@
 """Per-task events: what each invocation records of its tasks and ships, once per step that
 may be its last, to the job's events stream (`JobKeys.events`), one `ExecutorEvents` per
-entry. The client reads them for its progress, its report and the learned estimates.
+entry. The client reads them for its progress, its report and the learned estimates. While
+a client's Dask callbacks follow a job (`JobGraph.notices`), executors also ship records of
+`Notice`s alone, as tasks start and finish.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from storage_manager.code_origins import CodeKey
 from storage_manager.serialization import dumps, loads
@@ -32,6 +35,21 @@ class TaskWarning:
 
 
 @dataclass(frozen=True)
+class Printed:
+    """What a task wrote to stdout and stderr (see
+    `executor_lambda.measurement.task_output`), which the client shows."""
+
+    stdout: str = ""
+    stderr: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.stdout or self.stderr)
+
+
+NOTHING_PRINTED = Printed()
+
+
+@dataclass(frozen=True)
 class TaskEvent:
     task: int
     start: float
@@ -51,6 +69,17 @@ class TaskEvent:
     `GilProbe`): what later jobs learn which tasks can share an executor's cores from."""
     warnings: tuple[TaskWarning, ...] = ()
     """The warnings the task raised, which the client raises again."""
+    printed: Printed = NOTHING_PRINTED
+    """What the task printed, which the client shows."""
+
+
+class Notice(NamedTuple):
+    """A task started or finished in an executor: news for a client that follows the job
+    live (see `executor_lambda.measurement.notices`); its event follows later."""
+
+    task: int
+    finished: bool
+    at: float
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,9 @@ class ExecutorEvents:
     `IOStats`)."""
     shard_bytes_written: dict[int, int] = field(default_factory=dict)
     """Bytes of values written to each shard since the invocation's previous record."""
+    notices: tuple[Notice, ...] = ()
+    """Tasks started or finished since the previous notices (a record of notices alone has
+    no `tasks`)."""
 
     def encode(self) -> bytes:
         return dumps(self)

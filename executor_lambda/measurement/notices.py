@@ -1,0 +1,77 @@
+"""Notices of an invocation's tasks starting and finishing, shipped while it runs, for a client
+whose Dask callbacks follow the job live (`JobGraph.notices`).
+
+A task's event ships with the step that may be its executor's last (see `TaskRecorder`), so
+a client would otherwise learn of an executor's tasks only as it ends. A notice is small
+and separate: a thread of the invocation's own ships the notices gathered every `INTERVAL`
+seconds, as one record of the job's events stream, outside the executor's steps (never
+counted in its tasks' I/O), and nothing while nothing happened. So a job that asks for
+notices costs each executor at most one extra write per `INTERVAL`, and no task a round
+trip; a task that runs long is known to have started within `INTERVAL`. The events still
+ship as before: a notice only tells the client sooner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+from storage_manager import JobGone
+from storage_manager.protocol import ExecutorEvents, Invocation, Notice
+
+logger = logging.getLogger(__name__)
+
+INTERVAL = 0.1
+"""Seconds between two records of notices of one executor, at most."""
+
+
+class Notices:
+    """Gathers notices and ships them from a thread of its own until `close`."""
+
+    def __init__(self, ship: Callable[[bytes], None], invocation: Invocation,
+                 started_at: float):
+        self._ship = ship
+        self._invocation = invocation
+        self._started_at = started_at
+        self._pending: list[Notice] = []
+        self._finished: set[int] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notices", daemon=True)
+        self._thread.start()
+
+    def started(self, task: int) -> None:
+        with self._lock:
+            self._pending.append(Notice(task, False, time.time()))
+
+    def finished(self, task: int) -> None:
+        """Once per task, however often its event is recorded."""
+        with self._lock:
+            if task not in self._finished:
+                self._finished.add(task)
+                self._pending.append(Notice(task, True, time.time()))
+
+    def close(self) -> None:
+        """Stop shipping (what is pending is in the events the invocation shipped)."""
+        self._closed.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._closed.wait(INTERVAL):
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                continue
+            inv = self._invocation
+            record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self._started_at, (),
+                                    inv.via, notices=tuple(pending))
+            try:
+                self._ship(record.encode())
+            except (JobGone, redis.RedisError) as exc:
+                logger.debug("notices of %s stop: %r", inv.id, exc)
+                return
