@@ -1,7 +1,9 @@
-"""Run the KV proxy: `python -m kv_proxy --redis URL --function NAME`, or ask one what it is
-doing: `python -m kv_proxy status --redis URL --function NAME` (JSON on stdout).
+"""The KV proxy's command line: `python -m kv_proxy serve --redis URL --function NAME` runs
+it; `python -m kv_proxy status --redis URL --function NAME` asks one what it is doing (JSON
+on stdout).
 
-Serving prints one line, `ready`, on stdout once batches are taken; logs go to stderr.
+Serving prints one line, `ready`, on stdout once batches are taken; its log records go to
+stderr, one line each (see `protocol.log_records`), for the process that started it to log.
 SIGTERM or SIGINT stop it cleanly: it finishes every batch it holds first.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 
@@ -19,22 +20,25 @@ import uvloop
 
 from kv_proxy.service import Proxy
 from kv_proxy.status import proxy_status
+from storage_manager.protocol import log_records
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    status = bool(argv) and argv[0] == "status"
-    p = argparse.ArgumentParser(prog="python -m kv_proxy" + (" status" if status else ""))
-    p.add_argument("--redis", required=True, help="URL of the Redis holding the function's queue")
-    p.add_argument("--function", default="wukong-executor")
-    if not status:
-        p.add_argument("--concurrency", type=int, default=128,
+    parser = argparse.ArgumentParser(prog="python -m kv_proxy", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="make the batches of invocations handed to it")
+    status = commands.add_parser("status", help="what a proxy is doing, as JSON")
+    for command in (serve, status):
+        command.add_argument("--redis", required=True,
+                             help="URL of the Redis holding the function's queue")
+        command.add_argument("--function", default="wukong-executor")
+    serve.add_argument("--concurrency", type=int, default=128,
                        help="most invocations in flight: the function's concurrency limit")
-        p.add_argument("--invoke-seconds", type=float, default=0.0,
+    serve.add_argument("--invoke-seconds", type=float, default=0.0,
                        help="latency model: what one invocation costs")
-        p.add_argument("--log-level", default="WARNING")
-    args = p.parse_args(argv[1:] if status else argv)
-    args.status = status
-    return args
+    serve.add_argument("--log-level", default="WARNING")
+    return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -52,13 +56,12 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.status:
+    if args.command == "status":
         client = redis.Redis.from_url(args.redis)
         sys.stdout.write(json.dumps(proxy_status(client, args.function), indent=2) + "\n")
         client.close()
         return 0
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_records.configure("proxy", args.log_level)
     uvloop.run(serve(args))
     return 0
 

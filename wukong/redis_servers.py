@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -12,7 +13,8 @@ import time
 
 import redis
 
-from wukong.subprocesses import die_with_parent, stop_process
+from wukong.service_output import ServiceOutput
+from wukong.subprocesses import OUTPUT_SECONDS, die_with_parent, stop_process
 
 INSTALL_HINT = (
     "redis-server was not found. Install it (Debian/Ubuntu: `sudo apt-get install -y "
@@ -56,9 +58,11 @@ class RedisServer:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes",
              "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent(),
             env=env,
         )
+        self.output = ServiceOutput(self.process.stdout, "redis", logging.INFO)
+        """What the server says, logged under `wukong.redis`, read so it never blocks."""
         try:
             self._wait_ready(start_timeout)
         except BaseException:
@@ -71,8 +75,9 @@ class RedisServer:
         try:
             while True:
                 if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode(errors="replace")
-                    raise RuntimeError(f"redis-server on port {self.port} exited: {err}")
+                    self.output.join(OUTPUT_SECONDS)
+                    said = "\n".join(self.output.last_lines)
+                    raise RuntimeError(f"redis-server on port {self.port} exited: {said}")
                 with contextlib.suppress(redis.ConnectionError):
                     if client.ping():
                         return
@@ -83,5 +88,5 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
-        stop_process(self.process)
+        stop_process(self.process, before_closing=self.output.join)
         self._dir.cleanup()

@@ -1,5 +1,6 @@
 """Start the local runtime (`executor_lambda.platforms.local`) and the KV proxy (`kv_proxy`) as
-child processes. Both print `ready` on stdout once they serve."""
+child processes. Both print `ready` on stdout once they serve; their output is read for as
+long as they run, their log records logged here under `wukong.*` (see `service_output`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pathlib
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wukong.service_output import ServiceOutput
 from wukong.subprocesses import die_with_parent, stop_process
 
 
@@ -35,32 +36,27 @@ class ServiceProcess:
     """A child Python service that says `ready` on stdout once it serves."""
 
     name = "service"
+    service = "service"
+    """Its part of the names it logs under: `wukong.<service>`."""
 
     def __init__(self, cmd: list[str], start_timeout: float):
         self.process = subprocess.Popen(
-            [sys.executable, *cmd], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(), env=_environment_finding_us(),
+            [sys.executable, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(),
+            env=_environment_finding_us(),
         )
-        self._wait_ready(start_timeout)
-
-    def _wait_ready(self, timeout: float) -> None:
-        line: list[bytes] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()),
-                                  daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if not line or line[0].strip() != b"ready":
+        self.output = ServiceOutput(self.process.stdout, self.service)
+        if not self.output.wait_ready(start_timeout):
             self.stop()
-            raise RuntimeError(
-                f"the {self.name} did not start within {timeout:g} s "
-                f"(exit code {self.process.poll()}); see its log above"
-            )
+            said = "\n".join(self.output.last_lines) or "nothing"
+            raise RuntimeError(f"the {self.name} did not start within {start_timeout:g} s "
+                               f"(exit code {self.process.poll()}); it said:\n{said}")
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        stop_process(self.process)
+        stop_process(self.process, before_closing=self.output.join)
 
     def kill(self) -> None:
         """Die at once, as a crash would: no clean shutdown."""
@@ -71,19 +67,20 @@ class ServiceProcess:
 
 class LocalRuntimeProcess(ServiceProcess):
     name = "local runtime"
+    service = "runtime"
 
     def __init__(self, redis_urls: Sequence[str], function: str, *, concurrency: int,
                  idle_timeout: float, timeout: float, payload_limit: int,
                  memory_limit: int | None, keep_freed_bytes: int, start_timeout: float,
                  latency: Latency = Latency(), proxy_threshold: int = 0,
-                 preload: Sequence[str] = ()):
+                 preload: Sequence[str] = (), log_level: str = "WARNING"):
         cmd = ["-m", "executor_lambda.platforms.local", "--function", function,
                "--concurrency", str(concurrency), "--idle-timeout", str(idle_timeout),
                "--timeout", str(timeout), "--payload-limit", str(payload_limit),
                "--invoke-seconds", str(latency.invoke_seconds),
                "--cold-start-seconds", str(latency.cold_start_seconds),
                "--proxy-threshold", str(proxy_threshold),
-               "--keep-freed-bytes", str(keep_freed_bytes)]
+               "--keep-freed-bytes", str(keep_freed_bytes), "--log-level", log_level]
         for url in redis_urls:
             cmd += ["--redis", url]
         for module in preload:
@@ -95,9 +92,11 @@ class LocalRuntimeProcess(ServiceProcess):
 
 class ProxyProcess(ServiceProcess):
     name = "KV proxy"
+    service = "proxy"
 
     def __init__(self, redis_url: str, function: str, *, concurrency: int,
-                 invoke_seconds: float, start_timeout: float):
-        super().__init__(["-m", "kv_proxy", "--redis", redis_url, "--function", function,
-                          "--concurrency", str(concurrency),
-                          "--invoke-seconds", str(invoke_seconds)], start_timeout)
+                 invoke_seconds: float, start_timeout: float, log_level: str = "WARNING"):
+        super().__init__(["-m", "kv_proxy", "serve", "--redis", redis_url,
+                          "--function", function, "--concurrency", str(concurrency),
+                          "--invoke-seconds", str(invoke_seconds), "--log-level", log_level],
+                         start_timeout)

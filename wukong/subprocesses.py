@@ -11,6 +11,9 @@ import threading
 from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
+OUTPUT_SECONDS = 2.0
+"""How long a stopped process's last output may take to be read: its children (workers) may
+hold the pipe a little longer."""
 
 
 def _set_parent_death_signal() -> None:
@@ -29,8 +32,10 @@ def die_with_parent() -> Callable[[], None] | None:
     return None
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL if it will not go; closes the pipes we held."""
+def stop_process(process: subprocess.Popen, timeout: float = 15.0,
+                 before_closing: Callable[[float], None] | None = None) -> None:
+    """SIGTERM, then SIGKILL if it will not go; then `before_closing` (given a few seconds:
+    e.g. to read what the process said last), and closes the pipes we held."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -38,6 +43,8 @@ def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    if before_closing is not None:
+        before_closing(OUTPUT_SECONDS)
     for pipe in (process.stdin, process.stdout, process.stderr):
         if pipe:
             pipe.close()

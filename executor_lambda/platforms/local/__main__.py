@@ -1,12 +1,13 @@
 """Run the local runtime as its own process: `python -m executor_lambda.platforms.local`.
 
-Prints one line, `ready`, on stdout once workers can be started; logs go to stderr.
+Prints one line, `ready`, on stdout once workers can be started; its log records and its
+workers' go to stderr, one line each (see `protocol.log_records`), for the process that
+started it to log.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import threading
@@ -20,7 +21,7 @@ from executor_lambda.platforms.local.dispatcher import (
 )
 from executor_lambda.settings import ExecutorSettings
 from storage_manager.heap import heap_environment
-from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT
+from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT, log_records
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, "1")
     for name, value in heap_environment(args.keep_freed_bytes).items():  # for the workers
         os.environ.setdefault(name, value)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log_records.configure("runtime", args.log_level)
+    os.environ[log_records.ENV_LOG_LEVEL] = args.log_level  # for the workers
     os.environ.update(ExecutorSettings(tuple(args.redis), InvokerSettings(
         function=args.function, payload_limit=args.payload_limit,
         invoke_seconds=args.invoke_seconds, proxy_threshold=args.proxy_threshold,

@@ -15,6 +15,8 @@ import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 
+from storage_manager.protocol import log_records
+
 logger = logging.getLogger(__name__)
 
 IDLE = -1
@@ -45,6 +47,7 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
     process, so cold starts happen in parallel as they do on a real platform."""
     from executor_lambda.handler import handler
 
+    log_records.configure("executor")
     gc.freeze()  # the preloaded modules' objects: never worth a full collection's scan
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
