@@ -13,7 +13,7 @@ import pytest
 import redis
 from dask._task_spec import DataNode
 from dask.callbacks import Callback
-from dask.diagnostics import ProgressBar, Profiler
+from dask.diagnostics import Profiler, ProgressBar
 from dask.utils_test import inc
 
 import wukong

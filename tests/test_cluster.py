@@ -105,9 +105,9 @@ def test_with_block_raising_still_stops_everything():
         _ = 1 / 0
     assert procs
     assert_all_gone(procs)
-    from wukong import cluster as cluster_module
+    from wukong import active_clusters
 
-    assert c not in cluster_module._active
+    assert active_clusters.innermost() is not c
 
 
 def test_environment_variables_map_into_config(monkeypatch):

@@ -1,7 +1,8 @@
 """Wukong: run Dask graphs on decentralized serverless executors.
 
 `import wukong` registers the scheduler name, so `x.compute(scheduler="wukong")` and
-`dask.config.set(scheduler="wukong")` work. `wukong.deploy()` and `wukong.undeploy()` manage
+`dask.config.set(scheduler="wukong")` work. `wukong.connect()` connects to a cluster `wukong
+up` started. `wukong.deploy()` and `wukong.undeploy()` manage
 the executor function on AWS Lambda.
 """
 
@@ -12,12 +13,13 @@ from wukong.config import register_defaults
 register_defaults()
 
 from wukong.client import get  # noqa: E402
-from wukong.cluster import LocalCluster  # noqa: E402
+from wukong.cluster import LocalCluster, connect  # noqa: E402
+from wukong.connected_cluster import ConnectedCluster  # noqa: E402
 from wukong.deployment import deploy, undeploy  # noqa: E402
 from wukong.job import JobTimeout  # noqa: E402
 from wukong.measurement import JobReport, last_job, performance_report  # noqa: E402
 
 named_schedulers["wukong"] = get
 
-__all__ = ["JobReport", "JobTimeout", "LocalCluster", "deploy", "get", "last_job",
-           "performance_report", "undeploy"]
+__all__ = ["ConnectedCluster", "JobReport", "JobTimeout", "LocalCluster", "connect", "deploy",
+           "get", "last_job", "performance_report", "undeploy"]

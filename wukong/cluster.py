@@ -1,21 +1,21 @@
 """`LocalCluster`: Redis shards, the local runtime and the KV proxy, on this machine, as one
-object.
+object; and which cluster a `compute` runs on.
 
     with wukong.LocalCluster(shards=2) as cluster:
         x.compute(scheduler="wukong")      # uses this cluster while the block runs
 
-Everything the cluster started is stopped on `close()`, also after errors. Without any
-cluster, `compute(scheduler="wukong")` starts a default one lazily and keeps it for the process.
+Everything the cluster started is stopped on `close()`, also after errors. Outside any such
+block, `compute(scheduler="wukong")` runs on the cluster `wukong.connect()` connected to, else
+on the one `wukong.address` names, else on a default LocalCluster it starts lazily and keeps
+for the process.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import importlib.util
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Sequence
 
@@ -23,19 +23,28 @@ from executor_lambda.platforms import InvokerSettings, make_invoker
 from kv_proxy import proxy_status
 from static_scheduler import to_task_graph
 from storage_manager import ShardSet
+from wukong import active_clusters
+from wukong.cluster_address import Address
+from wukong.cluster_protocol import Cluster
 from wukong.compute import compute
 from wukong.config import keep_freed_bytes, setting
+from wukong.connected_cluster import ConnectedCluster
 from wukong.redis_servers import RedisServer, find_redis_server
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
 
 logger = logging.getLogger(__name__)
 
-_lock = threading.RLock()
-_active: list[LocalCluster] = []
 _default: LocalCluster | None = None
+_connected: ConnectedCluster | None = None
+"""The cluster `connect()` made this process's default."""
+_by_address: dict[str, ConnectedCluster] = {}
+"""The clusters `wukong.address` named, connected on first use."""
 
 
 class LocalCluster:
+    keeps_reports = False
+    """Only this process reaches the cluster: reports stay in `wukong.last_job()`."""
+
     def __init__(self, shards: int | None = None, redis_urls: Sequence[str] | None = None, *,
                  concurrency: int | None = None, idle_timeout: float | None = None,
                  invocation_timeout: float | None = None, memory_limit: int | None = None,
@@ -51,6 +60,7 @@ class LocalCluster:
         self.preload = preload_modules(setting("runtime.preload", preload))
         self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
                                float(setting("runtime.latency.cold-start-seconds")))
+        self.log_level = str(setting("logging.level")).upper()
         self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
                                 if setting("proxy.enabled") else 0)
         """The smallest batch handed to the proxy; 0: no proxy."""
@@ -75,7 +85,7 @@ class LocalCluster:
                 keep_freed_bytes=keep_freed_bytes("runtime.keep-freed-bytes"),
                 start_timeout=float(setting("runtime.start-timeout")),
                 latency=self.latency, proxy_threshold=self.proxy_threshold,
-                preload=self.preload,
+                preload=self.preload, log_level=self.log_level,
             )
             if self.proxy_threshold:
                 self.start_proxy()
@@ -125,7 +135,8 @@ class LocalCluster:
         self.proxy = ProxyProcess(self.shards.urls[0], self.function,
                                   concurrency=self.concurrency,
                                   invoke_seconds=self.latency.invoke_seconds,
-                                  start_timeout=float(setting("runtime.start-timeout")))
+                                  start_timeout=float(setting("runtime.start-timeout")),
+                                  log_level=self.log_level)
 
     def stop_proxy(self) -> None:
         """Stop it cleanly: it finishes what it holds; invocations go direct meanwhile."""
@@ -147,9 +158,14 @@ class LocalCluster:
         """A Dask get function bound to this cluster: `x.compute(scheduler=cluster.get)`."""
         return compute(self, to_task_graph(dsk, keys), keys, callbacks)
 
+    def address(self) -> Address:
+        """What a client of another process needs to run jobs here (see `wukong up`)."""
+        return Address(self.function, tuple(self.redis_urls), self.payload_limit,
+                       self.proxy_threshold, self.latency.invoke_seconds, self.concurrency,
+                       self.executor_cores)
+
     def close(self) -> None:
-        with _lock, contextlib.suppress(ValueError):
-            _active.remove(self)
+        active_clusters.leave(self)
         self.stop_proxy()
         if self.runtime is not None:
             self.runtime.stop()
@@ -161,8 +177,7 @@ class LocalCluster:
         self.redis_servers = []
 
     def __enter__(self) -> LocalCluster:
-        with _lock:
-            _active.append(self)
+        active_clusters.enter(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -208,12 +223,30 @@ def shard_count(value: int | str) -> int:
     return count
 
 
-def current_cluster() -> LocalCluster:
-    """The innermost `with LocalCluster()`, else the process's lazily started default."""
+def connect(address: str | os.PathLike | None = None) -> ConnectedCluster:
+    """Connect to a cluster `wukong up` started, and make it this process's default: the
+    one its directory or address file `address` names, else `wukong.address`'s, else the
+    one in `~/.wukong/cluster`. Starts nothing."""
+    global _connected
+    cluster = ConnectedCluster(address or setting("address"))
+    with active_clusters.lock:
+        _connected = cluster
+    return cluster
+
+
+def current_cluster() -> Cluster:
+    """The innermost cluster's `with` block, else `connect()`'s, else `wukong.address`'s,
+    else the process's LocalCluster, started on first use."""
     global _default
-    with _lock:
-        if _active:
-            return _active[-1]
+    with active_clusters.lock:
+        innermost = active_clusters.innermost()
+        if innermost is not None:
+            return innermost
+        if _connected is not None and not _connected.closed:
+            return _connected
+        address = setting("address")
+        if address:
+            return _connected_to(str(address))
         if _default is None or _default.runtime is None or not _default.runtime.alive():
             if _default is not None:
                 _default.close()
@@ -221,3 +254,11 @@ def current_cluster() -> LocalCluster:
             _default = LocalCluster()
             atexit.register(_default.close)
         return _default
+
+
+def _connected_to(address: str) -> ConnectedCluster:
+    cluster = _by_address.get(address)
+    if cluster is None or cluster.closed:
+        cluster = _by_address[address] = ConnectedCluster(address)
+        atexit.register(cluster.close)
+    return cluster

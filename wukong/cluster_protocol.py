@@ -1,8 +1,8 @@
 """What a job runs on, as the client sees it: a cluster of the executor function's
 deployment, its Redis shards and its invoker.
 
-`LocalCluster` is one; every part of the client that runs a job takes a `Cluster`, so it
-never depends on how the cluster was started.
+`LocalCluster` and `ConnectedCluster` are two; every part of the client that runs a job
+takes a `Cluster`, so it never depends on how the cluster was started.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ class Cluster(Protocol):
     """The executor function's name: it names the deployment's own keys in Redis."""
     shards: ShardSet
     invoker: Invoker
+    keeps_reports: bool
+    """Other processes reach the cluster: its jobs are indexed and their reports kept in
+    Redis a while (see `wukong.measurement.kept_reports`)."""
 
     @property
     def parallelism(self) -> int:

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
 from executor_lambda import TaskFailure
 from static_scheduler import Plan, submit
 from storage_manager import JobStore, StreamId, loads
@@ -39,6 +41,7 @@ from wukong.callbacks import JobCallbacks
 from wukong.cluster_protocol import Cluster
 from wukong.config import setting
 from wukong.measurement import JobReport, LearnedEstimates, record
+from wukong.measurement.kept_reports import index_job, keep_report
 from wukong.task_warnings import warn_again
 
 logger = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ class JobRun:
         self.submitted_at = time.time()
         graph, cluster = self.graph, self.cluster
         try:
+            if cluster.keeps_reports:
+                index_job(cluster.shards, cluster.function, graph.job_id, graph.ttl_ms)
             submit(self.plan, self.store, cluster.invoker)
             values = self._follow_log()
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
@@ -85,9 +90,20 @@ class JobRun:
         finally:
             finished = time.time()
             self.store.cleanup()
-            record(JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
-                             finished, tuple(self.executors), graph.keys, graph.dependencies,
-                             self.store.stats))
+            report = JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
+                               finished, tuple(self.executors), graph.keys,
+                               graph.dependencies, self.store.stats)
+            record(report)
+            if cluster.keeps_reports:
+                self._keep(report)
+
+    def _keep(self, report: JobReport) -> None:
+        """Keep the report on the cluster, for `wukong report` (see `kept_reports`)."""
+        keep_ms = min(int(float(setting("reports.keep-seconds")) * 1000), self.graph.ttl_ms)
+        try:
+            keep_report(self.cluster.shards, self.cluster.function, report, keep_ms)
+        except redis.RedisError as exc:
+            logger.warning("job %s: its report could not be kept: %s", report.job_id, exc)
 
     def _follow_log(self) -> dict[int, Any]:
         """Follow the job to its end; the results' values, each fetched as soon as it is

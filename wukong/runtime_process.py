@@ -16,7 +16,7 @@ from wukong.service_output import ServiceOutput
 from wukong.subprocesses import die_with_parent, stop_process
 
 
-def _environment_finding_us() -> dict[str, str]:
+def environment_finding_us() -> dict[str, str]:
     """The child must import the same code as we do, installed or not."""
     env = dict(os.environ)
     root = str(pathlib.Path(__file__).resolve().parent.parent)
@@ -43,7 +43,7 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(),
-            env=_environment_finding_us(),
+            env=environment_finding_us(),
         )
         self.output = ServiceOutput(self.process.stdout, self.service)
         if not self.output.wait_ready(start_timeout):

@@ -7,8 +7,9 @@ and never scans the keyspace. The step script (`lua/step.lua`) derives a job's o
 from its live flag: ``<prefix>live`` gives ``<prefix>o:<task>``, as `JobKeys.output` does.
 
 A deployment's keys (one executor function's, shared by every job and client of it) live
-under ``wk:fn:{function}:``: the local platform's invocation queue, the KV proxy's request
-stream, heartbeat and stats, and the learned estimates.
+under ``wk:fn:{function}:``: the local platform's invocation queue and the local runtime's
+heartbeat and stats, the KV proxy's request stream, heartbeat and stats, the learned
+estimates, the index of its jobs and the reports of finished ones.
 """
 
 from __future__ import annotations
@@ -105,6 +106,26 @@ class FunctionKeys:
     def proxy_stats(self) -> str:
         """A hash where the proxy reports what it is doing."""
         return self.prefix + "proxy:stats"
+
+    @property
+    def runtime_alive(self) -> str:
+        """Present while a local runtime serves the function's queue: it holds the
+        runtime's token and is refreshed by it; one runtime per function and Redis."""
+        return self.prefix + "runtime:alive"
+
+    @property
+    def runtime_stats(self) -> str:
+        """A hash where the local runtime reports what it is doing."""
+        return self.prefix + "runtime:stats"
+
+    @property
+    def jobs(self) -> str:
+        """A sorted set of the function's recent jobs, scored by when they were submitted."""
+        return self.prefix + "jobs"
+
+    def report(self, job_id: str) -> str:
+        """A finished job's report, kept a while (on the job's shard) for `wukong report`."""
+        return f"{self.prefix}report:{job_id}"
 
     def estimates(self, name: str) -> str:
         """A hash of learned estimates per task prefix (see `LearnedEstimates`)."""

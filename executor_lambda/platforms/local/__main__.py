@@ -1,5 +1,6 @@
 """Run the local runtime as its own process: `python -m executor_lambda.platforms.local`.
 
+Refuses to serve a function another runtime serves on the same Redis (see `status`).
 Prints one line, `ready`, on stdout once workers can be started; its log records and its
 workers' go to stderr, one line each (see `protocol.log_records`), for the process that
 started it to log.
@@ -8,6 +9,7 @@ started it to log.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -19,6 +21,7 @@ from executor_lambda.platforms.local.dispatcher import (
     RuntimeSettings,
     install_signal_handlers,
 )
+from executor_lambda.platforms.local.status import FunctionServed, RuntimeStatus
 from executor_lambda.settings import ExecutorSettings
 from storage_manager.heap import heap_environment
 from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT, log_records
@@ -78,14 +81,24 @@ def main(argv: list[str] | None = None) -> None:
         cold_start_seconds=args.cold_start_seconds, preload=tuple(args.preload),
     )
     dispatcher = Dispatcher(settings)
+    status = RuntimeStatus(dispatcher.shards.shards[0].client, args.function, dispatcher.counts)
+    try:
+        status.claim()
+    except FunctionServed as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        sys.exit(1)
     install_signal_handlers(dispatcher)
     threading.Thread(target=watch_parent, args=(dispatcher,), daemon=True).start()
 
     def ready() -> None:
+        status.start()
         sys.stdout.write("ready\n")
         sys.stdout.flush()
 
-    dispatcher.serve_forever(on_ready=ready)
+    try:
+        dispatcher.serve_forever(on_ready=ready)
+    finally:
+        status.stop()
 
 
 if __name__ == "__main__":

@@ -160,6 +160,12 @@ class Dispatcher:
         finally:
             self._shutdown()
 
+    def counts(self) -> dict[str, int]:
+        """What it is doing now (read from any thread): invocations running and waiting,
+        workers idle and started so far, and the admission cap."""
+        return {"busy": len(self.busy), "pending": len(self.pending), "idle": len(self.idle),
+                "started": self.started, "cap": self.admission.cap}
+
     def stop(self, *_: object) -> None:
         self.running = False
         with contextlib.suppress(OSError):
