@@ -184,3 +184,10 @@ def test_without_per_task_hooks_no_notices_are_asked_for(cluster):
     assert seen == ["start", "finish"]
     assert not JobCallbacks([only_ends], {}).per_task
     assert JobCallbacks([Counting()], {}).per_task
+
+
+def test_dask_cache_is_refused_rather_than_fed_nones(cluster):
+    from dask.cache import Cache  # needs cachey (the test extra)
+
+    with Cache(1e6), pytest.raises(ValueError, match="dask.cache.Cache"):
+        wukong.get({"a": (inc, 1)}, "a")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dask._task_spec import DataNode, GraphNode
+from dask.cache import Cache
 from dask.callbacks import normalize_callback, unpack_callbacks
 
 from storage_manager.protocol import ExecutorEvents
@@ -41,6 +42,10 @@ class JobCallbacks:
     def __init__(self, active: Iterable[Any], dsk: Mapping[Any, GraphNode]):
         start, start_state, pretask, posttask, finish = unpack_callbacks(
             [normalize_callback(cb) for cb in active])
+        if any(isinstance(getattr(hook, "__self__", None), Cache) for hook in posttask):
+            raise ValueError("dask.cache.Cache cannot be used with the wukong scheduler: it "
+                             "stores the values posttask shows it, and intermediate values "
+                             "stay in Redis (posttask is shown None for them)")
         self._start: list[Callable] = start
         self._start_state: list[Callable] = start_state
         self._pretask: list[Callable] = pretask
