@@ -189,5 +189,5 @@ def test_without_per_task_hooks_no_notices_are_asked_for(cluster):
 def test_dask_cache_is_refused_rather_than_fed_nones(cluster):
     from dask.cache import Cache  # needs cachey (the test extra)
 
-    with Cache(1e6), pytest.raises(ValueError, match="dask.cache.Cache"):
+    with Cache(1e6), pytest.raises(ValueError, match=r"dask\.cache\.Cache"):
         wukong.get({"a": (inc, 1)}, "a")

@@ -50,13 +50,17 @@ def up(directory: str | None, options: dict[str, Any], detach: bool = False,
     where.create()
     if detach:
         return _up_detached(where, [arg for arg in argv if arg != "--detach"])
-    _log_to(where, also_stderr=not logged)
+    with dask.config.set({f"wukong.{name}": value for name, value in options.items()
+                          if value is not None}):
+        _log_to(where, also_stderr=not logged)
+        return _up_here(where)
+
+
+def _up_here(where: ClusterDirectory) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with dask.config.set({f"wukong.{name}": value for name, value in options.items()
-                          if value is not None}):
-        cluster = LocalCluster()
+    cluster = LocalCluster()
     try:
         where.write(cluster.address(), os.getpid())
         logger.info("cluster up in %s: function %s, shards %s", where.path, cluster.function,
