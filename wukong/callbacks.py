@@ -84,7 +84,7 @@ class JobCallbacks:
             self.finished(keys[event.task], record.executor)
 
     def started(self, key: Any) -> None:
-        if key in self._started:
+        if not self.per_task or key in self._started:
             return
         self._started.add(key)
         state = self.state
@@ -97,7 +97,7 @@ class JobCallbacks:
     def finished(self, key: Any, worker: str, value: Any = NOT_FETCHED) -> None:
         """`key` has finished on `worker`; its posttask fires now, or once its value is in
         if the client receives it."""
-        if key in self.state["finished"] or key in self._waiting_value:
+        if not self.per_task or key in self.state["finished"] or key in self._waiting_value:
             return
         self.started(key)
         if value is NOT_FETCHED and key in self._fetched:
