@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import dask
 import pytest
@@ -19,6 +20,17 @@ from executor_lambda.measurement import task_output
 
 MEGABYTE_LINES = 10_000
 """Lines of 100 characters: about 1 MB."""
+
+
+def logged(caplog, wanted, timeout: float = 30.0) -> list[logging.LogRecord]:
+    """The records `wanted` picks, once there are any (a service's output is read by a
+    thread of its own, so its lines may come in after the job's result)."""
+    deadline = time.monotonic() + timeout
+    while not (found := [r for r in caplog.records if wanted(r)]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    return found
 
 
 def chatty(i):
@@ -64,8 +76,7 @@ def test_output_written_to_the_descriptor_never_blocks_and_is_logged(cluster, ca
     caplog.set_level(logging.WARNING, logger="wukong.runtime")
     size = 1_000_000  # far more than a pipe holds
     assert wukong.get({"raw": (write_to_descriptor, size)}, "raw") == size
-    lines = [r for r in caplog.records if r.name == "wukong.runtime" and r.getMessage() ==
-             "d" * 99]
+    lines = logged(caplog, lambda r: r.name == "wukong.runtime" and r.getMessage() == "d" * 99)
     assert lines, "the runtime's output reaches the client's logging"
 
 
@@ -88,8 +99,8 @@ def test_the_runtimes_log_records_reach_the_client_under_wukong(cluster, caplog)
     caplog.set_level(logging.WARNING, logger="wukong")
     with pytest.raises(ExecutorDied):
         wukong.get({"doomed": (kill_myself, 1)}, "doomed")
-    died = [r for r in caplog.records if r.name == "wukong.runtime"
-            and "died with exit code -9" in r.getMessage()]
+    died = logged(caplog, lambda r: r.name == "wukong.runtime"
+                  and "died with exit code -9" in r.getMessage())
     assert died and died[0].levelno == logging.WARNING
     assert died[0].filename == "dispatcher.py"
 
