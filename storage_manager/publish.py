@@ -66,6 +66,12 @@ class Publish:
         return bool(self._steps)
 
     @property
+    def reaches_job_shard(self) -> bool:
+        """Whether a step call goes to the job's shard (where its streams live) anyway."""
+        job_shard = self._store.graph.job_shard
+        return any(shard == job_shard for _, shard in self._steps)
+
+    @property
     def round_trips(self) -> int:
         """How many script calls `execute` will make."""
         return 1 if len({shard for _, shard in self._steps}) == 1 else len(self._steps)

@@ -11,12 +11,16 @@ import uuid
 import dask.array as da
 import pytest
 import redis
+from conftest import idx, job
 from dask._task_spec import DataNode
 from dask.callbacks import Callback
 from dask.diagnostics import Profiler, ProgressBar
 from dask.utils_test import inc
 
 import wukong
+from executor_lambda.measurement import Notices
+from storage_manager import JobStore, dumps
+from storage_manager.protocol import RESULT, ExecutorEvents, Invocation
 from wukong.callbacks import CLIENT, JobCallbacks
 
 GATE_SECONDS = 60.0
@@ -191,3 +195,33 @@ def test_dask_cache_is_refused_rather_than_fed_nones(cluster):
 
     with Cache(1e6), pytest.raises(ValueError, match=r"dask\.cache\.Cache"):
         wukong.get({"a": (inc, 1)}, "a")
+
+
+def test_notices_ride_a_step_that_goes_to_the_jobs_shard(cluster):
+    """Due notices join a publish that reaches the job's shard, as a record of their own:
+    no round trip of their own."""
+    graph = job("notices-ride")
+    store = JobStore(cluster.shards, graph, owner="inv-1")
+    store.upload(dumps(graph))
+    shipped: list[bytes] = []
+    notices = Notices(shipped.append, Invocation(job=graph.job_id, task=0, id="inv-1"), 0.0)
+    notices.close()  # no thread: only `ride` ships
+    try:
+        notices.started(idx(graph, "e"))
+        other = next(t for t in range(len(graph)) if t not in graph.data
+                     and graph.output_shard(t) != graph.job_shard)
+        elsewhere = store.publish()
+        elsewhere.write_output(other, b"value")
+        notices.ride(elsewhere)
+        assert not elsewhere.reaches_job_shard and elsewhere.round_trips == 1
+        publish = store.publish()
+        publish.announce(RESULT, idx(graph, "e"))
+        assert publish.reaches_job_shard
+        notices.ride(publish)
+        publish.execute()
+        _, records = store.read_events("0-0", None)
+        assert [ExecutorEvents.decode(r).notices[0][:2] for r in records] == [
+            (idx(graph, "e"), False)]
+        assert shipped == []
+    finally:
+        store.cleanup()

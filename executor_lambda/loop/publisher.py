@@ -126,6 +126,7 @@ class Publisher:
               last: bool) -> list[MarkResult]:
         """Execute `publish`, with the events if it may be the last; record the task."""
         self.recorder.record(task, timing, publish.round_trips)
+        self.recorder.ride(publish)
         flushed = last and self.recorder.flush(publish)
         results = publish.execute() if publish else []
         if not flushed:

@@ -3,12 +3,13 @@ whose Dask callbacks follow the job live (`JobGraph.notices`).
 
 A task's event ships with the step that may be its executor's last (see `TaskRecorder`), so
 a client would otherwise learn of an executor's tasks only as it ends. A notice is small
-and separate: a thread of the invocation's own ships the notices gathered every `INTERVAL`
-seconds, as one record of the job's events stream, outside the executor's steps (never
-counted in its tasks' I/O), and nothing while nothing happened. So a job that asks for
-notices costs each executor at most one extra write per `INTERVAL`, and no task a round
-trip; a task that runs long is known to have started within `INTERVAL`. The events still
-ship as before: a notice only tells the client sooner.
+and separate. The notices gathered ship as one record of the job's events stream at most
+every `INTERVAL` seconds, and not at all while nothing happened: with a step the executor
+makes anyway, when it goes to the job's shard (`ride`), else from a thread of the
+invocation's own, outside the executor's steps (never counted in its tasks' I/O). So a job
+that asks for notices costs each executor at most one extra write per `INTERVAL`, and no
+task a round trip; a task that runs long is known to have started within about
+`INTERVAL`. The events still ship as before: a notice only tells the client sooner.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 import redis
 
-from storage_manager import JobGone
+from storage_manager import JobGone, Publish
 from storage_manager.protocol import ExecutorEvents, Invocation, Notice
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Notices:
         self._invocation = invocation
         self._started_at = started_at
         self._pending: list[Notice] = []
+        self._shipped = 0.0
+        """When notices last shipped (monotonic)."""
         self._finished: set[int] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -56,22 +59,40 @@ class Notices:
                 self._finished.add(task)
                 self._pending.append(Notice(task, True, time.time()))
 
+    def ride(self, publish: Publish) -> None:
+        """Add the pending notices to `publish`, if they are due and it goes to the job's
+        shard anyway: they ship with no round trip of their own."""
+        if not publish.reaches_job_shard:
+            return
+        pending = self._take_due()
+        if pending:
+            publish.record_events(self._record(pending))
+
     def close(self) -> None:
         """Stop shipping (what is pending is in the events the invocation shipped)."""
         self._closed.set()
         self._thread.join()
 
+    def _take_due(self) -> list[Notice]:
+        with self._lock:
+            now = time.monotonic()
+            if not self._pending or now - self._shipped < INTERVAL:
+                return []
+            pending, self._pending, self._shipped = self._pending, [], now
+        return pending
+
+    def _record(self, pending: list[Notice]) -> bytes:
+        inv = self._invocation
+        return ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self._started_at, (), inv.via,
+                              notices=tuple(pending)).encode()
+
     def _run(self) -> None:
         while not self._closed.wait(INTERVAL):
-            with self._lock:
-                pending, self._pending = self._pending, []
+            pending = self._take_due()
             if not pending:
                 continue
-            inv = self._invocation
-            record = ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self._started_at, (),
-                                    inv.via, notices=tuple(pending))
             try:
-                self._ship(record.encode())
+                self._ship(self._record(pending))
             except (JobGone, redis.RedisError) as exc:
-                logger.debug("notices of %s stop: %r", inv.id, exc)
+                logger.debug("notices of %s stop: %r", self._invocation.id, exc)
                 return

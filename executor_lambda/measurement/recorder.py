@@ -88,6 +88,11 @@ class TaskRecorder:
         if self.notices is not None:
             self.notices.started(task)
 
+    def ride(self, publish: Publish) -> None:
+        """Let the notices due ship with `publish` (see `Notices.ride`)."""
+        if self.notices is not None:
+            self.notices.ride(publish)
+
     def close(self) -> None:
         """The invocation is over: no more notices."""
         if self.notices is not None:
