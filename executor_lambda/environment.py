@@ -21,7 +21,7 @@ from executor_lambda.platforms import Invoker, make_invoker
 from executor_lambda.settings import ExecutorSettings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
 from storage_manager.payloads import read_spilled_payload
-from storage_manager.protocol import PAYLOAD_KEY, Invocation
+from storage_manager.protocol import PAYLOAD_KEY, FunctionKeys, Invocation
 
 GRAPH_CACHE_SIZE = 8
 
@@ -42,22 +42,28 @@ class ExecutorEnvironment:
     @classmethod
     def from_environ(cls) -> ExecutorEnvironment:
         settings = ExecutorSettings.from_environ()
-        shards = ShardSet(settings.redis_urls)
+        shards = ShardSet(settings.redis_urls, settings.signer, settings.tls)
+        settings.signer.count_refusals_in(shards.shards[0].client,
+                                          FunctionKeys(settings.invoker.function).refused)
         return cls(shards, make_invoker(settings.invoker, shards))
 
     def invocation(self, event: dict) -> Invocation:
-        """The invocation an event carries; one passed by reference is read from Redis first
-        (raises `JobGone` once its job was cleaned up)."""
-        key = event.get(PAYLOAD_KEY)
-        if key is not None:
+        """The invocation an event carries, its tag checked (`Unauthenticated` if it fails);
+        one passed by reference is read from Redis first (raises `JobGone` once its job was
+        cleaned up)."""
+        signer = self.shards.signer
+        if PAYLOAD_KEY in event:
+            key = Invocation.check_reference(event, signer)
             event = json.loads(read_spilled_payload(self.shards, event["job"], key))
-        return Invocation.from_event(event)
+        return Invocation.from_event(event, signer)
 
     def graph(self, job_id: str) -> JobGraph:
-        """The job's graph, loaded once per warm process (one GET, then from memory)."""
+        """The job's graph, loaded once per warm process (one GET, then from memory), its
+        tag checked (`Unauthenticated` if it fails)."""
         graph = self._graphs.get(job_id)
         if graph is None:
-            graph = loads(load_graph_blob(self.shards, job_id))
+            graph = loads(load_graph_blob(self.shards, job_id), self.shards.signer,
+                          f"the graph of job {job_id!r}")
             self._graphs[job_id] = graph
             while len(self._graphs) > GRAPH_CACHE_SIZE:
                 self._graphs.popitem(last=False)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import dumps, loads
+from storage_manager.signing import Signer, Unauthenticated
 
 
 class ExecutorDied(RuntimeError):
@@ -25,10 +26,11 @@ class UnserializableResult(TypeError):
         self.task = task
 
 
-def dumps_result(value: object, task: int, key: object) -> bytes:
-    """`dumps(value)`, or `UnserializableResult` naming the task and the value's type."""
+def dumps_result(value: object, task: int, key: object, signer: Signer) -> bytes:
+    """`dumps(value, signer)`, or `UnserializableResult` naming the task and the value's
+    type."""
     try:
-        return dumps(value)
+        return dumps(value, signer)
     except MemoryError:
         raise
     except Exception as exc:
@@ -52,18 +54,21 @@ class TaskFailure:
         unpicklable = isinstance(exc, UnserializableResult)
         return cls(exc, RemoteTraceback() if unpicklable else RemoteTraceback.of(exc), executor)
 
-    def encode(self) -> bytes:
+    def encode(self, signer: Signer) -> bytes:
         try:
-            data = dumps(self)
-            loads(data)  # an exception may pickle but not unpickle (e.g. required init args)
+            data = dumps(self, signer)
+            loads(data, signer)  # an exception may pickle but not unpickle (required args)
             return data
+        except Unauthenticated:
+            raise
         except Exception:
             stand_in = RemoteTaskError(f"{type(self.exception).__name__}: {self.exception}")
-            return dumps(TaskFailure(stand_in, self.traceback, self.executor))
+            return dumps(TaskFailure(stand_in, self.traceback, self.executor), signer)
 
     @staticmethod
-    def decode(data: bytes) -> TaskFailure:
-        return loads(data)
+    def decode(data: bytes, signer: Signer, task: object) -> TaskFailure:
+        """The failure an executor reported for `task` (named if it is refused)."""
+        return loads(data, signer, f"the failure reported for task {task!r}")
 
     def exception_for(self, key: object) -> BaseException:
         """The exception to raise on the client, naming the task and carrying the remote

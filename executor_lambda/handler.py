@@ -7,6 +7,10 @@ or the local runtime's) bounds how long an output may be held at a fan-in. The o
 crash can be blamed on the right task. A seeded invocation runs its first task while another
 thread reads the job's graph (see `GraphSeed`). Tasks run with the job's `dask.config`
 settings (see `task_config`).
+
+An invocation or a graph whose tag is missing or wrong (see `storage_manager.signing`) is
+refused before anything in it is unpickled: logged, counted, and reported on the job's log
+as the named task's error, so its client fails the job with `Unauthenticated`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from concurrent.futures import Future
 from typing import Any
 
 from executor_lambda.environment import ExecutorEnvironment
+from executor_lambda.failures import TaskFailure
 from executor_lambda.loop import TaskLoop, TaskRun
 from executor_lambda.measurement import Notices
+from executor_lambda.remote_traceback import RemoteTraceback
 from executor_lambda.task_config import job_config
-from storage_manager import GraphSeed, JobGone, JobGraph, JobStore
-from storage_manager.protocol import Invocation
+from storage_manager import GraphSeed, JobGone, JobGraph, JobStore, append_log_for
+from storage_manager.protocol import ERROR, Invocation, LogEntry
+from storage_manager.signing import Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,9 @@ def handler(event: dict, context: Any = None) -> dict:
         if notices is not None:
             notices.close()
         return {"job": event["job"], "task": event["task"], "status": "gone"}
+    except Unauthenticated as exc:
+        report_refusal(env, event, exc)
+        return {"job": event.get("job"), "task": event.get("task"), "status": "refused"}
     store = JobStore(env.shards, graph, owner=invocation.id)
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
@@ -77,3 +87,16 @@ def _notices_before_graph(env: ExecutorEnvironment, graph_read: Future[JobGraph]
     once it is."""
     return Notices(lambda record: JobStore(env.shards, graph_read.result()).append_events(record),
                    invocation, started_at)
+
+
+def report_refusal(env: ExecutorEnvironment, event: dict, exc: Unauthenticated) -> None:
+    """Fail the job the refused event names, if it is running, with `exc` as the error of
+    the task it names (an event naming no job or task only stays refused and logged)."""
+    job, task = event.get("job"), event.get("task")
+    if not isinstance(job, str) or not isinstance(task, int):
+        return
+    failure = TaskFailure(exc, RemoteTraceback(), str(event.get("id", "")))
+    try:
+        append_log_for(env.shards, job, LogEntry(ERROR, task, failure.encode(env.shards.signer)))
+    except Exception:  # the refusal is logged and counted already
+        logger.exception("could not report the refused invocation to job %s", job)

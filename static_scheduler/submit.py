@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 def submit(plan: Plan, store: JobStore, invoker: Invoker) -> None:
     """Upload the graph (one pipelined round trip per shard), then invoke every start."""
     graph = plan.graph
-    blob = dumps(graph)
+    blob = dumps(graph, store.signer)
     store.upload(blob)
     invoker.invoke([Invocation(job=graph.job_id, task=start.tasks[0], batch=start.tasks[1:],
                                seed=start.seed, threads=start.threads)

@@ -22,6 +22,7 @@ from storage_manager.errors import JobGone
 from storage_manager.job_graph import JobGraph
 from storage_manager.protocol.keys import JobKeys
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet
+from storage_manager.signing import Signer
 
 
 @dataclass
@@ -57,6 +58,11 @@ class JobIO:
         """Who claims fan-ins through this store: the executor's invocation id."""
         self.keys = JobKeys(graph.job_id)
         self.stats = IOStats()
+
+    @property
+    def signer(self) -> Signer:
+        """What the job's values are signed and checked with (see `signing`)."""
+        return self.shards.signer
 
     def run_step(self, shard: int, keys: list[str], args: list[Any],
                  writes: Sequence[tuple[str, Buffer]] = ()) -> Any:

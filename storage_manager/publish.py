@@ -10,6 +10,7 @@ from storage_manager.job_io import JobIO
 from storage_manager.protocol import events
 from storage_manager.protocol.job_log import LogEntry
 from storage_manager.shards import LARGE_VALUE_BYTES
+from storage_manager.signing import Signer
 
 
 class MarkResult(NamedTuple):
@@ -70,6 +71,11 @@ class Publish:
         """Whether a step call goes to the job's shard (where its streams live) anyway."""
         job_shard = self._store.graph.job_shard
         return any(shard == job_shard for _, shard in self._steps)
+
+    @property
+    def signer(self) -> Signer:
+        """What this step's records are signed with (the job's, see `signing`)."""
+        return self._store.signer
 
     @property
     def round_trips(self) -> int:

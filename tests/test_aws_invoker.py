@@ -20,11 +20,17 @@ from executor_lambda.platforms.aws.invoker import (
     LambdaInvoker,
     lambda_client,
 )
-from executor_lambda.settings import ENV_FUNCTION, ENV_PLATFORM, ENV_REDIS_URLS
+from executor_lambda.settings import (
+    ENV_FUNCTION,
+    ENV_PLATFORM,
+    ENV_REDIS_URLS,
+    ENV_SIGNING_KEY,
+)
 from storage_manager import JobGone, JobStore, ShardSet, dumps
 from storage_manager.payloads import spill_payload
 from storage_manager.protocol import PAYLOAD_KEY, Invocation, JobKeys
-from wukong.redis_servers import RedisServer, find_redis_server
+from storage_manager.signing import Signer
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 handler_module = importlib.import_module("executor_lambda.handler")
 
@@ -40,64 +46,65 @@ def api(aws_env):
 
 @pytest.fixture(scope="module")
 def shards():
-    servers = [RedisServer(find_redis_server()) for _ in range(2)]
-    shard_set = ShardSet([s.url for s in servers])
+    servers = [RedisServer(find_redis_server(), RedisUsers.generate()) for _ in range(2)]
+    shard_set = ShardSet([s.url(ADMIN) for s in servers], Signer.generate())
     yield shard_set
     shard_set.close()
     for s in servers:
         s.stop()
 
 
-def invoker(api: LambdaApi, shards=None, **options) -> LambdaInvoker:
+def invoker(api: LambdaApi, shards: ShardSet, **options) -> LambdaInvoker:
     options.setdefault("backoff", FAST)
     client = lambda_client(endpoint_url=api.url, pool=8)
     return LambdaInvoker("wk-fn", shards, client=client, threads=8, **options)
 
 
-def test_lambda_invoker_retries_throttling_until_accepted(api):
+def test_lambda_invoker_retries_throttling_until_accepted(api, shards):
     """Three 429s, then Lambda accepts: the invocation goes through, the same payload each
     time. botocore's own retries are off, so without the invoker's retry the first 429 fails."""
     api.then(throttled(), throttled(), throttled())
     inv = Invocation(job="j1", task=4)
-    invoker(api).invoke([inv])
+    invoker(api, shards).invoke([inv])
     assert len(api.requests) == 4
     assert {r.function for r in api.requests} == {"wk-fn"}
     assert {r.invocation_type for r in api.requests} == {"Event"}
-    assert {r.body for r in api.requests} == {inv.encode()}
+    assert {r.body for r in api.requests} == {inv.encode(shards.signer)}
 
 
-def test_lambda_invoker_gives_up_on_throttling_naming_function_and_task(api):
+def test_lambda_invoker_gives_up_on_throttling_naming_function_and_task(api, shards):
     """Throttled on every try: after the bound, an error names the function, task and job."""
     api.on_request = lambda request: throttled()
     with pytest.raises(InvocationFailed, match=r"function wk-fn for task 7 of job j2 failed: "
                                                r"still failing after 3 tries") as caught:
-        invoker(api, backoff=Backoff(0.001, 0.01, attempts=3)).invoke(
+        invoker(api, shards, backoff=Backoff(0.001, 0.01, attempts=3)).invoke(
             [Invocation(job="j2", task=7)])
     assert "TooManyRequestsException" in str(caught.value)
     assert (caught.value.function, caught.value.task) == ("wk-fn", 7)
     assert len(api.requests) == 3
 
 
-def test_lambda_invoker_reports_a_refused_invocation_at_once(api):
+def test_lambda_invoker_reports_a_refused_invocation_at_once(api, shards):
     """A 4xx other than throttling (here: no such function) is not retried."""
     api.then(error(404, "ResourceNotFoundException", "Function not found: wk-fn"))
     with pytest.raises(InvocationFailed, match=r"task 2 of job j3 .*ResourceNotFoundException"):
-        invoker(api).invoke([Invocation(job="j3", task=2)])
+        invoker(api, shards).invoke([Invocation(job="j3", task=2)])
     assert len(api.requests) == 1
 
 
-def test_lambda_invoker_surfaces_a_function_error_of_a_request_response_call(api):
+def test_lambda_invoker_surfaces_a_function_error_of_a_request_response_call(api, shards):
     """A synchronous invocation whose function raised: its error type and message, with the
     task's name."""
     body = json.dumps({"errorType": "ZeroDivisionError", "errorMessage": "division by zero"})
     api.then(Answer(200, {"X-Amz-Function-Error": "Unhandled"}, body.encode()))
     with pytest.raises(InvocationFailed, match=r"task 3 of job j4 failed: the function failed "
                                                r"\(Unhandled\): ZeroDivisionError: division"):
-        invoker(api, invocation_type="RequestResponse").invoke([Invocation(job="j4", task=3)])
+        invoker(api, shards, invocation_type="RequestResponse").invoke(
+            [Invocation(job="j4", task=3)])
     assert api.requests[0].invocation_type == "RequestResponse"
 
 
-def test_lambda_invoker_invokes_a_batch_at_once(api):
+def test_lambda_invoker_invokes_a_batch_at_once(api, shards):
     """Every request of a batch of 8 is held until all 8 are in flight: only an invoker that
     sends them in parallel gets them through (a sequential one breaks the barrier)."""
     barrier = threading.Barrier(8, timeout=30)
@@ -111,7 +118,7 @@ def test_lambda_invoker_invokes_a_batch_at_once(api):
 
     api.on_request = hold
     batch = [Invocation(job="j5", task=t) for t in range(8)]
-    invoker(api).invoke(batch)
+    invoker(api, shards).invoke(batch)
     assert sorted(json.loads(r.body)["task"] for r in api.requests) == list(range(8))
 
 
@@ -132,6 +139,7 @@ def test_lambda_invoker_passes_a_large_payload_by_reference(api, shards, monkeyp
     JobStore(shards, graph).cleanup()
     assert not any(s.client.exists(event[PAYLOAD_KEY]) for s in shards.shards)
     monkeypatch.setenv(ENV_REDIS_URLS, ",".join(shards.urls))
+    monkeypatch.setenv(ENV_SIGNING_KEY, shards.signer.to_text())
     monkeypatch.setattr(handler_module, "_environment", None)
     assert handler_module.handler(event)["status"] == "gone"
     with pytest.raises(JobGone):
@@ -143,6 +151,7 @@ def test_lambda_platform_executor_invokes_through_lambda(aws_env, shards, monkey
     """An executor whose environment says `WUKONG_PLATFORM=aws` (as `wukong deploy` sets it)
     starts others through Lambda, with the function's own name."""
     monkeypatch.setenv(ENV_REDIS_URLS, ",".join(shards.urls))
+    monkeypatch.setenv(ENV_SIGNING_KEY, shards.signer.to_text())
     monkeypatch.setenv(ENV_FUNCTION, "wk-deployed")
     monkeypatch.setenv(ENV_PLATFORM, "aws")
     env = ExecutorEnvironment.from_environ()

@@ -26,6 +26,7 @@ from static_scheduler import (
 )
 from storage_manager.protocol import Invocation
 from storage_manager.region import Region
+from storage_manager.signing import Signer
 from wukong.measurement import TaskCpuShares, TaskDurations
 
 LOCAL = Batching(parallelism=2)
@@ -247,10 +248,12 @@ def test_waiting_leaves_share_threaded_batches_by_subtree():
 
 
 def test_an_invocation_carries_its_threads():
+    signer = Signer.generate()
     sent = Invocation(job="j", task=1, batch=(2, 3), threads=3)
-    got = Invocation.from_event(json.loads(sent.encode()))
+    got = Invocation.from_event(json.loads(sent.encode(signer)), signer)
     assert (got.tasks, got.threads) == ((1, 2, 3), 3)
-    assert Invocation.from_event(json.loads(Invocation(job="j", task=1).encode())).threads == 1
+    one = Invocation(job="j", task=1).encode(signer)
+    assert Invocation.from_event(json.loads(one), signer).threads == 1
 
 
 def sleepy_array(value, seconds):

@@ -60,7 +60,7 @@ def test_linear_chain_runs_in_one_executor(cluster):
     assert report.executors_invoked == 1
     assert len(report.tasks) == 1000
     written = {t.key: t.bytes_written for t in report.tasks if t.bytes_written}
-    assert written == {"x1000": len(dumps(1000))}
+    assert written == {"x1000": len(dumps(1000, cluster.signer))}
     assert report.bytes_read == 0
 
 
@@ -190,9 +190,9 @@ def fan_in_traffic(cluster, n):
     """Bytes sent to Redis by an n-way fan-in job."""
     dsk = {("in", i): (inc, i) for i in range(n)}
     dsk["sum"] = (sum, list(dsk))
-    before = redis_bytes_in(cluster.redis_urls)
+    before = redis_bytes_in(cluster.admin_urls)
     assert wukong.get(dsk, "sum") == dask.get(dsk, "sum")
-    return redis_bytes_in(cluster.redis_urls) - before
+    return redis_bytes_in(cluster.admin_urls) - before
 
 
 def test_fan_in_traffic_grows_linearly(cluster):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -17,7 +18,9 @@ from dask.utils_test import inc
 import wukong
 from executor_lambda.platforms import ProxyInvoker
 from executor_lambda.platforms.local import QueueInvoker
+from storage_manager.connections import ENV_REDIS_URLS
 from storage_manager.protocol import Invocation
+from storage_manager.signing import Signer
 
 # These tests count invocations per batch of leaves: the paper's schedule.
 pytestmark = pytest.mark.usefixtures("one_executor_per_leaf")
@@ -92,8 +95,9 @@ def test_two_jobs_at_once_through_one_proxy_stay_isolated(cluster):
 
 def status_from_command(cluster) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "kv_proxy", "status", "--redis", cluster.redis_urls[0],
-         "--function", cluster.function], capture_output=True, check=True,
+        [sys.executable, "-m", "kv_proxy", "status", "--function", cluster.function],
+        capture_output=True, check=True,
+        env={**os.environ, ENV_REDIS_URLS: cluster.redis_urls[0]},
     ).stdout
     return json.loads(out)
 
@@ -118,7 +122,7 @@ def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
     try:
         caplog.set_level(logging.WARNING, logger="executor_lambda.platforms.proxy")
         cluster.invoker = ProxyInvoker(cluster.invoker.direct, THRESHOLD,  # not yet warned
-                                       cluster.shards.shards[0].client)
+                                       cluster.shards.shards[0].client, cluster.signer)
         width = THRESHOLD * 3
         for _ in range(2):
             dsk = fan_out(width)
@@ -135,10 +139,10 @@ def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
 
 
 def test_a_threshold_below_one_is_refused(cluster):
-    direct = QueueInvoker(cluster.shards.shards[0].client, cluster.function)
+    direct = QueueInvoker(cluster.shards.shards[0].client, cluster.function, cluster.signer)
     with pytest.raises(ValueError, match="fanout-threshold"):
-        ProxyInvoker(direct, 0, direct.client)
-    assert Invocation.from_event({"job": "j", "task": 1, "id": "x"}).via == ""
+        ProxyInvoker(direct, 0, direct.client, cluster.signer)
+    assert Invocation.from_event({"job": "j", "task": 1, "id": "x"}, Signer(None)).via == ""
 
 
 def test_progress_reaches_the_client(cluster):

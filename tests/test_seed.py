@@ -8,7 +8,7 @@ import pathlib
 
 from conftest import DSK, idx, job
 
-from executor_lambda.settings import ENV_REDIS_URLS
+from executor_lambda.settings import ENV_REDIS_URLS, ENV_SIGNING_KEY
 from storage_manager import GraphSeed
 from storage_manager.graph_seed import SEED_BYTES
 from storage_manager.protocol import Invocation
@@ -38,8 +38,9 @@ def test_seeded_leaf_runs_before_its_executor_reads_the_graph(cluster, monkeypat
     flag = str(tmp_path / "ran")
     g = job(job_id="seeded", keys=("t",), dsk={"p": flag, "t": (touch, "p")})
     monkeypatch.setenv(ENV_REDIS_URLS, ",".join(cluster.redis_urls))
+    monkeypatch.setenv(ENV_SIGNING_KEY, cluster.signer.to_text())
     monkeypatch.setattr(handler_module, "_environment", None)
-    event = json.loads(Invocation(job=g.job_id, task=idx(g, "t"),
-                                  seed=GraphSeed.of(g, idx(g, "t")).encode()).encode())
+    seed = GraphSeed.of(g, idx(g, "t")).encode()
+    event = json.loads(Invocation(job=g.job_id, task=idx(g, "t"), seed=seed).encode(cluster.signer))
     assert handler_module.handler(event)["status"] == "gone"
     assert pathlib.Path(flag).exists()

@@ -124,18 +124,28 @@ class JobRun:
             for entry_id, entry in entries:
                 last_id = entry_id
                 if entry.is_error:
-                    failure = TaskFailure.decode(entry.data)
-                    raise failure.exception_for(self.graph.keys[entry.task])
+                    key = self._key(entry.task)
+                    failure = TaskFailure.decode(entry.data, self.store.signer, key)
+                    raise failure.exception_for(key)
                 if entry.task in pending:
                     pending.discard(entry.task)
                     announced.append(entry.task)
             if announced:
-                fetched = {t: loads(v) for t, v in self.store.fetch_outputs(announced).items()}
+                signer, keys = self.store.signer, self.graph.keys
+                fetched = {t: loads(v, signer, f"the result of task {keys[t]!r}")
+                           for t, v in self.store.fetch_outputs(announced).items()}
                 values.update(fetched)
                 if self.callbacks is not None:
                     for task, value in fetched.items():
-                        self.callbacks.fetched(self.graph.keys[task], value)
+                        self.callbacks.fetched(keys[task], value)
         return values
+
+    def _key(self, task: int) -> object:
+        """The Dask key of a task an error names; a refused invocation may name a task the
+        job does not have (see `executor_lambda.handler.report_refusal`)."""
+        if 0 <= task < len(self.graph):
+            return self.graph.keys[task]
+        return f"<task {task}, which job {self.graph.job_id} does not have>"
 
     def _read_log(self, last_id: StreamId) -> list[tuple[StreamId, LogEntry]]:
         """The log's next entries, waiting up to `BLOCK_MS`; the events in so far taken on
@@ -153,7 +163,7 @@ class JobRun:
     def _take_events(self, blobs: list[bytes]) -> None:
         keys = self.graph.keys
         for blob in blobs:
-            events = ExecutorEvents.decode(blob)
+            events = ExecutorEvents.decode(blob, self.store.signer)
             if self.callbacks is not None:
                 self.callbacks.take(events, keys)
             if not events.tasks:  # notices alone

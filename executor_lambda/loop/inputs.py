@@ -54,7 +54,7 @@ class Inputs:
             self.inline.discard(dep)
         else:
             self.store.stats.bytes_read += len(data)
-        return loads(data)
+        return loads(data, self.store.signer, f"the output of task {self.graph.key(dep)!r}")
 
     def forget(self, needs: Container[int], needed: Container[int],
                holding: Container[int]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from executor_lambda.failures import dumps_result
 from storage_manager import JobGraph
+from storage_manager.signing import Signer
 
 RESERVE_SECONDS = 1.0
 """Time kept back from the invocation's remaining time to write a held output after all."""
@@ -39,9 +40,10 @@ class OutputPlan:
 
 
 class LocalityPolicy:
-    def __init__(self, graph: JobGraph):
+    def __init__(self, graph: JobGraph, signer: Signer):
         self.graph = graph
         self.settings = graph.locality
+        self.signer = signer
 
     def plan(self, task: int, value: Any, size: int, ready_now: list[int],
              fan_ins: list[int]) -> OutputPlan:
@@ -58,12 +60,12 @@ class LocalityPolicy:
         inline = False
         budget = settings.inline_budget
         if invoked and size <= budget:
-            blob = dumps_result(value, task, graph.key(task))
+            blob = dumps_result(value, task, graph.key(task), self.signer)
             inline = len(blob) <= budget
         write = (task in graph.results or (bool(invoked) and not inline)
                  or (bool(fan_ins) and not hold))
         if write and blob is None:
-            blob = dumps_result(value, task, graph.key(task))
+            blob = dumps_result(value, task, graph.key(task), self.signer)
         return OutputPlan(blob=blob, write=write, hold=hold, cluster=cluster)
 
     def hold_deadline(self, now: float, remaining_seconds: float | None) -> float:

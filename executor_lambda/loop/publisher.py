@@ -47,7 +47,7 @@ class Publisher:
         self.invocation = invocation
         self.region = region
         self.remaining_ms = remaining_ms
-        self.policy = LocalityPolicy(self.graph)
+        self.policy = LocalityPolicy(self.graph, store.signer)
         self.holds = Holds()
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
@@ -103,7 +103,7 @@ class Publisher:
         publish = self.store.publish()
         self.recorder.flush(publish)
         failure = TaskFailure.from_exception(exc, self.invocation.id)
-        publish.announce(ERROR, task, failure.encode())
+        publish.announce(ERROR, task, failure.encode(self.store.signer))
         with contextlib.suppress(JobGone):
             publish.execute()
 
@@ -187,7 +187,7 @@ class Publisher:
         for task in outputs:
             before = recorder.snapshot()
             publish.write_output(task, dumps_result(self.inputs.values[task], task,
-                                                    self.graph.key(task)))
+                                                    self.graph.key(task), self.store.signer))
             recorder.amend(task, before)
         for fan_in in sorted(set().union(*outputs.values())):
             firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]

@@ -149,7 +149,7 @@ class TaskRecorder:
                                 tuple(self.events.values()), inv.via,
                                 _since(read, stats.shard_bytes_read),
                                 _since(written, stats.shard_bytes_written))
-        publish.record_events(record.encode())
+        publish.record_events(record.encode(publish.signer))
         self.events, self._warnings, self._printed = {}, {}, {}
         return True
 

@@ -17,6 +17,7 @@ import redis
 
 from executor_lambda.platforms.invoker import Invoker
 from storage_manager.protocol import FunctionKeys, Invocation, encode_batch, script
+from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +27,14 @@ class ProxyInvoker:
     on `client`'s server; smaller batches, and every batch while no proxy runs, go through
     `direct` with no extra hop."""
 
-    def __init__(self, direct: Invoker, threshold: int, client: redis.Redis):
+    def __init__(self, direct: Invoker, threshold: int, client: redis.Redis, signer: Signer):
         if threshold < 1:
             raise ValueError(f"wukong.proxy.fanout-threshold must be at least 1, not {threshold}")
         self.direct = direct
         self.threshold = threshold
         self.function = direct.function
         self.payload_limit = direct.payload_limit
+        self.signer = signer
         self._hand_off = client.register_script(script("hand_off"))
         keys = FunctionKeys(direct.function)
         self._keys = [keys.proxy_alive, keys.proxy_requests]
@@ -44,8 +46,9 @@ class ProxyInvoker:
         self.direct.invoke(invocations)
 
     def _to_proxy(self, invocations: Sequence[Invocation]) -> bool:
-        limit = self.payload_limit
-        batch = encode_batch(replace(inv, via="proxy").encode(limit) for inv in invocations)
+        limit, signer = self.payload_limit, self.signer
+        batch = encode_batch(replace(inv, via="proxy").encode(signer, limit)
+                             for inv in invocations)
         if self._hand_off(keys=self._keys, args=[batch]):
             return True
         if not self._warned:

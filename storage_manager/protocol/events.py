@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from storage_manager.code_origins import CodeKey
 from storage_manager.serialization import dumps, loads
+from storage_manager.signing import Signer
 
 FIELD = "data"
 """The events stream's one field per entry: an encoded `ExecutorEvents`."""
@@ -102,9 +103,9 @@ class ExecutorEvents:
     """Tasks started or finished since the previous notices (a record of notices alone has
     no `tasks`)."""
 
-    def encode(self) -> bytes:
-        return dumps(self)
+    def encode(self, signer: Signer) -> bytes:
+        return dumps(self, signer)
 
     @staticmethod
-    def decode(blob: bytes) -> ExecutorEvents:
-        return loads(blob)
+    def decode(blob: bytes, signer: Signer) -> ExecutorEvents:
+        return loads(blob, signer, "an executor's events")

@@ -9,7 +9,8 @@ from its live flag: ``<prefix>live`` gives ``<prefix>o:<task>``, as `JobKeys.out
 A deployment's keys (one executor function's, shared by every job and client of it) live
 under ``wk:fn:{function}:``: the local platform's invocation queue and the local runtime's
 heartbeat and stats, the KV proxy's request stream, heartbeat and stats, the learned
-estimates, the index of its jobs and the reports of finished ones.
+estimates, the index of its jobs and the reports of finished ones, and the count of refused
+payloads.
 """
 
 from __future__ import annotations
@@ -126,6 +127,12 @@ class FunctionKeys:
     def report(self, job_id: str) -> str:
         """A finished job's report, kept a while (on the job's shard) for `wukong report`."""
         return f"{self.prefix}report:{job_id}"
+
+    @property
+    def refused(self) -> str:
+        """A counter of the payloads and values this function's processes (and its clients)
+        refused for a missing or wrong tag (see `storage_manager.signing`)."""
+        return self.prefix + "refused"
 
     def estimates(self, name: str) -> str:
         """A hash of learned estimates per task prefix (see `LearnedEstimates`)."""

@@ -144,13 +144,14 @@ class LambdaInvoker:
                                    first.task) from first
 
     def _payload(self, invocation: Invocation) -> bytes:
-        payload = invocation.encode(limit=None)
+        signer = self.shards.signer
+        payload = invocation.encode(signer, limit=None)
         if len(payload) <= self.payload_limit:
             return payload
         key = spill_payload(self.shards, invocation.job, invocation.id, payload, self.ttl_ms)
         logger.debug("payload of task %d of job %s is %d bytes, over %d: passed as %s",
                      invocation.task, invocation.job, len(payload), self.payload_limit, key)
-        return invocation.reference(key)
+        return invocation.reference(key, signer)
 
     def _invoke_one(self, invocation: Invocation, payload: bytes) -> None:
         last: Exception | None = None

@@ -15,8 +15,8 @@ __all__ = ["QueueInvoker", "QueuePayloadInvoker", "invoker_for", "payload_invoke
 
 def invoker_for(settings: InvokerSettings, shards: ShardSet) -> QueueInvoker:
     """Invocations pushed onto the function's list, on the first shard."""
-    return QueueInvoker(shards.shards[0].client, settings.function, settings.payload_limit,
-                        settings.invoke_seconds)
+    return QueueInvoker(shards.shards[0].client, settings.function, shards.signer,
+                        settings.payload_limit, settings.invoke_seconds)
 
 
 def payload_invoker_for(client: aioredis.Redis, function: str) -> QueuePayloadInvoker:

@@ -10,6 +10,7 @@ import redis
 import redis.asyncio as aioredis
 
 from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT, FunctionKeys, Invocation
+from storage_manager.signing import Signer
 
 
 class QueueInvoker:
@@ -20,10 +21,11 @@ class QueueInvoker:
     real platform; at 0 nothing is added to the single LPUSH.
     """
 
-    def __init__(self, client: redis.Redis, function: str,
+    def __init__(self, client: redis.Redis, function: str, signer: Signer,
                  payload_limit: int = DEFAULT_PAYLOAD_LIMIT, invoke_seconds: float = 0.0):
         self.client = client
         self.function = function
+        self.signer = signer
         self.payload_limit = payload_limit
         self.invoke_seconds = invoke_seconds
         self._key = FunctionKeys(function).queue
@@ -31,7 +33,7 @@ class QueueInvoker:
     def invoke(self, invocations: Sequence[Invocation]) -> None:
         if not invocations:
             return
-        payloads = [inv.encode(self.payload_limit) for inv in invocations]
+        payloads = [inv.encode(self.signer, self.payload_limit) for inv in invocations]
         if self.invoke_seconds <= 0:
             self.client.lpush(self._key, *payloads)
             return
