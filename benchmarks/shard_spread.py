@@ -16,6 +16,7 @@ import logging
 import sys
 
 import dask
+import redis
 
 import wukong
 from benchmarks import suites, workloads
@@ -24,8 +25,12 @@ MiB = 2**20
 
 
 def received(cluster: wukong.LocalCluster) -> list[int]:
-    """Bytes each shard has received since it started."""
-    return [int(s.client.info("stats")["total_net_input_bytes"]) for s in cluster.shards.shards]
+    """Bytes each shard has received since it started (INFO needs the cluster's admin)."""
+    counts = []
+    for url in cluster.admin_urls:
+        with redis.Redis.from_url(url) as client:
+            counts.append(int(client.info("stats")["total_net_input_bytes"]))
+    return counts
 
 
 def spread(cluster: wukong.LocalCluster, workload: workloads.Workload) -> list[int]:

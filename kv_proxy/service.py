@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 
 from executor_lambda.platforms import make_payload_invoker
 from kv_proxy.outbox import Outbox
+from storage_manager.connections import NO_TLS_FILES, TlsFiles, async_redis_client
 from storage_manager.protocol import PROXY_GROUP, FunctionKeys, ProxyStats, decode_batch
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
@@ -45,11 +46,11 @@ RETRY_SECONDS = 0.1
 
 class Proxy:
     def __init__(self, redis_url: str, function: str, concurrency: int,
-                 invoke_seconds: float = 0.0, consumer: str = "proxy", platform: str = "local"):
+                 invoke_seconds: float = 0.0, consumer: str = "proxy", platform: str = "local",
+                 tls: TlsFiles = NO_TLS_FILES):
         if concurrency < 1:
             raise ValueError(f"the proxy's concurrency must be at least 1, not {concurrency}")
-        self.client = aioredis.Redis.from_url(redis_url,
-                                              socket_timeout=SOCKET_TIMEOUT_SECONDS)
+        self.client = async_redis_client(redis_url, tls, socket_timeout=SOCKET_TIMEOUT_SECONDS)
         self.function = function
         self.invoke_seconds = invoke_seconds
         self.consumer = consumer

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
 from redis.retry import Retry
 
+from storage_manager.connections import NO_TLS_FILES, TlsFiles, redacted, redis_client
 from storage_manager.protocol.scripts import script
+from storage_manager.signing import Signer
 from storage_manager.writable_replies import WritableBulkParser
 
 SCRIPT_NAMES = ("step",)
@@ -80,12 +83,14 @@ def task_shard(job_id: str, task: int, num_shards: int) -> int:
 class Shard:
     """One Redis server with the job scripts loaded."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, tls: TlsFiles = NO_TLS_FILES):
         self.url = url
+        """The shard's URL, with its credentials: never shown but `redacted`."""
+        self.tls = tls
         options = {"socket_keepalive": True, "socket_timeout": SOCKET_TIMEOUT_SECONDS,
                    "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
-        self.client = redis.Redis.from_url(url, command_packer=ValuePacker(), **options)
-        self.values = redis.Redis.from_url(url, parser_class=WritableBulkParser, **options)
+        self.client = redis_client(url, tls, command_packer=ValuePacker(), **options)
+        self.values = redis_client(url, tls, parser_class=WritableBulkParser, **options)
         """Reads values (GET, MGET): large ones arrive writable (see `writable_replies`)."""
         self.sha: dict[str, str] = {}
 
@@ -93,12 +98,19 @@ class Shard:
         """Check, within seconds, that the shard is a Redis server that answers, and load
         the scripts; `StorageUnavailable` naming the shard and the setting if not. The check
         uses a connection of its own, with short timeouts and no retries."""
-        probe = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     socket_timeout=HANDSHAKE_TIMEOUT_SECONDS,
-                                     retry=Retry(NoBackoff(), 0))
+        probe = redis_client(self.url, self.tls, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                             socket_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+                             retry=Retry(NoBackoff(), 0))
         try:
             probe.ping()
             self.load_scripts(probe)
+        except redis.AuthenticationError as exc:
+            given = "refused the credentials its URL gives" if urlsplit(self.url).password \
+                else "requires a password, and its URL gives none"
+            raise self._unavailable(f"{given} ({exc})") from exc
+        except redis.exceptions.NoPermissionError as exc:
+            raise self._unavailable(
+                f"does not let its URL's user run the commands Wukong needs ({exc})") from exc
         except redis.TimeoutError as exc:
             raise self._unavailable(
                 f"did not answer within {HANDSHAKE_TIMEOUT_SECONDS:g} s ({exc})") from exc
@@ -113,8 +125,9 @@ class Shard:
 
     def _unavailable(self, why: str) -> StorageUnavailable:
         return StorageUnavailable(
-            f"Redis shard {self.url} {why}. Check wukong.redis.urls, or leave it empty so "
-            "LocalCluster starts its own redis-server")
+            f"Redis shard {redacted(self.url)} {why}. Check wukong.redis.urls (and "
+            "wukong.redis.tls.* for rediss://), or leave it empty so LocalCluster starts its "
+            "own redis-server")
 
     def load_scripts(self, client: redis.Redis | None = None) -> None:
         """Load the job scripts (again, when a shard forgot them) through `client`, by
@@ -132,12 +145,15 @@ class Shard:
 
 
 class ShardSet:
-    """All shards of a deployment, and where a job's keys live on them."""
+    """All shards of a deployment, how to reach them, and the key what is stored there is
+    signed with (see `signing`)."""
 
-    def __init__(self, urls: Sequence[str]):
+    def __init__(self, urls: Sequence[str], signer: Signer, tls: TlsFiles = NO_TLS_FILES):
         if not urls:
             raise ValueError("wukong.redis.urls is empty: at least one Redis URL is needed")
-        self.shards = [Shard(url) for url in urls]
+        self.signer = signer
+        self.tls = tls
+        self.shards = [Shard(url, tls) for url in urls]
         for shard in self.shards:
             shard.open()
 
@@ -146,6 +162,7 @@ class ShardSet:
 
     @property
     def urls(self) -> list[str]:
+        """The shards' URLs, with their credentials (see `connections.redacted`)."""
         return [s.url for s in self.shards]
 
     def close(self) -> None:

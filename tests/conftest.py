@@ -53,9 +53,10 @@ def fan_ins_in_executors():
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
+def aws_env(monkeypatch, tmp_path):
     """Credentials and a region for boto3 that reach no AWS account: for moto and for the
-    tests' own stand-ins of Lambda's APIs."""
+    tests' own stand-ins of Lambda's APIs; and deployments' signing keys kept in a
+    temporary directory."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                  "AWS_ENDPOINT_URL_LAMBDA", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
@@ -65,6 +66,8 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with dask.config.set({"wukong.security.key-file": str(tmp_path / "deployment.key")}):
+        yield
 
 
 def job_keys(urls: list[str]) -> list[bytes]:
@@ -82,7 +85,7 @@ def no_job_keys_left(request):
     yield
     if "cluster" in request.fixturenames:
         c = request.getfixturevalue("cluster")
-        assert job_keys(c.redis_urls) == [], "a job left keys in Redis"
+        assert job_keys(c.admin_urls) == [], "a job left keys in Redis"
 
 
 def running(p: psutil.Process) -> bool:

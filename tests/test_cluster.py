@@ -25,7 +25,7 @@ from dask.utils_test import inc
 
 import wukong
 from wukong.cluster import current_cluster
-from wukong.redis_servers import RedisServer, find_redis_server
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 PEAK_SCRIPT = """
 local now = redis.call('INCR', KEYS[1])
@@ -77,7 +77,7 @@ def test_config_honored_and_close_stops_everything():
     try:
         assert len(c.redis_servers) == 3
         assert len(c.redis_urls) == 3
-        url = c.redis_urls[0]
+        url = c.admin_urls[0]
         dsk = {("b", i): (busy, url, i) for i in range(8)}
         keys = list(dsk)
         assert c.get(dsk, keys) == tuple(range(8))
@@ -86,7 +86,7 @@ def test_config_honored_and_close_stops_everything():
         client.delete("test:peak", "test:running")
         client.close()
         assert 1 <= peak <= 2, "more executors ran at once than wukong.runtime.concurrency"
-        assert job_keys(c.redis_urls) == []
+        assert job_keys(c.admin_urls) == []
         procs = processes_of(c)
         assert len(procs) >= 3 + 1 + 1, "expected redis-servers, the runtime and a worker"
     finally:
@@ -175,20 +175,20 @@ def test_runtime_failing_to_start_stops_the_redis_servers():
 def test_external_redis_is_left_running(cluster):
     """A cluster given `redis_urls` uses that server, starts none, and does not stop it; while
     its `with` block runs it is the active cluster, inside the session's."""
-    server = RedisServer(find_redis_server())
+    server = RedisServer(find_redis_server(), RedisUsers.generate())
     try:
-        with wukong.LocalCluster(redis_urls=[server.url]) as c:
+        with wukong.LocalCluster(redis_urls=[server.url(ADMIN)]) as c:
             assert current_cluster() is c
             assert c.redis_servers == []
-            assert c.redis_urls == [server.url]
+            assert c.redis_urls == [server.url(ADMIN)]
             assert c.get({"x": 1, "y": (sum, ["x", "x"])}, "y") == 2
         assert current_cluster() is cluster
         assert c.runtime is None
         assert server.process.poll() is None
-        client = redis.Redis.from_url(server.url)
+        client = redis.Redis.from_url(server.url(ADMIN))
         assert client.ping()
         client.close()
-        assert job_keys([server.url]) == []
+        assert job_keys([server.url(ADMIN)]) == []
     finally:
         server.stop()
     assert server.process.poll() is not None
@@ -206,10 +206,10 @@ def test_started_servers_keep_freed_memory(cluster):
         client.close()
         return " ".join(line.strip() for line in stats.splitlines() if "decay_ms" in line)
 
-    assert all("dirty_decay_ms: -1" in decay_options(url) for url in cluster.redis_urls)
-    server = RedisServer(find_redis_server())
+    assert all("dirty_decay_ms: -1" in decay_options(url) for url in cluster.admin_urls)
+    server = RedisServer(find_redis_server(), RedisUsers.generate())
     try:
-        assert "dirty_decay_ms: -1" not in decay_options(server.url)
+        assert "dirty_decay_ms: -1" not in decay_options(server.url(ADMIN))
     finally:
         server.stop()
 
@@ -299,7 +299,7 @@ def test_ttl_setting_applies_to_job_keys(cluster):
     """`wukong.redis.ttl` bounds the life of every key a job writes."""
     dsk = {("in", i): (inc, i) for i in range(4)}
     dsk["sum"] = (sum, list(dsk))
-    dsk["ttls"] = (lambda s, urls: key_ttls(urls), "sum", cluster.redis_urls)
+    dsk["ttls"] = (lambda s, urls: key_ttls(urls), "sum", cluster.admin_urls)
     with dask.config.set({"wukong.redis.ttl": 30}):
         ttls = wukong.get(dsk, "ttls")
     assert len(ttls) >= 4, "expected the graph, live flags, outputs and done sets"

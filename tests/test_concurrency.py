@@ -47,7 +47,7 @@ def chain(op, meeting):
 
 def test_two_jobs_at_once_are_isolated(cluster):
     """Two graphs with the same key names run at the same moment; each gets its own values."""
-    url = cluster.redis_urls[0]
+    url = cluster.admin_urls[0]
     first = chain(add, (url, "first", "second"))
     second = chain(mul, (url, "second", "first"))
     keys = ["out", "z"]

@@ -16,8 +16,9 @@ from static_scheduler import build_job_graph, to_task_graph
 from storage_manager import JobGone, JobStore, Locality, ShardSet, dumps
 from storage_manager.chunking import is_manifest
 from storage_manager.shards import LARGE_VALUE_BYTES
+from storage_manager.signing import Signer
 from storage_manager.writable_replies import WRITABLE_BYTES
-from wukong.redis_servers import RedisServer, find_redis_server
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 TTL_MS = 60_000
 LARGE = dumps(np.arange(200_000, dtype=np.float64))  # 1.6 MB: over LARGE_VALUE_BYTES
@@ -27,7 +28,7 @@ assert len(SMALL) <= LARGE_VALUE_BYTES < len(LARGE)
 
 @pytest.fixture(scope="module")
 def servers():
-    started = [RedisServer(find_redis_server()) for _ in range(2)]
+    started = [RedisServer(find_redis_server(), RedisUsers.generate()) for _ in range(2)]
     yield started
     for server in started:
         server.stop()
@@ -35,7 +36,7 @@ def servers():
 
 @pytest.fixture
 def shards(servers):
-    shard_set = ShardSet([s.url for s in servers])
+    shard_set = ShardSet([s.url(ADMIN) for s in servers], Signer.generate())
     yield shard_set
     for shard in shard_set.shards:
         shard.client.flushdb()
@@ -100,12 +101,12 @@ def test_a_large_output_is_set_before_its_mark_and_never_through_lua(servers):
     its one chunk: a value this large is placed by its task) comes from the executor's
     connection, then the script writes its manifest and marks it; a small one stays in
     Lua."""
-    shards = ShardSet([servers[0].url])
+    shards = ShardSet([servers[0].url(ADMIN)], Signer.generate())
     graph, p0, p1, j = fan_in(shards, "set-first")
     store = JobStore(shards, graph, owner="A")
     keys = store.keys
     try:
-        with Monitor(redis.Redis.from_url(servers[0].url)) as monitor:
+        with Monitor(redis.Redis.from_url(servers[0].url(ADMIN))) as monitor:
             write_and_mark(store, p0, LARGE, j)
             write_and_mark(store, p1, SMALL, j)
         large_set, large_by = monitor.first(f"SET {keys.chunk(p0, 0)} ")

@@ -191,7 +191,7 @@ def limited(_limited_cluster):
     """A cluster of its own with a 1 s invocation timeout and 3 GiB per worker; not entered
     as a context manager, so tests use it through `limited.get`. Leak-checked like `cluster`."""
     yield _limited_cluster
-    assert job_keys(_limited_cluster.redis_urls) == [], "a job left keys in Redis"
+    assert job_keys(_limited_cluster.admin_urls) == [], "a job left keys in Redis"
 
 
 def nap(x):
@@ -237,7 +237,7 @@ def test_runtime_gone_fails_the_job():
         runtime.kill()
         with pytest.raises(RuntimeError, match="runtime has stopped"):
             c.get({"x": (inc, 1)}, "x")
-        assert job_keys(c.redis_urls) == []
+        assert job_keys(c.admin_urls) == []
         assert wait_until_gone(workers) == []
     finally:
         c.close()
@@ -319,7 +319,7 @@ def test_exception_that_cannot_be_unpickled_reaches_client(cluster):
 def test_job_timeout(cluster):
     """A job running past wukong.client.job-timeout raises JobTimeout and is cleaned up; the
     executor still running it stops at its next write, leaving nothing behind."""
-    url = cluster.redis_urls[0]
+    url = cluster.admin_urls[0]
     dsk = {"slow": (wait_for_signal, url, "test:release"), "after": (inc, "slow")}
     try:
         with dask.config.set({"wukong.client.job-timeout": 0.5}), \

@@ -39,7 +39,7 @@ def test_a_proxy_killed_mid_batch_and_restarted_loses_no_invocation():
     settings = {"wukong.runtime.latency.invoke-seconds": 0.05,
                 "wukong.runtime.concurrency": CONCURRENCY}
     with dask.config.set(settings), wukong.LocalCluster(shards=1) as cluster:
-        client = cluster.shards.shards[0].client
+        client = redis.Redis.from_url(cluster.admin_urls[0])
         assert wukong.get({"x": 1, "env": (latency_env, "x")}, "env",
                           cluster=cluster) == ("0.05", "8")
         dsk = {f"leaf-{i}": (inc, i) for i in range(LEAVES)}
@@ -57,4 +57,4 @@ def test_a_proxy_killed_mid_batch_and_restarted_loses_no_invocation():
         status = cluster.proxy_status()
         assert status["recovered_batches"] == 1
         assert pending_batches(client, cluster.function) == 0
-        assert job_keys(cluster.redis_urls) == []
+        assert job_keys(cluster.admin_urls) == []

@@ -14,6 +14,7 @@ import pytest
 import wukong
 from storage_manager import ShardSet, StorageUnavailable
 from storage_manager.shards import HANDSHAKE_TIMEOUT_SECONDS
+from storage_manager.signing import Signer
 
 HTTP_REPLY = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
               b"Content-Length: 11\r\nConnection: close\r\n\r\nBad Request")
@@ -61,7 +62,7 @@ def test_redis_unreachable():
     """A port nobody listens on."""
     url = "redis://127.0.0.1:1/0"
     with pytest.raises(StorageUnavailable, match="cannot be reached") as info:
-        ShardSet([url])
+        ShardSet([url], Signer.generate())
     assert_names_url_and_setting(info.value, url)
 
 
@@ -70,7 +71,7 @@ def test_server_that_never_answers():
     """A server that accepts and stays silent fails at the handshake's short timeout, not
     after a job waited for the long socket timeout of calls."""
     with tcp_server(None) as url, pytest.raises(StorageUnavailable) as info:
-        ShardSet([url])
+        ShardSet([url], Signer.generate())
     assert f"did not answer within {HANDSHAKE_TIMEOUT_SECONDS:g} s" in str(info.value)
     assert_names_url_and_setting(info.value, url)
 
@@ -80,7 +81,7 @@ def test_server_that_is_not_redis(reply):
     """An HTTP server, or anything answering what Redis would not, is named as not Redis
     instead of surfacing as a raw protocol error."""
     with tcp_server(reply) as url, pytest.raises(StorageUnavailable) as info:
-        ShardSet([url])
+        ShardSet([url], Signer.generate())
     assert "does not answer as a Redis server does" in str(info.value)
     assert_names_url_and_setting(info.value, url)
 

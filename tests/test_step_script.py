@@ -20,13 +20,14 @@ from storage_manager import (
     loads,
 )
 from storage_manager.protocol import ERROR, JobKeys, LogEntry
-from wukong.redis_servers import RedisServer, find_redis_server
+from storage_manager.signing import Signer
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 
 @pytest.fixture(scope="module")
 def shards():
-    servers = [RedisServer(find_redis_server()) for _ in range(2)]
-    shard_set = ShardSet([s.url for s in servers])
+    servers = [RedisServer(find_redis_server(), RedisUsers.generate()) for _ in range(2)]
+    shard_set = ShardSet([s.url(ADMIN) for s in servers], Signer.generate())
     yield shard_set
     shard_set.close()
     for s in servers:

@@ -98,7 +98,7 @@ def test_a_600_mb_array_round_trips_through_chunks(cluster):
     np.testing.assert_array_equal(back[::1_000_000], np.arange(0, 75_000_000, 1_000_000))
     del back
     store.cleanup()
-    assert job_keys(cluster.redis_urls) == []
+    assert job_keys(cluster.admin_urls) == []
 
 
 def test_chunked_values_pass_between_executors(cluster):

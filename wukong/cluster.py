@@ -8,6 +8,11 @@ Everything the cluster started is stopped on `close()`, also after errors. Outsi
 block, `compute(scheduler="wukong")` runs on the cluster `wukong.connect()` connected to, else
 on the one `wukong.address` names, else on a default LocalCluster it starts lazily and keeps
 for the process.
+
+Each cluster has secrets of its own: the passwords of its Redis servers' users, one per role
+(see `redis_servers`), and the key everything its processes unpickle is signed with (see
+`storage_manager.signing`). Its processes get them in their environment, and clients of
+another process in its address (see `cluster_address`).
 """
 
 from __future__ import annotations
@@ -20,16 +25,21 @@ import uuid
 from collections.abc import Sequence
 
 from executor_lambda.platforms import InvokerSettings, make_invoker
+from executor_lambda.settings import ExecutorSettings
 from kv_proxy import proxy_status
 from static_scheduler import to_task_graph
 from storage_manager import ShardSet
+from storage_manager.connections import redacted
+from storage_manager.protocol import FunctionKeys
+from storage_manager.protocol.roles import ROLES
+from storage_manager.signing import Signer
 from wukong import active_clusters
 from wukong.cluster_address import Address
 from wukong.cluster_protocol import Cluster
 from wukong.compute import compute
-from wukong.config import keep_freed_bytes, setting
+from wukong.config import keep_freed_bytes, redis_tls, setting, signing_enabled
 from wukong.connected_cluster import ConnectedCluster
-from wukong.redis_servers import RedisServer, find_redis_server
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
 
 logger = logging.getLogger(__name__)
@@ -50,6 +60,8 @@ class LocalCluster:
                  invocation_timeout: float | None = None, memory_limit: int | None = None,
                  function: str | None = None, preload: Sequence[str] | None = None):
         self.redis_servers: list[RedisServer] = []
+        self._urls: dict[str, list[str]] = {}
+        """The shards' URLs as each Redis user (`ADMIN` and the roles)."""
         self.runtime: LocalRuntimeProcess | None = None
         self.proxy: ProxyProcess | None = None
         self.shards: ShardSet | None = None
@@ -67,35 +79,47 @@ class LocalCluster:
         if setting("proxy.enabled") and self.proxy_threshold < 1:
             raise ValueError("wukong.proxy.fanout-threshold must be at least 1, not "
                              f"{self.proxy_threshold}")
+        self.signer = Signer.generate() if signing_enabled() else Signer(None)
+        if not self.signer.enabled:
+            logger.warning("wukong.security.sign-payloads is false: this cluster unpickles "
+                           "whatever reaches it through Redis (INSECURE; benchmarks only)")
+        self.tls = redis_tls()
+        invoker = InvokerSettings(
+            function=self.function, payload_limit=self.payload_limit,
+            invoke_seconds=self.latency.invoke_seconds, proxy_threshold=self.proxy_threshold)
         try:
-            if not urls:
-                binary = find_redis_server(setting("redis.server-binary"))
-                count = shard_count(setting("redis.shards", shards))
-                keep = bool(setting("redis.keep-freed-memory"))
-                self.redis_servers = [RedisServer(binary, keep_freed_memory=keep)
-                                      for _ in range(count)]
-                urls = [s.url for s in self.redis_servers]
-            self.shards = ShardSet(urls)
+            self._urls = self._start_redis(shards) if not urls else dict.fromkeys(
+                (ADMIN, *ROLES), urls)
+            self.shards = ShardSet(self._urls["client"], self.signer, self.tls)
+            self.signer.count_refusals_in(self.shards.shards[0].client,
+                                          FunctionKeys(self.function).refused)
             self.runtime = LocalRuntimeProcess(
-                urls, self.function, concurrency=self.concurrency,
+                ExecutorSettings(tuple(self._urls["executor"]), invoker, self.signer, self.tls),
+                self._urls["runtime"], concurrency=self.concurrency,
                 idle_timeout=float(setting("runtime.idle-timeout", idle_timeout)),
                 timeout=float(setting("runtime.invocation-timeout", invocation_timeout)),
-                payload_limit=self.payload_limit,
                 memory_limit=setting("runtime.memory-limit", memory_limit),
                 keep_freed_bytes=keep_freed_bytes("runtime.keep-freed-bytes"),
                 start_timeout=float(setting("runtime.start-timeout")),
-                latency=self.latency, proxy_threshold=self.proxy_threshold,
-                preload=self.preload, log_level=self.log_level,
+                cold_start_seconds=self.latency.cold_start_seconds, preload=self.preload,
+                log_level=self.log_level,
             )
             if self.proxy_threshold:
                 self.start_proxy()
         except BaseException:
             self.close()
             raise
-        self.invoker = make_invoker(InvokerSettings(
-            function=self.function, payload_limit=self.payload_limit,
-            invoke_seconds=self.latency.invoke_seconds, proxy_threshold=self.proxy_threshold,
-        ), self.shards)
+        self.invoker = make_invoker(invoker, self.shards)
+
+    def _start_redis(self, shards: int | None) -> dict[str, list[str]]:
+        """Start the cluster's own servers; their URLs as each user (`ADMIN` and the roles)."""
+        binary = find_redis_server(setting("redis.server-binary"))
+        count = shard_count(setting("redis.shards", shards))
+        keep = bool(setting("redis.keep-freed-memory"))
+        users = RedisUsers.generate()
+        for _ in range(count):
+            self.redis_servers.append(RedisServer(binary, users, keep_freed_memory=keep))
+        return {user: [s.url(user) for s in self.redis_servers] for user in users.passwords}
 
     @property
     def parallelism(self) -> int:
@@ -114,7 +138,15 @@ class LocalCluster:
 
     @property
     def redis_urls(self) -> list[str]:
+        """The shards' URLs as the client's Redis user, with its password: keep them off
+        command lines and logs (`storage_manager.connections.redacted`)."""
         return self.shards.urls if self.shards else []
+
+    @property
+    def admin_urls(self) -> list[str]:
+        """The shards' URLs as a user that may run any command (for operators and tests):
+        the cluster's own servers' `admin`, else the URLs it was given."""
+        return list(self._urls[ADMIN]) if self.shards else []
 
     def check_alive(self) -> None:
         """Raise if the runtime is gone, so a waiting client does not hang."""
@@ -132,7 +164,7 @@ class LocalCluster:
         previous proxy left unfinished."""
         if self.proxy is not None and self.proxy.alive():
             return
-        self.proxy = ProxyProcess(self.shards.urls[0], self.function,
+        self.proxy = ProxyProcess(self._urls["proxy"][0], self.tls, self.function,
                                   concurrency=self.concurrency,
                                   invoke_seconds=self.latency.invoke_seconds,
                                   start_timeout=float(setting("runtime.start-timeout")),
@@ -162,7 +194,7 @@ class LocalCluster:
         """What a client of another process needs to run jobs here (see `wukong up`)."""
         return Address(self.function, tuple(self.redis_urls), self.payload_limit,
                        self.proxy_threshold, self.latency.invoke_seconds, self.concurrency,
-                       self.executor_cores)
+                       self.executor_cores, self.signer.to_text(), self.tls)
 
     def close(self) -> None:
         active_clusters.leave(self)
@@ -184,7 +216,8 @@ class LocalCluster:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<LocalCluster function={self.function} shards={self.redis_urls}>"
+        shards = [redacted(url) for url in self.redis_urls]
+        return f"<LocalCluster function={self.function} shards={shards}>"
 
 
 def preload_modules(value: Sequence[str] | str | None) -> list[str]:

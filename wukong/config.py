@@ -16,6 +16,7 @@ import yaml
 
 from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
+from storage_manager.connections import TlsFiles
 from wukong.cluster_protocol import Cluster
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
@@ -121,6 +122,21 @@ def scheduling_settings(invoke_seconds: float, parallelism: int, executor_cores:
         threads=int(setting("scheduling.threads")),
         executor_cores=executor_cores,
     )
+
+
+def signing_enabled() -> bool:
+    """`wukong.security.sign-payloads`: false only to measure what signing costs (insecure)."""
+    value = setting("security.sign-payloads")
+    if not isinstance(value, bool):
+        raise ValueError(f"wukong.security.sign-payloads must be true or false, got {value!r}")
+    return value
+
+
+def redis_tls() -> TlsFiles:
+    """`wukong.redis.tls.*`: the files `rediss://` shards are reached with."""
+    return TlsFiles(ca_file=setting("redis.tls.ca-file"),
+                    cert_file=setting("redis.tls.cert-file"),
+                    key_file=setting("redis.tls.key-file"))
 
 
 def keep_freed_bytes(name: str) -> int:

@@ -1,6 +1,10 @@
 """Start the local runtime (`executor_lambda.platforms.local`) and the KV proxy (`kv_proxy`) as
 child processes. Both print `ready` on stdout once they serve; their output is read for as
-long as they run, their log records logged here under `wukong.*` (see `service_output`)."""
+long as they run, their log records logged here under `wukong.*` (see `service_output`).
+
+Their shards (URLs with passwords), TLS files and the deployment's signing key reach them in
+their environment, which only their user can read, never on their command lines, which
+every local user can; they run with umask 077 (`private_child`)."""
 
 from __future__ import annotations
 
@@ -9,16 +13,19 @@ import pathlib
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from executor_lambda.platforms.local.dispatcher import ENV_RUNTIME_REDIS_URLS
+from executor_lambda.settings import ExecutorSettings
+from storage_manager.connections import TlsFiles, urls_environ
 from wukong.service_output import ServiceOutput
-from wukong.subprocesses import die_with_parent, stop_process
+from wukong.subprocesses import private_child, stop_process
 
 
-def environment_finding_us() -> dict[str, str]:
-    """The child must import the same code as we do, installed or not."""
-    env = dict(os.environ)
+def environment_finding_us(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child must import the same code as we do, installed or not; and `extra`."""
+    env = {**os.environ, **(extra or {})}
     root = str(pathlib.Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
@@ -39,11 +46,11 @@ class ServiceProcess:
     service = "service"
     """Its part of the names it logs under: `wukong.<service>`."""
 
-    def __init__(self, cmd: list[str], start_timeout: float):
+    def __init__(self, cmd: list[str], start_timeout: float, env: Mapping[str, str]):
         self.process = subprocess.Popen(
             [sys.executable, *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent(),
-            env=environment_finding_us(),
+            stdin=subprocess.DEVNULL, preexec_fn=private_child(),
+            env=environment_finding_us(env),
         )
         self.output = ServiceOutput(self.process.stdout, self.service)
         if not self.output.wait_ready(start_timeout):
@@ -69,34 +76,32 @@ class LocalRuntimeProcess(ServiceProcess):
     name = "local runtime"
     service = "runtime"
 
-    def __init__(self, redis_urls: Sequence[str], function: str, *, concurrency: int,
-                 idle_timeout: float, timeout: float, payload_limit: int,
+    def __init__(self, executor: ExecutorSettings, own_urls: Sequence[str], *,
+                 concurrency: int, idle_timeout: float, timeout: float,
                  memory_limit: int | None, keep_freed_bytes: int, start_timeout: float,
-                 latency: Latency = Latency(), proxy_threshold: int = 0,
-                 preload: Sequence[str] = (), log_level: str = "WARNING"):
-        cmd = ["-m", "executor_lambda.platforms.local", "--function", function,
+                 cold_start_seconds: float = 0.0, preload: Sequence[str] = (),
+                 log_level: str = "WARNING"):
+        """`executor`: what its workers run with; `own_urls`: the shards as its own user."""
+        cmd = ["-m", "executor_lambda.platforms.local",
                "--concurrency", str(concurrency), "--idle-timeout", str(idle_timeout),
-               "--timeout", str(timeout), "--payload-limit", str(payload_limit),
-               "--invoke-seconds", str(latency.invoke_seconds),
-               "--cold-start-seconds", str(latency.cold_start_seconds),
-               "--proxy-threshold", str(proxy_threshold),
+               "--timeout", str(timeout), "--cold-start-seconds", str(cold_start_seconds),
                "--keep-freed-bytes", str(keep_freed_bytes), "--log-level", log_level]
-        for url in redis_urls:
-            cmd += ["--redis", url]
         for module in preload:
             cmd += ["--preload", module]
         if memory_limit:
             cmd += ["--memory-limit", str(memory_limit)]
-        super().__init__(cmd, start_timeout)
+        env = {**executor.environ(), **urls_environ(own_urls, ENV_RUNTIME_REDIS_URLS)}
+        super().__init__(cmd, start_timeout, env)
 
 
 class ProxyProcess(ServiceProcess):
     name = "KV proxy"
     service = "proxy"
 
-    def __init__(self, redis_url: str, function: str, *, concurrency: int,
+    def __init__(self, redis_url: str, tls: TlsFiles, function: str, *, concurrency: int,
                  invoke_seconds: float, start_timeout: float, log_level: str = "WARNING"):
-        super().__init__(["-m", "kv_proxy", "serve", "--redis", redis_url,
-                          "--function", function, "--concurrency", str(concurrency),
+        """`redis_url`: the shard holding the function's queue, as the proxy's user."""
+        super().__init__(["-m", "kv_proxy", "serve", "--function", function,
+                          "--concurrency", str(concurrency),
                           "--invoke-seconds", str(invoke_seconds), "--log-level", log_level],
-                         start_timeout)
+                         start_timeout, {**urls_environ([redis_url]), **tls.environ()})

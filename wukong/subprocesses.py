@@ -1,9 +1,11 @@
-"""Child processes that must not outlive the client that started them."""
+"""Child processes that must not outlive the client that started them, and whose files are
+private to the cluster's user."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import signal
 import subprocess
 import sys
@@ -30,6 +32,23 @@ def die_with_parent() -> Callable[[], None] | None:
     if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
         return _set_parent_death_signal
     return None
+
+
+PRIVATE_UMASK = 0o077
+"""Files and directories a cluster's processes create are their user's alone (0600, 0700)."""
+
+
+def private_child() -> Callable[[], None]:
+    """A `preexec_fn` for every process of a cluster: umask `PRIVATE_UMASK`, and the parent
+    death signal where `die_with_parent` arms it."""
+    die = die_with_parent()
+
+    def prepare() -> None:
+        os.umask(PRIVATE_UMASK)
+        if die is not None:
+            die()
+
+    return prepare
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15.0,

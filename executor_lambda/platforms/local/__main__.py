@@ -4,6 +4,11 @@ Refuses to serve a function another runtime serves on the same Redis (see `statu
 Prints one line, `ready`, on stdout once workers can be started; its log records and its
 workers' go to stderr, one line each (see `protocol.log_records`), for the process that
 started it to log.
+
+Which function it runs, its shards and the deployment's signing key come from the
+environment (`ExecutorSettings`, which its workers inherit), and the shards as the runtime's
+own Redis user from `ENV_RUNTIME_REDIS_URLS`, taken out of the environment before any worker
+starts: secrets never travel on a command line.
 """
 
 from __future__ import annotations
@@ -15,35 +20,29 @@ import sys
 import threading
 import time
 
-from executor_lambda.platforms.invoker import InvokerSettings
 from executor_lambda.platforms.local.dispatcher import (
+    ENV_RUNTIME_REDIS_URLS,
     Dispatcher,
     RuntimeSettings,
     install_signal_handlers,
 )
 from executor_lambda.platforms.local.status import FunctionServed, RuntimeStatus
 from executor_lambda.settings import ExecutorSettings
+from storage_manager.connections import urls_from_environ
 from storage_manager.heap import heap_environment
-from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT, log_records
+from storage_manager.protocol import log_records
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m executor_lambda.platforms.local")
-    p.add_argument("--redis", action="append", required=True, help="a shard URL (repeat)")
-    p.add_argument("--function", default="wukong-executor")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--idle-timeout", type=float, default=60.0)
     p.add_argument("--timeout", type=float, default=900.0)
     p.add_argument("--memory-limit", type=int, default=None, help="bytes per worker")
     p.add_argument("--keep-freed-bytes", type=int, default=0,
                    help="freed heap each worker keeps for its next values; 0: libc's default")
-    p.add_argument("--payload-limit", type=int, default=DEFAULT_PAYLOAD_LIMIT)
-    p.add_argument("--invoke-seconds", type=float, default=0.0,
-                   help="latency model: what one invocation costs its caller")
     p.add_argument("--cold-start-seconds", type=float, default=0.0,
                    help="latency model: what starting a new worker costs its first invocation")
-    p.add_argument("--proxy-threshold", type=int, default=0,
-                   help="smallest fan-out executors hand to the KV proxy; 0: no proxy")
     p.add_argument("--preload", action="append", default=[],
                    help="a module every worker starts with already imported (repeat)")
     p.add_argument("--log-level", default="WARNING")
@@ -71,17 +70,18 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     log_records.configure("runtime", args.log_level)
     os.environ[log_records.ENV_LOG_LEVEL] = args.log_level  # for the workers
-    os.environ.update(ExecutorSettings(tuple(args.redis), InvokerSettings(
-        function=args.function, payload_limit=args.payload_limit,
-        invoke_seconds=args.invoke_seconds, proxy_threshold=args.proxy_threshold,
-    )).environ())  # for the workers
+    executor = ExecutorSettings.from_environ()  # the workers' configuration, inherited
+    own_urls = urls_from_environ(name=ENV_RUNTIME_REDIS_URLS) or executor.redis_urls
+    os.environ.pop(ENV_RUNTIME_REDIS_URLS, None)  # the workers never get the runtime's user
+    function = executor.invoker.function
     settings = RuntimeSettings(
-        redis_urls=tuple(args.redis), function=args.function, concurrency=args.concurrency,
+        redis_urls=own_urls, function=function, signer=executor.signer, tls=executor.tls,
+        concurrency=args.concurrency,
         idle_timeout=args.idle_timeout, timeout=args.timeout, memory_limit=args.memory_limit,
         cold_start_seconds=args.cold_start_seconds, preload=tuple(args.preload),
     )
     dispatcher = Dispatcher(settings)
-    status = RuntimeStatus(dispatcher.shards.shards[0].client, args.function, dispatcher.counts)
+    status = RuntimeStatus(dispatcher.shards.shards[0].client, function, dispatcher.counts)
     try:
         status.claim()
     except FunctionServed as exc:

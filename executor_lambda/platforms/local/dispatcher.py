@@ -29,19 +29,28 @@ from executor_lambda.platforms.local import worker
 from executor_lambda.platforms.local.admission import Admission
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import ShardSet, append_log_for
+from storage_manager.connections import NO_TLS_FILES, TlsFiles, redis_client
 from storage_manager.protocol import ERROR, FunctionKeys, LogEntry
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
+from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
 INTAKE_BATCH = 512
 INTAKE_BLOCK_SECONDS = 1.0
+ENV_RUNTIME_REDIS_URLS = "WUKONG_RUNTIME_REDIS_URLS"
+"""The shards' URLs as the runtime's own user (its workers get the executors', see
+`ExecutorSettings`); unset: the same as the workers'."""
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     redis_urls: tuple[str, ...]
+    """The shards, as the runtime's own user (`runtime`), with its credentials."""
     function: str
+    signer: Signer
+    """What the runtime signs the failures it reports with (the deployment's key)."""
+    tls: TlsFiles = NO_TLS_FILES
     concurrency: int = 64
     idle_timeout: float = 60.0
     timeout: float = 900.0
@@ -103,7 +112,7 @@ class Worker:
 class Dispatcher:
     def __init__(self, settings: RuntimeSettings):
         self.settings = settings
-        self.shards = ShardSet(settings.redis_urls)
+        self.shards = ShardSet(settings.redis_urls, settings.signer, settings.tls)
         self.queue = FunctionKeys(settings.function).queue
         self.pending: deque[bytes] = deque()
         self.idle: list[Worker] = []
@@ -119,8 +128,8 @@ class Dispatcher:
     # -- intake ----------------------------------------------------------------------------
     def _intake(self) -> None:
         """Move invocations from Redis into memory; a thread, so the main loop never polls."""
-        client = redis.Redis.from_url(self.settings.redis_urls[0],
-                                      socket_timeout=SOCKET_TIMEOUT_SECONDS)
+        client = redis_client(self.settings.redis_urls[0], self.settings.tls,
+                              socket_timeout=SOCKET_TIMEOUT_SECONDS)
         while self.running:
             try:
                 got = client.blmpop(INTAKE_BLOCK_SECONDS, 1, self.queue, direction="RIGHT",
@@ -250,7 +259,7 @@ class Dispatcher:
         message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
         logger.warning("job %s: %s", event["job"], message)
         failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), event["id"])
-        entry = LogEntry(ERROR, int(event["task"]), failure.encode())
+        entry = LogEntry(ERROR, int(event["task"]), failure.encode(self.shards.signer))
         try:
             append_log_for(self.shards, event["job"], entry)
         except redis.RedisError:

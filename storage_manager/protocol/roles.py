@@ -1,0 +1,54 @@
+"""The Redis users of a deployment, one per role, each allowed only the commands its party
+sends, on Wukong's keys only.
+
+- `client`: the user's process, which uploads graphs, invokes leaves, follows logs, reads
+  results, cleans up and learns estimates;
+- `executor`: each executor (a local worker, a Lambda invocation), which reads inputs and
+  graphs, runs the step script and invokes executors;
+- `runtime`: the local runtime's dispatcher, which takes invocations off the queue and
+  reports executors that died;
+- `proxy`: the KV proxy, which serves its request stream, pushes invocations and reports its
+  stats.
+
+`LocalCluster`'s servers define these users with random passwords (`wukong.redis_servers`);
+for a Redis of your own, `acl_rules` gives each user's rules. Redis checks every command a
+Lua script calls against the user that called the script, so a role that runs a script is
+also allowed what the script calls. Anything else (`KEYS`, `FLUSHALL`, `CONFIG`, `MODULE`,
+`DEBUG`, keys outside `wk:`) is refused with NOPERM: the roles bound what a bug or a task's
+code can do through a connection; processes of one user can read each other's environment,
+so they are no wall between them.
+"""
+
+from __future__ import annotations
+
+ROLES = ("client", "executor", "runtime", "proxy")
+
+_SCRIPTS = ("evalsha", "script|load", "ping")
+"""Every role that opens a `Shard`: the handshake's PING, loading and calling scripts."""
+_SCRIPTS_CALL = ("exists", "get", "pexpire", "sadd", "scard", "set", "sismember", "smembers",
+                 "strlen", "xadd")
+"""What `lua/step.lua` and `lua/hand_off.lua` call."""
+_INVOKE = ("lpush",)
+"""Invoking on the local platform (an LPUSH onto the function's queue)."""
+
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "xread", "hgetall",
+               "hset", "incrby", "xinfo|groups"),
+    "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby"),
+    "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop"),
+    "proxy": ("ping", "xgroup|create", "xautoclaim", "xreadgroup", "xack", "xdel", "set",
+              "del", "hset", "hincrby", *_INVOKE),
+}
+"""The commands each role may run (and its scripts may call)."""
+
+KEY_PATTERNS = {"client": "wk:*", "executor": "wk:*", "runtime": "wk:*", "proxy": "wk:fn:*"}
+"""The keys each role may touch: a job's (`wk:{job}:`) and a function's (`wk:fn:`)."""
+
+
+def acl_rules(role: str) -> str:
+    """The ACL rules of `role`'s user, as Redis's `ACL SETUSER` and `user` lines take them
+    (without the password)."""
+    if role not in COMMANDS:
+        raise ValueError(f"unknown Redis role {role!r}; the roles are {', '.join(ROLES)}")
+    allowed = " ".join(f"+{command}" for command in sorted(set(COMMANDS[role])))
+    return f"on resetkeys ~{KEY_PATTERNS[role]} resetchannels -@all {allowed}"
