@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
+import stat
 import zipfile
 
 import boto3
@@ -20,6 +21,7 @@ from executor_lambda.platforms.aws.iam import INLINE_POLICY
 from executor_lambda.platforms.aws.limits import SettingError
 from executor_lambda.platforms.aws.package import PackageSpec, ZipPackage, build
 from executor_lambda.platforms.aws.settings import DeploySettings
+from storage_manager.signing import Signer
 from wukong.__main__ import main
 from wukong.deployment import deploy_settings
 
@@ -41,8 +43,12 @@ def session(aws_env):
         yield boto3.session.Session(region_name="us-east-1")
 
 
+KEY = "ab" * 32
+
+
 def settings(**raw) -> DeploySettings:
-    return DeploySettings.of({"function": "wk-test", "redis-urls": [REDIS], **raw})
+    return DeploySettings.of({"function": "wk-test", "redis-urls": [REDIS], "signing-key": KEY,
+                              **raw})
 
 
 def changed(package: ZipPackage, tmp_path) -> ZipPackage:
@@ -75,7 +81,7 @@ def test_deploy_creates_role_and_function_as_set(session, package):
     assert config["Runtime"] == wanted.runtime and config["Architectures"] == ["arm64"]
     assert config["Environment"]["Variables"] == {
         "WUKONG_REDIS_URLS": REDIS, "WUKONG_FUNCTION": "wk-test",
-        "WUKONG_PAYLOAD_LIMIT": "262144", "WUKONG_PLATFORM": "aws"}
+        "WUKONG_PAYLOAD_LIMIT": "262144", "WUKONG_PLATFORM": "aws", "WUKONG_SIGNING_KEY": KEY}
     assert config["VpcConfig"]["SubnetIds"] == ["subnet-1"]
     assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-1"]
     assert config["CodeSha256"] == sha256_b64(package.path)
@@ -213,3 +219,26 @@ def test_deploy_of_an_image_package_without_docker_says_what_to_do(session, tmp_
     assert "docker" in message
     assert session.client("lambda").list_functions()["Functions"] == []
     assert session.client("iam").list_roles()["Roles"] == []
+
+
+def test_deploy_gives_the_function_the_key_file_s_signing_key(session, package, tmp_path):
+    """`wukong deploy` creates the deployment's key file (0600, in a 0700 directory) and
+    sets its key in the function's environment; a second deploy reuses it; a key file other
+    users may read is refused; with signing off the function is told `off`."""
+    path = tmp_path / "keys" / "wk-key.key"
+    with dask.config.set({"wukong.redis.urls": [REDIS], "wukong.security.key-file": str(path)}):
+        first = deploy_settings(function="wk-key")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert path.read_text().strip() == first.signing_key
+        assert Signer.from_text(first.signing_key).enabled
+        assert first.signing_key not in repr(first) and REDIS not in repr(first)
+        deploy(first, package, session)
+        config = session.client("lambda").get_function_configuration(FunctionName="wk-key")
+        assert config["Environment"]["Variables"]["WUKONG_SIGNING_KEY"] == first.signing_key
+        assert deploy_settings(function="wk-key").signing_key == first.signing_key
+        path.chmod(0o644)
+        with pytest.raises(PermissionError, match="chmod 600"):
+            deploy_settings(function="wk-key")
+        with dask.config.set({"wukong.security.sign-payloads": False}):
+            assert deploy_settings(function="wk-key").signing_key == "off"

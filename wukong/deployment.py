@@ -1,6 +1,7 @@
 """`wukong.deploy()` and `wukong.undeploy()`: the executor function on AWS Lambda, set by
-`wukong.aws.*` (and `wukong.redis.urls`, `wukong.runtime.payload-limit`), which keyword
-arguments override (`ephemeral_storage=1024` for `wukong.aws.ephemeral-storage`).
+`wukong.aws.*` (and `wukong.redis.urls`, `wukong.runtime.payload-limit`, the signing key of
+`wukong.security.key-file`), which keyword arguments override (`ephemeral_storage=1024` for
+`wukong.aws.ephemeral-storage`).
 
 boto3 is imported only when one is called (`pip install "wukong[aws]"`).
 """
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import dask.config
 
 from executor_lambda.platforms.aws.settings import DeploySettings
+from wukong.key_files import deployment_key
 
 if TYPE_CHECKING:
     from executor_lambda.platforms.aws.deploy import Deployment
@@ -42,6 +44,8 @@ def deploy_settings(**overrides: Any) -> DeploySettings:
     raw["redis-urls"] = dask.config.get("wukong.redis.urls")
     raw["payload-limit"] = dask.config.get("wukong.runtime.payload-limit")
     raw.update(_names(overrides, None))
+    if isinstance(raw.get("function"), str) and raw["function"]:
+        raw["signing-key"] = deployment_key(raw["function"])
     return DeploySettings.of(raw)
 
 

@@ -1,8 +1,9 @@
 """What a deployment of the executor function is made of, checked against Lambda's quotas.
 
 `DeploySettings.of` takes the settings by their names under `wukong.aws.*` (plus
-`redis-urls` and `payload-limit`, which are `wukong.redis.urls` and
-`wukong.runtime.payload-limit`), so every error names the setting a user would change.
+`redis-urls`, `payload-limit` and `signing-key`, which are `wukong.redis.urls`,
+`wukong.runtime.payload-limit` and the key in `wukong.security.key-file`), so every error
+names the setting a user would change.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,13 +37,16 @@ from executor_lambda.settings import (
     ENV_PAYLOAD_LIMIT,
     ENV_PLATFORM,
     ENV_REDIS_URLS,
+    ENV_SIGNING_KEY,
 )
 from storage_manager.protocol import DEFAULT_PAYLOAD_LIMIT
+from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
 OTHER_SECTIONS = {"redis-urls": "wukong.redis.urls",
-                  "payload-limit": "wukong.runtime.payload-limit"}
+                  "payload-limit": "wukong.runtime.payload-limit",
+                  "signing-key": "wukong.security.key-file"}
 
 
 def default_role_name(function: str) -> str:
@@ -58,8 +62,11 @@ def setting_name(name: str) -> str:
 @dataclass(frozen=True)
 class DeploySettings:
     function: str
-    redis_urls: tuple[str, ...]
+    redis_urls: tuple[str, ...] = field(repr=False)
+    """With their passwords: kept out of the settings' repr."""
     runtime: str
+    signing_key: str = field(repr=False)
+    """The deployment's signing key as hex, or `off` (see `storage_manager.signing`)."""
     region: str | None = None
     architecture: str = "x86_64"
     memory: int = 2048
@@ -90,6 +97,7 @@ class DeploySettings:
                               "1-64 letters, digits, hyphens or underscores"),
             "redis_urls": _redis_urls(given.get("redis_urls", ())),
             "runtime": _runtime(given.get("runtime")),
+            "signing_key": _signing_key(given.get("signing_key")),
             "architecture": one_of(setting_name("architecture"),
                                    given.get("architecture", "x86_64"), ARCHITECTURES),
             "subnets": _strings("subnets", given.get("subnets", ())),
@@ -121,7 +129,8 @@ class DeploySettings:
     def environment(self) -> dict[str, str]:
         """What the executor reads from its environment (see `ExecutorEnvironment`)."""
         return {ENV_REDIS_URLS: ",".join(self.redis_urls), ENV_FUNCTION: self.function,
-                ENV_PAYLOAD_LIMIT: str(self.payload_limit), ENV_PLATFORM: "aws"}
+                ENV_PAYLOAD_LIMIT: str(self.payload_limit), ENV_PLATFORM: "aws",
+                ENV_SIGNING_KEY: self.signing_key}
 
     def _check_together(self) -> None:
         if bool(self.subnets) != bool(self.security_groups):
@@ -165,6 +174,20 @@ def _redis_urls(value: Any) -> tuple[str, ...]:
             logger.warning("wukong.redis.urls: %s is not encrypted in transit (rediss://)",
                            urlsplit(url).hostname)
     return urls
+
+
+def _signing_key(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise SettingError("the deployment has no signing key: `wukong deploy` reads it from "
+                           "wukong.security.key-file (and creates that file if it is missing)")
+    try:
+        signer = Signer.from_text(value, "the key in wukong.security.key-file")
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
+    if not signer.enabled:
+        logger.warning("wukong.security.sign-payloads is false: the function will unpickle "
+                       "whatever reaches it through Redis or an invocation (INSECURE)")
+    return signer.to_text()
 
 
 def _strings(name: str, value: Any) -> tuple[str, ...]:
