@@ -174,6 +174,10 @@ def test_cli_deploys_an_image_and_undeploys_it(session, package, capsys):
     zip for it is refused, since Lambda cannot change a function's package type."""
     image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/wukong/wk-cli:abc"
     assert main(["deploy", "--function", "wk-cli", "--redis-url", REDIS,
+                 "--image-uri", image]) == 1
+    assert "--redis-url carries a password" in capsys.readouterr().err
+    plain = "rediss://master.wk.cache.amazonaws.com:6379"
+    assert main(["deploy", "--function", "wk-cli", "--redis-url", plain,
                  "--image-uri", image]) == 0
     assert f"created arn:aws:lambda:us-east-1:{ACCOUNT}:function:wk-cli" in (
         capsys.readouterr().out)

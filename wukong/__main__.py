@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import dask.config
 import redis
@@ -26,8 +27,9 @@ DEPLOY_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
     ("--timeout", "SECONDS", int, "1-900 (wukong.aws.timeout)"),
     ("--ephemeral-storage", "MB", int, "size of /tmp, 512-10,240"),
     ("--reserved-concurrency", "N", int, "executors reserved for the function"),
-    ("--redis-url", "URL", list, "a Redis shard the function uses, e.g. rediss://:TOKEN@HOST:"
-                                 "6379 (repeat for more; default: wukong.redis.urls)"),
+    ("--redis-url", "URL", list, "a Redis shard the function uses, with no password in it "
+                                 "(repeat for more; default: wukong.redis.urls, where URLs "
+                                 "with a password such as rediss://:TOKEN@HOST:6379 belong)"),
     ("--subnet", "ID", list, "a VPC subnet to run in (repeat for more)"),
     ("--security-group", "ID", list, "a security group, with --subnet (repeat for more)"),
     ("--package", "REQUIREMENT", list, "install this beside Wukong's dependencies (repeat)"),
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in CLUSTER_COMMANDS:
         return _run(lambda: _cluster_command(args, argv), args.command)
     if args.command == "deploy":
-        return _report(lambda: wukong.deploy(**options).summary(), "deploy")
+        return _report(lambda: wukong.deploy(**_no_password(options)).summary(), "deploy")
     return _report(lambda: _removed(wukong.undeploy(**options)), "undeploy")
 
 
@@ -77,7 +79,8 @@ def _add_cluster_commands(commands: Any) -> None:
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--shards", type=int, help="redis-server processes (wukong.redis.shards)")
     up.add_argument("--redis-url", action="append", metavar="URL",
-                    help="use this Redis as a shard instead (repeat; wukong.redis.urls)")
+                    help="use this Redis, with no password in the URL, as a shard instead "
+                         "(repeat; wukong.redis.urls, where URLs with a password belong)")
     up.add_argument("--concurrency", type=int, help="most executors at once")
     up.add_argument("--function", metavar="NAME", help="the executor function's name")
     up.add_argument("--logged", action="store_true", help=argparse.SUPPRESS)
@@ -97,6 +100,7 @@ def _cluster_command(args: argparse.Namespace, argv: list[str]) -> str:
 
     directory = args.directory or dask.config.get("wukong.address", None)
     if args.command == "up":
+        _no_password({"redis_urls": args.redis_url})
         overrides = {"redis.shards": args.shards, "redis.urls": args.redis_url,
                      "runtime.concurrency": args.concurrency,
                      "runtime.function": args.function, "logging.level": args.log_level}
@@ -144,6 +148,17 @@ def _run(action: Callable[[], str], command: str) -> int:
     if said:
         sys.stdout.write(said + "\n")
     return 0
+
+
+def _no_password(options: dict[str, Any]) -> dict[str, Any]:
+    """`options`, unless a `--redis-url` carries a password: every local user can read a
+    command line (`/proc/PID/cmdline`)."""
+    for url in options.get("redis_urls") or ():
+        if urlsplit(url).password:
+            raise ValueError("--redis-url carries a password, which every local user can read "
+                             "on a command line: set wukong.redis.urls in a Dask config file "
+                             "only you can read instead")
+    return options
 
 
 def _removed(removed: list[str]) -> str:
