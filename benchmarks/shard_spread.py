@@ -16,10 +16,10 @@ import logging
 import sys
 
 import dask
-import redis
 
 import wukong
 from benchmarks import suites, workloads
+from storage_manager.connections import redis_client
 
 MiB = 2**20
 
@@ -28,7 +28,7 @@ def received(cluster: wukong.LocalCluster) -> list[int]:
     """Bytes each shard has received since it started (INFO needs the cluster's admin)."""
     counts = []
     for url in cluster.admin_urls:
-        with redis.Redis.from_url(url) as client:
+        with redis_client(url, cluster.tls) as client:
             counts.append(int(client.info("stats")["total_net_input_bytes"]))
     return counts
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from storage_manager import dumps, loads
 from storage_manager.shards import Shard
-from wukong.redis_servers import RedisServer, find_redis_server
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 MiB = 2**20
 KEY = "bench:writable-reads"
@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--sizes-mib", default="8,128")
     args = parser.parse_args(argv)
-    server = RedisServer(find_redis_server())
+    server = RedisServer(find_redis_server(), RedisUsers.generate())
     try:
-        shard = Shard(server.url)
+        shard = Shard(server.url(ADMIN))
         for mib in (int(s) for s in args.sizes_mib.split(",")):
             shard.client.set(KEY, dumps(np.ones(mib * MiB // 8)))
             for name, read in ways(shard).items():
