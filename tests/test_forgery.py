@@ -23,6 +23,7 @@ from executor_lambda import TaskFailure
 from static_scheduler import to_task_graph
 from storage_manager import JobStore, dumps
 from storage_manager.protocol import FunctionKeys, Invocation
+from storage_manager.shards import job_shard
 from storage_manager.signing import Signer, Unauthenticated
 from wukong.compute import plan_job
 
@@ -129,15 +130,16 @@ def test_a_graph_signed_by_another_deployment_is_refused(cluster):
         store.cleanup()
 
 
-def overwrite_the_output(url: str, evil: bytes, _: object) -> int:
-    """Overwrite the one output in Redis now with `evil`."""
-    client = redis.Redis.from_url(url)
+def overwrite_the_output(urls: list[str], evil: bytes, _: object) -> int:
+    """Overwrite the one output in Redis now (on whichever shard it is) with `evil`."""
+    clients = [redis.Redis.from_url(url) for url in urls]
     try:
-        (key,) = client.scan_iter(match="wk:*:o:*")
+        ((client, key),) = [(c, k) for c in clients for k in c.scan_iter(match="wk:*:o:*")]
         client.set(key, evil, keepttl=True)
         return 2
     finally:
-        client.close()
+        for client in clients:
+            client.close()
 
 
 @pytest.mark.usefixtures("fan_ins_in_executors")
@@ -148,18 +150,18 @@ def test_an_output_overwritten_in_redis_is_refused(cluster, tmp_path):
     marker = str(tmp_path / "ran")
     evil = pickle.dumps(Boom(marker))
     dsk = {"first": (inc, 1), "mid": (inc, "first"),
-           "second": (overwrite_the_output, cluster.admin_urls[0], evil, "mid"),
+           "second": (overwrite_the_output, cluster.admin_urls, evil, "mid"),
            "both": (add, "first", "second")}
     with pytest.raises(Unauthenticated, match="the output of task 'first'"):
         wukong.get(dsk, "both")
     assert not os.path.exists(marker)
 
 
-def forge_streams(url: str, evil: bytes) -> int:
+def forge_streams(urls: list[str], evil: bytes) -> int:
     """Append a forged events record and a forged error to the running job's streams."""
-    client = redis.Redis.from_url(url)
+    job = live_job(urls[0])
+    client = redis.Redis.from_url(urls[job_shard(job, len(urls))])
     try:
-        job = live_job(url)
         client.xadd(f"wk:{job}:events", {"data": evil})
         client.xadd(f"wk:{job}:log", {"kind": "error", "task": 0, "data": evil})
         return 1
@@ -169,7 +171,7 @@ def forge_streams(url: str, evil: bytes) -> int:
 
 def test_forged_events_and_errors_are_refused(cluster, tmp_path):
     marker = str(tmp_path / "ran")
-    dsk = {"forge": (forge_streams, cluster.admin_urls[0], pickle.dumps(Boom(marker))),
+    dsk = {"forge": (forge_streams, cluster.admin_urls, pickle.dumps(Boom(marker))),
            "out": (inc, "forge")}
     with pytest.raises(Unauthenticated, match=r"an executor's events|failure reported"):
         wukong.get(dsk, "out")
