@@ -86,7 +86,7 @@ def _notices_before_graph(env: ExecutorEnvironment, graph_read: Future[JobGraph]
     """Notices for an invocation whose first task runs before its graph is read: they ship
     once it is."""
     return Notices(lambda record: JobStore(env.shards, graph_read.result()).append_events(record),
-                   invocation, started_at)
+                   invocation, started_at, env.shards.signer)
 
 
 def report_refusal(env: ExecutorEnvironment, event: dict, exc: Unauthenticated) -> None:

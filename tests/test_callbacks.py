@@ -114,7 +114,7 @@ def wait_for_gate(url: str, gate: str, value):
 def gate(cluster):
     """A Redis list a task waits on (`wait_for_gate`) and a callback opens."""
     name = f"test:gate:{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(cluster.redis_urls[0])
+    client = redis.Redis.from_url(cluster.admin_urls[0])
     yield name, lambda: client.rpush(name, 1)
     client.delete(name)
     client.close()
@@ -125,7 +125,7 @@ def test_pretask_fires_while_the_task_runs(cluster, gate):
     """The task waits until its own pretask has fired on the client: without start notices
     shipped while it runs, it would wait for its gate in vain."""
     name, open_gate = gate
-    dsk = {"gated": (wait_for_gate, cluster.redis_urls[0], name, 7), "after": (inc, "gated")}
+    dsk = {"gated": (wait_for_gate, cluster.admin_urls[0], name, 7), "after": (inc, "gated")}
     counting = Counting(on_pretask=lambda key: key == "gated" and open_gate())
     with counting:
         assert wukong.get(dsk, "after") == 8
@@ -139,7 +139,7 @@ def test_posttask_fires_while_the_executor_goes_on(cluster, gate):
     name, open_gate = gate
     dsk = {"first": (inc, 1),
            "second": (lambda url, gate_name, a: wait_for_gate(url, gate_name, a + 1),
-                      cluster.redis_urls[0], name, "first")}
+                      cluster.admin_urls[0], name, "first")}
     counting = Counting(on_posttask=lambda key: key == "first" and open_gate())
     with counting:
         assert wukong.get(dsk, "second") == 3
@@ -153,7 +153,7 @@ def test_progress_bar_moves_while_the_job_runs(cluster, gate):
     the gate only once the bar has drawn it."""
     name, open_gate = gate
     dsk = {f"fast-{i}": (inc, i) for i in range(3)}
-    dsk["slow"] = (wait_for_gate, cluster.redis_urls[0], name, 0)
+    dsk["slow"] = (wait_for_gate, cluster.admin_urls[0], name, 0)
     dsk["total"] = (sum, list(dsk))
     out = io.StringIO()
     result: list = []
@@ -204,7 +204,8 @@ def test_notices_ride_a_step_that_goes_to_the_jobs_shard(cluster):
     store = JobStore(cluster.shards, graph, owner="inv-1")
     store.upload(dumps(graph))
     shipped: list[bytes] = []
-    notices = Notices(shipped.append, Invocation(job=graph.job_id, task=0, id="inv-1"), 0.0)
+    notices = Notices(shipped.append, Invocation(job=graph.job_id, task=0, id="inv-1"), 0.0,
+                      cluster.signer)
     notices.close()  # no thread: only `ride` ships
     try:
         notices.started(idx(graph, "e"))
@@ -220,7 +221,7 @@ def test_notices_ride_a_step_that_goes_to_the_jobs_shard(cluster):
         notices.ride(publish)
         publish.execute()
         _, records = store.read_events("0-0", None)
-        assert [ExecutorEvents.decode(r).notices[0][:2] for r in records] == [
+        assert [ExecutorEvents.decode(r, cluster.signer).notices[0][:2] for r in records] == [
             (idx(graph, "e"), False)]
         assert shipped == []
     finally:

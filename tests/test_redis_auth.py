@@ -18,6 +18,7 @@ from storage_manager import ShardSet, StorageUnavailable
 from storage_manager.connections import NO_TLS_FILES, TlsFiles
 from storage_manager.protocol.roles import COMMANDS
 from storage_manager.signing import Signer
+from wukong.__main__ import main
 
 DSK = {("x", i): (inc, i) for i in range(12)}
 DSK["total"] = (sum, [("x", i) for i in range(12)])
@@ -83,3 +84,11 @@ def test_tls_files_are_checked():
         TlsFiles(ca_file="/no/such/ca.pem")
     with pytest.raises(ValueError, match=r"key-file is set without"):
         TlsFiles(key_file=__file__)
+
+
+def test_a_url_with_a_password_is_refused_on_the_command_line(capsys):
+    """`wukong up --redis-url` would put it in /proc/PID/cmdline (and `--detach` in its
+    child's too): it belongs in a config file."""
+    assert main(["up", "--redis-url", "redis://:secret@127.0.0.1:1/0"]) == 1
+    err = capsys.readouterr().err
+    assert "--redis-url carries a password" in err and "secret" not in err

@@ -4,8 +4,9 @@ it.
 The cluster keeps a directory of its own, private to its user (0700):
 
 - `address.json` (0600): the address, everything a client needs to connect (`Address`):
-  the shards' URLs (with their secrets), the executor function's name and the settings
-  the cluster's processes were started with. Jobs on the cluster are the jobs of that
+  the shards' URLs (with the client's Redis password), the TLS files, the key what the
+  cluster unpickles is signed with, the executor function's name and the settings the
+  cluster's processes were started with. Jobs on the cluster are the jobs of that
   function on those shards: the function's name is part of the address.
 - `pid`: the `wukong up` process, which `wukong down` stops.
 - `cluster.log`: what the cluster's processes logged.
@@ -20,13 +21,18 @@ import contextlib
 import json
 import os
 import pathlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from storage_manager import ShardSet
+from storage_manager.connections import NO_TLS_FILES, TlsFiles
+from storage_manager.protocol import FunctionKeys
+from storage_manager.signing import Signer
 
 DEFAULT_DIRECTORY = "~/.wukong/cluster"
 ADDRESS_FILE = "address.json"
 PID_FILE = "pid"
 LOG_FILE = "cluster.log"
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,8 @@ class Address:
     """What a client needs to run jobs on a cluster it did not start."""
 
     function: str
-    redis_urls: tuple[str, ...]
+    redis_urls: tuple[str, ...] = field(repr=False)
+    """With the client's Redis password."""
     payload_limit: int
     proxy_threshold: int
     """The smallest batch handed to the KV proxy (0: it runs none)."""
@@ -43,7 +50,17 @@ class Address:
     concurrency: int
     cores: int
     """Cores one executor can use."""
+    signing_key: str = field(repr=False)
+    """The cluster's signing key as text (`Signer.to_text`)."""
+    tls: TlsFiles = NO_TLS_FILES
     platform: str = "local"
+
+    def open_shards(self) -> ShardSet:
+        """The cluster's shards, as its clients reach them (refusals counted there too)."""
+        signer = Signer.from_text(self.signing_key, "the address's signing key")
+        shards = ShardSet(self.redis_urls, signer, self.tls)
+        signer.count_refusals_in(shards.shards[0].client, FunctionKeys(self.function).refused)
+        return shards
 
     def to_json(self) -> str:
         return json.dumps({"version": VERSION, **asdict(self)}, indent=2)
@@ -55,6 +72,7 @@ class Address:
             if fields.pop("version", None) != VERSION:
                 raise ValueError(f"not version {VERSION}")
             fields["redis_urls"] = tuple(fields["redis_urls"])
+            fields["tls"] = TlsFiles(**fields.get("tls", {}))
             return cls(**fields)
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{where} is not a Wukong cluster's address ({exc})") from None

@@ -10,7 +10,6 @@ from typing import Any
 
 from executor_lambda.platforms.local.status import runtime_status
 from kv_proxy import proxy_status
-from storage_manager import ShardSet
 from storage_manager.protocol import FunctionKeys
 from wukong.cluster_address import ClusterDirectory
 from wukong.measurement.kept_reports import load_report, recent_jobs
@@ -20,7 +19,7 @@ def cluster_status(directory: str | None) -> dict[str, Any]:
     """The cluster's address, its runtime's and proxy's state, its jobs and its shards."""
     where = ClusterDirectory(directory)
     address = where.address()
-    shards = ShardSet(address.redis_urls)
+    shards = address.open_shards()
     try:
         first = shards.shards[0].client
         runtime = runtime_status(first, address.function)
@@ -84,7 +83,7 @@ def write_report(directory: str | None, job_id: str, filename: str | None) -> pa
     from wukong.measurement.report_page import report_html  # bokeh: an optional dependency
 
     address = ClusterDirectory(directory).address()
-    shards = ShardSet(address.redis_urls)
+    shards = address.open_shards()
     try:
         report = load_report(shards, address.function, job_id)
     finally:

@@ -16,7 +16,6 @@ from typing import Any
 from executor_lambda.platforms import InvokerSettings, make_invoker
 from executor_lambda.platforms.local.status import runtime_status
 from static_scheduler import to_task_graph
-from storage_manager import ShardSet
 from wukong import active_clusters
 from wukong.cluster_address import ClusterDirectory
 from wukong.compute import compute
@@ -32,7 +31,7 @@ class ConnectedCluster:
         self.directory = ClusterDirectory(address)
         self.address = self.directory.address()
         self.function = self.address.function
-        self.shards = ShardSet(self.address.redis_urls)
+        self.shards = self.address.open_shards()
         try:
             self.check_alive()
         except BaseException:

@@ -59,7 +59,7 @@ class TaskLoop:
         """Told which task starts, so a platform can blame a crash on the right task."""
         started_at = started_at or time.time()
         if notices is None and self.graph.notices:
-            notices = Notices(store.append_events, invocation, started_at)
+            notices = Notices(store.append_events, invocation, started_at, store.signer)
         self.recorder = TaskRecorder(store.stats, invocation, started_at, notices)
         self.inputs = Inputs(store, invocation.inputs)
         self.region = BatchRegion(self.graph, invocation.tasks) if invocation.batch else None

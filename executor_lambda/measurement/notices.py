@@ -24,6 +24,7 @@ import redis
 
 from storage_manager import JobGone, Publish
 from storage_manager.protocol import ExecutorEvents, Invocation, Notice
+from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,10 @@ class Notices:
     """Gathers notices and ships them from a thread of its own until `close`."""
 
     def __init__(self, ship: Callable[[bytes], None], invocation: Invocation,
-                 started_at: float):
+                 started_at: float, signer: Signer):
         self._ship = ship
+        self._signer = signer
+        """What the records are signed with (the deployment's key)."""
         self._invocation = invocation
         self._started_at = started_at
         self._pending: list[Notice] = []
@@ -84,7 +87,7 @@ class Notices:
     def _record(self, pending: list[Notice]) -> bytes:
         inv = self._invocation
         return ExecutorEvents(inv.id, os.getpid(), inv.sent_at, self._started_at, (), inv.via,
-                              notices=tuple(pending)).encode()
+                              notices=tuple(pending)).encode(self._signer)
 
     def _run(self) -> None:
         while not self._closed.wait(INTERVAL):

@@ -2,11 +2,12 @@
 sends, on Wukong's keys only.
 
 - `client`: the user's process, which uploads graphs, invokes leaves, follows logs, reads
-  results, cleans up and learns estimates;
+  results, cleans up and learns estimates; on a cluster of `wukong up` it also indexes its
+  jobs and keeps their reports, and `wukong status` reads the queue and the servers' memory;
 - `executor`: each executor (a local worker, a Lambda invocation), which reads inputs and
   graphs, runs the step script and invokes executors;
-- `runtime`: the local runtime's dispatcher, which takes invocations off the queue and
-  reports executors that died;
+- `runtime`: the local runtime's dispatcher, which takes invocations off the queue, reports
+  executors that died, and claims its function and reports its stats;
 - `proxy`: the KV proxy, which serves its request stream, pushes invocations and reports its
   stats.
 
@@ -33,9 +34,10 @@ _INVOKE = ("lpush",)
 
 COMMANDS: dict[str, tuple[str, ...]] = {
     "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "xread", "hgetall",
-               "hset", "incrby", "xinfo|groups"),
+               "hset", "incrby", "xinfo|groups", "zadd", "zremrangebyscore", "zrange", "llen",
+               "info"),
     "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby"),
-    "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop"),
+    "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop", "hset", "del"),
     "proxy": ("ping", "xgroup|create", "xautoclaim", "xreadgroup", "xack", "xdel", "set",
               "del", "hset", "hincrby", *_INVOKE),
 }

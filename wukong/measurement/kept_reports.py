@@ -5,12 +5,12 @@ On a cluster other processes reach (`Cluster.keeps_reports`), the client indexes
 it submits it (`FunctionKeys.jobs`, scored by time, pruned past the TTL) and, once the job has
 ended, stores its `JobReport` (`FunctionKeys.report`, on the job's shard) for
 `wukong.reports.keep-seconds`, never longer than the job's TTL. A job's own keys are gone by
-then; the report is all that is kept.
+then; the report is all that is kept. A report is signed like every value (see
+`storage_manager.signing`): it is unpickled when read.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass
 
@@ -36,10 +36,7 @@ def keep_report(shards: ShardSet, function: str, report: JobReport, keep_ms: int
     """Store `report` for `keep_ms` (nothing at 0)."""
     if keep_ms <= 0:
         return
-    try:
-        blob = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, AttributeError, TypeError):  # e.g. a warning class of __main__
-        blob = dumps(report)
+    blob = dumps(report, shards.signer)
     client = shards.shards[job_shard(report.job_id, len(shards))].client
     client.set(FunctionKeys(function).report(report.job_id), blob, px=keep_ms)
 
@@ -52,7 +49,7 @@ def load_report(shards: ShardSet, function: str, job_id: str) -> JobReport:
         raise LookupError(f"no report of job {job_id!r} is kept on this cluster: it is "
                           "running, unknown, or finished longer ago than "
                           "wukong.reports.keep-seconds")
-    return loads(blob)
+    return loads(blob, shards.signer, f"the report of job {job_id!r}")
 
 
 @dataclass(frozen=True)
