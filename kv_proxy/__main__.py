@@ -46,6 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                        help="most invocations in flight: the function's concurrency limit")
     serve.add_argument("--invoke-seconds", type=float, default=0.0,
                        help="latency model: what one invocation costs")
+    serve.add_argument("--platform", default="local",
+                       help="where the function runs: local (the local runtime's queue) or "
+                            "aws (AWS Lambda; region, credentials and endpoint from boto3's "
+                            "chain, e.g. AWS_ENDPOINT_URL_LAMBDA)")
     serve.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     if args.redis is None:
@@ -58,7 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     proxy = Proxy(args.redis, args.function, args.concurrency, args.invoke_seconds,
-                  tls=TlsFiles.from_environ())
+                  tls=TlsFiles.from_environ(), platform=args.platform)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, proxy.stop)

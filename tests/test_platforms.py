@@ -15,7 +15,7 @@ from executor_lambda.platforms import (
     make_payload_invoker,
     platform,
 )
-from executor_lambda.platforms.local import QueueInvoker
+from executor_lambda.platforms.local import QueueInvoker, QueuePayloadInvoker
 
 
 def test_the_local_platform_and_the_proxy_in_front_of_it(cluster):
@@ -28,9 +28,13 @@ def test_the_local_platform_and_the_proxy_in_front_of_it(cluster):
     assert proxied.threshold == 4 and proxied.function == "f"
 
 
-def test_the_kv_proxy_is_refused_on_a_platform_it_cannot_invoke_on():
-    with pytest.raises(ValueError, match="cannot invoke on platform 'aws'"):
-        make_payload_invoker("aws", None, "f")
+def test_the_kv_proxy_invokes_through_each_platform(aws_env):
+    """On AWS Lambda the proxy's invoker is boto3's, for the proxy's function."""
+    from executor_lambda.platforms.aws.proxy_invoker import LambdaPayloadInvoker
+
+    invoker = make_payload_invoker("aws", None, "f")
+    assert isinstance(invoker, LambdaPayloadInvoker) and invoker.invoker.function == "f"
+    assert isinstance(make_payload_invoker("local", None, "f"), QueuePayloadInvoker)
 
 
 def test_an_unknown_platform_is_refused_by_name():

@@ -122,7 +122,7 @@ def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
     try:
         caplog.set_level(logging.WARNING, logger="executor_lambda.platforms.proxy")
         cluster.invoker = ProxyInvoker(cluster.invoker.direct, THRESHOLD,  # not yet warned
-                                       cluster.shards.shards[0].client, cluster.signer)
+                                       cluster.shards.shards[0].client)
         width = THRESHOLD * 3
         for _ in range(2):
             dsk = fan_out(width)
@@ -141,7 +141,7 @@ def test_without_a_proxy_jobs_finish_and_the_client_warns_once(cluster, caplog):
 def test_a_threshold_below_one_is_refused(cluster):
     direct = QueueInvoker(cluster.shards.shards[0].client, cluster.function, cluster.signer)
     with pytest.raises(ValueError, match="fanout-threshold"):
-        ProxyInvoker(direct, 0, direct.client, cluster.signer)
+        ProxyInvoker(direct, 0, direct.client)
     assert Invocation.from_event({"job": "j", "task": 1, "id": "x"}, Signer(None)).via == ""
 
 

@@ -13,6 +13,14 @@ Each cluster has secrets of its own: the passwords of its Redis servers' users, 
 (see `redis_servers`), and the key everything its processes unpickle is signed with (see
 `storage_manager.signing`). Its processes get them in their environment, and clients of
 another process in its address (see `cluster_address`).
+
+`wukong.platform: aws` chooses the function on AWS Lambda instead (see `LambdaCluster`), over
+any `with` block.
+
+With `wukong.runtime.lambda-api` the local runtime also serves AWS Lambda's Invoke and Runtime
+APIs (`lambda_api_url`); its executors and its KV proxy invoke through that Invoke API, and a
+client with `wukong.platform: aws` and `wukong.aws.endpoint-url` set to it runs jobs there as
+on Lambda.
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from storage_manager.connections import redacted
 from storage_manager.protocol import FunctionKeys
 from storage_manager.protocol.roles import ROLES
 from storage_manager.signing import Signer
-from wukong import active_clusters
+from wukong import active_clusters, lambda_limits
 from wukong.cluster_address import Address
 from wukong.cluster_protocol import Cluster
 from wukong.compute import compute
 from wukong.config import keep_freed_bytes, redis_tls, setting, signing_enabled
 from wukong.connected_cluster import ConnectedCluster
-from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
+from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server, free_port
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
 
 logger = logging.getLogger(__name__)
@@ -54,11 +62,14 @@ _by_address: dict[str, ConnectedCluster] = {}
 class LocalCluster:
     keeps_reports = False
     """Only this process reaches the cluster: reports stay in `wukong.last_job()`."""
+    platform = "local"
+    """Where its executors run: the cost of its jobs is an estimate."""
 
     def __init__(self, shards: int | None = None, redis_urls: Sequence[str] | None = None, *,
                  concurrency: int | None = None, idle_timeout: float | None = None,
                  invocation_timeout: float | None = None, memory_limit: int | None = None,
-                 function: str | None = None, preload: Sequence[str] | None = None):
+                 function: str | None = None, preload: Sequence[str] | None = None,
+                 lambda_api: bool | None = None):
         self.redis_servers: list[RedisServer] = []
         self._urls: dict[str, list[str]] = {}
         """The shards' URLs as each Redis user (`ADMIN` and the roles)."""
@@ -67,8 +78,15 @@ class LocalCluster:
         self.shards: ShardSet | None = None
         urls = list(redis_urls or setting("redis.urls") or [])
         self.function = setting("runtime.function", function) or f"wukong-{uuid.uuid4().hex[:8]}"
-        self.payload_limit = int(setting("runtime.payload-limit"))
-        self.concurrency = int(setting("runtime.concurrency", concurrency))
+        self.payload_limit = lambda_limits.payload_limit()
+        self.concurrency = lambda_limits.concurrency("runtime.concurrency", concurrency)
+        timeout = lambda_limits.invocation_timeout(invocation_timeout)
+        self.memory_mb = lambda_limits.memory_mb()
+        """The function's memory, as the Lambda APIs report it (`wukong.aws.memory`)."""
+        lambda_address = (f"127.0.0.1:{free_port()}"
+                          if setting("runtime.lambda-api", lambda_api) else None)
+        self.lambda_api_url = f"http://{lambda_address}" if lambda_address else None
+        """Where the runtime serves Lambda's APIs, if it does."""
         self.preload = preload_modules(setting("runtime.preload", preload))
         self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
                                float(setting("runtime.latency.cold-start-seconds")))
@@ -97,12 +115,12 @@ class LocalCluster:
                 ExecutorSettings(tuple(self._urls["executor"]), invoker, self.signer, self.tls),
                 self._urls["runtime"], concurrency=self.concurrency,
                 idle_timeout=float(setting("runtime.idle-timeout", idle_timeout)),
-                timeout=float(setting("runtime.invocation-timeout", invocation_timeout)),
-                memory_limit=setting("runtime.memory-limit", memory_limit),
+                timeout=timeout, memory_limit=setting("runtime.memory-limit", memory_limit),
                 keep_freed_bytes=keep_freed_bytes("runtime.keep-freed-bytes"),
                 start_timeout=float(setting("runtime.start-timeout")),
                 cold_start_seconds=self.latency.cold_start_seconds, preload=self.preload,
-                log_level=self.log_level,
+                log_level=self.log_level, lambda_api=lambda_address,
+                interface_client=setting("runtime.interface-client"), memory_mb=self.memory_mb,
             )
             if self.proxy_threshold:
                 self.start_proxy()
@@ -164,11 +182,17 @@ class LocalCluster:
         previous proxy left unfinished."""
         if self.proxy is not None and self.proxy.alive():
             return
+        environ = None
+        if self.lambda_api_url:
+            from executor_lambda.platforms.local.lambda_api import lambda_environment
+
+            environ = lambda_environment(self.function, self.memory_mb, self.lambda_api_url)
         self.proxy = ProxyProcess(self._urls["proxy"][0], self.tls, self.function,
                                   concurrency=self.concurrency,
                                   invoke_seconds=self.latency.invoke_seconds,
                                   start_timeout=float(setting("runtime.start-timeout")),
-                                  log_level=self.log_level)
+                                  log_level=self.log_level,
+                                  platform="aws" if environ else "local", environ=environ)
 
     def stop_proxy(self) -> None:
         """Stop it cleanly: it finishes what it holds; invocations go direct meanwhile."""
@@ -268,9 +292,14 @@ def connect(address: str | os.PathLike | None = None) -> ConnectedCluster:
 
 
 def current_cluster() -> Cluster:
-    """The innermost cluster's `with` block, else `connect()`'s, else `wukong.address`'s,
-    else the process's LocalCluster, started on first use."""
+    """The function on AWS Lambda under `wukong.platform: aws`; else the innermost
+    cluster's `with` block, else `connect()`'s, else `wukong.address`'s, else the process's
+    LocalCluster, started on first use."""
     global _default
+    if platform_setting() == "aws":
+        from wukong.lambda_cluster import lambda_cluster
+
+        return lambda_cluster()
     with active_clusters.lock:
         innermost = active_clusters.innermost()
         if innermost is not None:
@@ -295,3 +324,14 @@ def _connected_to(address: str) -> ConnectedCluster:
         cluster = _by_address[address] = ConnectedCluster(address)
         atexit.register(cluster.close)
     return cluster
+
+
+PLATFORMS = ("local", "aws")
+
+
+def platform_setting() -> str:
+    """`wukong.platform`: where the next job's executors run."""
+    name = setting("platform")
+    if name not in PLATFORMS:
+        raise ValueError(f"wukong.platform must be one of {', '.join(PLATFORMS)}, got {name!r}")
+    return name

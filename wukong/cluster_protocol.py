@@ -14,6 +14,8 @@ from storage_manager import ShardSet
 
 
 class Cluster(Protocol):
+    platform: str
+    """Where its executors run (`wukong.platform`): `local` or `aws`."""
     function: str
     """The executor function's name: it names the deployment's own keys in Redis."""
     shards: ShardSet

@@ -44,6 +44,11 @@ class ConnectedCluster:
         ), self.shards)
 
     @property
+    def platform(self) -> str:
+        """Where its executors run (the runtime `wukong up` started: `local`)."""
+        return self.address.platform
+
+    @property
     def parallelism(self) -> int:
         return max(1, min(self.address.concurrency, self.address.cores))
 

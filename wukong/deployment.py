@@ -41,6 +41,7 @@ def deploy_settings(**overrides: Any) -> DeploySettings:
     """The checked settings of a deployment: `wukong.aws.*` with `overrides` on top."""
     raw = dict(dask.config.get("wukong.aws"))
     raw.pop("prices")  # what a job costs (see `wukong.measurement.cost`), not part of the function
+    raw.pop("endpoint-url")  # where clients invoke it, not part of the function
     raw["redis-urls"] = dask.config.get("wukong.redis.urls")
     raw["payload-limit"] = dask.config.get("wukong.runtime.payload-limit")
     raw.update(_names(overrides, None))

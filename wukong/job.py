@@ -92,7 +92,8 @@ class JobRun:
             self.store.cleanup()
             report = JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
                                finished, tuple(self.executors), graph.keys,
-                               graph.dependencies, self.store.stats)
+                               graph.dependencies, self.store.stats,
+                               cluster.platform)
             record(report)
             if cluster.keeps_reports:
                 self._keep(report)

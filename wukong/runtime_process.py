@@ -80,8 +80,10 @@ class LocalRuntimeProcess(ServiceProcess):
                  concurrency: int, idle_timeout: float, timeout: float,
                  memory_limit: int | None, keep_freed_bytes: int, start_timeout: float,
                  cold_start_seconds: float = 0.0, preload: Sequence[str] = (),
-                 log_level: str = "WARNING"):
-        """`executor`: what its workers run with; `own_urls`: the shards as its own user."""
+                 log_level: str = "WARNING", lambda_api: str | None = None,
+                 interface_client: str | None = None, memory_mb: int = 2048):
+        """`executor`: what its workers run with; `own_urls`: the shards as its own user;
+        `lambda_api`: where to serve Lambda's APIs (host:port), if anywhere."""
         cmd = ["-m", "executor_lambda.platforms.local",
                "--concurrency", str(concurrency), "--idle-timeout", str(idle_timeout),
                "--timeout", str(timeout), "--cold-start-seconds", str(cold_start_seconds),
@@ -90,6 +92,10 @@ class LocalRuntimeProcess(ServiceProcess):
             cmd += ["--preload", module]
         if memory_limit:
             cmd += ["--memory-limit", str(memory_limit)]
+        if lambda_api:
+            cmd += ["--lambda-api", lambda_api, "--memory", str(memory_mb)]
+        if interface_client:
+            cmd += ["--interface-client", interface_client]
         env = {**executor.environ(), **urls_environ(own_urls, ENV_RUNTIME_REDIS_URLS)}
         super().__init__(cmd, start_timeout, env)
 
@@ -99,9 +105,14 @@ class ProxyProcess(ServiceProcess):
     service = "proxy"
 
     def __init__(self, redis_url: str, tls: TlsFiles, function: str, *, concurrency: int,
-                 invoke_seconds: float, start_timeout: float, log_level: str = "WARNING"):
-        """`redis_url`: the shard holding the function's queue, as the proxy's user."""
+                 invoke_seconds: float, start_timeout: float, log_level: str = "WARNING",
+                 platform: str = "local", environ: Mapping[str, str] | None = None):
+        """`redis_url`: the shard holding the function's queue, as the proxy's user;
+        `platform`: where it invokes the function, configured by `environ` (boto3's
+        chain on `aws`)."""
         super().__init__(["-m", "kv_proxy", "serve", "--function", function,
                           "--concurrency", str(concurrency),
-                          "--invoke-seconds", str(invoke_seconds), "--log-level", log_level],
-                         start_timeout, {**urls_environ([redis_url]), **tls.environ()})
+                          "--invoke-seconds", str(invoke_seconds), "--log-level", log_level,
+                          "--platform", platform],
+                         start_timeout, {**urls_environ([redis_url]), **tls.environ(),
+                                         **(environ or {})})

@@ -30,8 +30,7 @@ def make_invoker(settings: InvokerSettings, shards: ShardSet) -> Invoker:
     KV proxy, whose streams live on the first shard (0: never)."""
     direct = platform(settings.platform).invoker_for(settings, shards)
     if settings.proxy_threshold > 0:
-        return ProxyInvoker(direct, settings.proxy_threshold, shards.shards[0].client,
-                            shards.signer)
+        return ProxyInvoker(direct, settings.proxy_threshold, shards.shards[0].client)
     return direct
 
 

@@ -19,9 +19,13 @@ class Invoker(Protocol):
     function: str
     """The executor function it starts."""
     payload_limit: int
-    """The largest payload it sends; a larger one raises `PayloadTooLarge`."""
+    """The largest payload it sends."""
 
     def invoke(self, invocations: Sequence[Invocation]) -> None: ...
+
+    def payload(self, invocation: Invocation) -> bytes:
+        """What carries `invocation` on this platform, within `payload_limit`: a larger one
+        raises `PayloadTooLarge`, or is passed by reference where the platform does that."""
 
 
 class PayloadInvoker(Protocol):
@@ -46,3 +50,8 @@ class InvokerSettings:
     """The smallest batch handed to the KV proxy (0: no proxy)."""
     platform: str = "local"
     """The package under `executor_lambda.platforms` that runs the function."""
+    region: str | None = None
+    """Where the function runs, for platforms with regions (None: the platform's default)."""
+    endpoint_url: str | None = None
+    """The platform's API, where it is not the default (e.g. the local runtime's Lambda
+    API); None: the platform's own."""

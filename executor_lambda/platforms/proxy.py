@@ -17,7 +17,6 @@ import redis
 
 from executor_lambda.platforms.invoker import Invoker
 from storage_manager.protocol import FunctionKeys, Invocation, encode_batch, script
-from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +26,13 @@ class ProxyInvoker:
     on `client`'s server; smaller batches, and every batch while no proxy runs, go through
     `direct` with no extra hop."""
 
-    def __init__(self, direct: Invoker, threshold: int, client: redis.Redis, signer: Signer):
+    def __init__(self, direct: Invoker, threshold: int, client: redis.Redis):
         if threshold < 1:
             raise ValueError(f"wukong.proxy.fanout-threshold must be at least 1, not {threshold}")
         self.direct = direct
         self.threshold = threshold
         self.function = direct.function
         self.payload_limit = direct.payload_limit
-        self.signer = signer
         self._hand_off = client.register_script(script("hand_off"))
         keys = FunctionKeys(direct.function)
         self._keys = [keys.proxy_alive, keys.proxy_requests]
@@ -45,9 +43,11 @@ class ProxyInvoker:
             return
         self.direct.invoke(invocations)
 
+    def payload(self, invocation: Invocation) -> bytes:
+        return self.direct.payload(invocation)
+
     def _to_proxy(self, invocations: Sequence[Invocation]) -> bool:
-        limit, signer = self.payload_limit, self.signer
-        batch = encode_batch(replace(inv, via="proxy").encode(signer, limit)
+        batch = encode_batch(self.direct.payload(replace(inv, via="proxy"))
                              for inv in invocations)
         if self._hand_off(keys=self._keys, args=[batch]):
             return True

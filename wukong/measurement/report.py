@@ -41,7 +41,8 @@ class JobReport:
     client_io: IOStats | None = None
     """The client's own traffic with Redis for the job (the graph, the results)."""
     platform: str = "local"
-    """Where the executors ran: on "local", the embedded runtime, the cost is an estimate."""
+    """Where the executors ran (`wukong.platform`): on "aws" the cost is what Lambda bills
+    for the invocations; on "local", the embedded runtime, an estimate."""
 
     @property
     def tasks(self) -> list[TaskRecord]:

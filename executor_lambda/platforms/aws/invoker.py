@@ -96,7 +96,7 @@ class LambdaInvoker:
     """Invokes `function` on AWS Lambda (an `Invoker`): `Event` (asynchronous) by default;
     `RequestResponse` waits for each executor and raises on its error."""
 
-    def __init__(self, function: str, shards: ShardSet, *,
+    def __init__(self, function: str, shards: ShardSet | None, *,
                  payload_limit: int = DEFAULT_PAYLOAD_LIMIT, invocation_type: str = "Event",
                  ttl_ms: int = DEFAULT_SPILL_TTL_MS, threads: int = DEFAULT_THREADS,
                  backoff: Backoff = Backoff(), client: Any = None):
@@ -124,13 +124,13 @@ class LambdaInvoker:
         many failed) once all calls are over."""
         if not invocations:
             return
-        payloads = [self._payload(inv) for inv in invocations]
+        payloads = [self.payload(inv) for inv in invocations]
         if len(invocations) == 1:
-            self._invoke_one(invocations[0], payloads[0])
+            self.send(payloads[0], invocations[0].job, invocations[0].task)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="lambda-invoke")
-        futures = [self._pool.submit(self._invoke_one, inv, payload)
+        futures = [self._pool.submit(self.send, payload, inv.job, inv.task)
                    for inv, payload in zip(invocations, payloads, strict=True)]
         failures = [exc for exc in (f.exception() for f in futures) if exc is not None]
         if len(failures) == 1:
@@ -143,7 +143,8 @@ class LambdaInvoker:
                                    f"the first: {first}", first.function, first.job,
                                    first.task) from first
 
-    def _payload(self, invocation: Invocation) -> bytes:
+    def payload(self, invocation: Invocation) -> bytes:
+        """Its payload, signed, or one naming where it is stored if it is over the limit."""
         signer = self.shards.signer
         payload = invocation.encode(signer, limit=None)
         if len(payload) <= self.payload_limit:
@@ -153,7 +154,8 @@ class LambdaInvoker:
                      invocation.task, invocation.job, len(payload), self.payload_limit, key)
         return invocation.reference(key, signer)
 
-    def _invoke_one(self, invocation: Invocation, payload: bytes) -> None:
+    def send(self, payload: bytes, job: str, task: int) -> None:
+        """One invocation with `payload` (of task `task` of job `job`), retried as above."""
         last: Exception | None = None
         for attempt in range(self.backoff.attempts):
             if attempt:
@@ -163,19 +165,19 @@ class LambdaInvoker:
                                            InvocationType=self.invocation_type)
             except ClientError as exc:
                 if _error_code(exc) not in TRANSIENT_ERRORS:
-                    raise self._failed(invocation, f"Lambda refused it: {exc}") from exc
+                    raise self._failed(job, task, f"Lambda refused it: {exc}") from exc
                 last = exc
             except (BotoConnectionError, HTTPClientError) as exc:
                 last = exc
             else:
-                self._check_reply(invocation, reply)
+                self._check_reply(job, task, reply)
                 return
-            logger.debug("invoking %s for task %d: %s (try %d)", self.function,
-                         invocation.task, last, attempt + 1)
-        raise self._failed(invocation, f"still failing after {self.backoff.attempts} tries "
-                                       f"with backoff; the last: {last}") from last
+            logger.debug("invoking %s for task %d: %s (try %d)", self.function, task, last,
+                         attempt + 1)
+        raise self._failed(job, task, f"still failing after {self.backoff.attempts} tries "
+                                      f"with backoff; the last: {last}") from last
 
-    def _check_reply(self, invocation: Invocation, reply: dict) -> None:
+    def _check_reply(self, job: str, task: int, reply: dict) -> None:
         """A `RequestResponse` reply carries the function's result or its error."""
         if self.invocation_type == "Event":
             return
@@ -186,13 +188,12 @@ class LambdaInvoker:
                 detail = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
             except (ValueError, AttributeError):
                 detail = body.decode(errors="replace")
-            raise self._failed(invocation, f"the function failed ({reply['FunctionError']}): "
-                                           f"{detail}")
+            raise self._failed(job, task, f"the function failed ({reply['FunctionError']}): "
+                                          f"{detail}")
 
-    def _failed(self, invocation: Invocation, why: str) -> InvocationFailed:
-        return InvocationFailed(f"invoking function {self.function} for task "
-                                f"{invocation.task} of job {invocation.job} failed: {why}",
-                                self.function, invocation.job, invocation.task)
+    def _failed(self, job: str, task: int, why: str) -> InvocationFailed:
+        return InvocationFailed(f"invoking function {self.function} for task {task} of job "
+                                f"{job} failed: {why}", self.function, job, task)
 
 
 def _error_code(exc: ClientError) -> str:

@@ -1,9 +1,11 @@
-"""The local runtime's front: takes invocations off the function's Redis list and hands each to
-a warm worker process, starting workers on demand up to the concurrency limit.
+"""The local runtime's core: takes invocations off the function's Redis list, or from the
+Lambda Invoke API it may serve (`lambda_api`, through `submit`), and hands each to a warm
+worker process, starting workers on demand up to the concurrency limit.
 
 State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it died, timed out,
 or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
-runtime appends an error naming the running task to the job's log.
+runtime appends an error naming the running task to the job's log (for the invocations of
+its own queue; a `RequestResponse` caller of the Invoke API gets Lambda's function error).
 
 Admission: at most `Admission.cap` invocations run at once (see `admission`).
 """
@@ -11,7 +13,6 @@ Admission: at most `Admission.cap` invocations run at once (see `admission`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
@@ -19,20 +20,20 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 import redis
 
 from executor_lambda.failures import ExecutorDied, TaskFailure
-from executor_lambda.platforms.local import worker
+from executor_lambda.platforms.local import replies
 from executor_lambda.platforms.local.admission import Admission
+from executor_lambda.platforms.local.settings import RuntimeSettings
+from executor_lambda.platforms.local.workers import Environments, Request, Worker
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import ShardSet, append_log_for
-from storage_manager.connections import NO_TLS_FILES, TlsFiles, redis_client
+from storage_manager.connections import redis_client
 from storage_manager.protocol import ERROR, FunctionKeys, LogEntry
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
-from storage_manager.signing import Signer
 
 logger = logging.getLogger(__name__)
 
@@ -43,78 +44,14 @@ ENV_RUNTIME_REDIS_URLS = "WUKONG_RUNTIME_REDIS_URLS"
 `ExecutorSettings`); unset: the same as the workers'."""
 
 
-@dataclass(frozen=True)
-class RuntimeSettings:
-    redis_urls: tuple[str, ...]
-    """The shards, as the runtime's own user (`runtime`), with its credentials."""
-    function: str
-    signer: Signer
-    """What the runtime signs the failures it reports with (the deployment's key)."""
-    tls: TlsFiles = NO_TLS_FILES
-    concurrency: int = 64
-    idle_timeout: float = 60.0
-    timeout: float = 900.0
-    memory_limit: int | None = None
-    cold_start_seconds: float = 0.0
-    """Latency model: what a new worker's first invocation waits, as on a cold start."""
-    preload: tuple[str, ...] = ()
-    """Modules the fork server imports beside `preload.py`'s, so workers start with them."""
-
-
-class Worker:
-    """The dispatcher's handle on one worker process."""
-
-    def __init__(self, ctx, settings: RuntimeSettings):
-        self.conn, child_conn = ctx.Pipe()
-        self.current_task = ctx.Value("l", worker.IDLE, lock=False)
-        self.process = ctx.Process(
-            target=worker.serve,
-            args=(child_conn, self.current_task, settings.function, settings.timeout,
-                  settings.memory_limit, settings.cold_start_seconds),
-            daemon=True,
-        )
-        self.process.start()
-        child_conn.close()
-        self.payload: bytes | None = None
-        """The running invocation as it was sent: parsed only if it fails, so the
-        dispatcher never parses the payloads it only forwards."""
-        self.deadline = 0.0
-        self.idle_since = time.monotonic()
-        self.served = 0
-        """Invocations this worker finished."""
-
-    def start(self, payload: bytes, timeout: float) -> None:
-        self.payload = payload
-        self.deadline = time.monotonic() + timeout
-        self.conn.send_bytes(payload)
-
-    def finish(self) -> None:
-        self.payload = None
-        self.current_task.value = worker.IDLE  # a failed invocation left its task there
-        self.idle_since = time.monotonic()
-        self.served += 1
-
-    def failed_invocation(self) -> dict | None:
-        """The running invocation, naming the task it was on (its first, before any ran)."""
-        if self.payload is None:
-            return None
-        event = json.loads(self.payload)
-        task = self.current_task.value
-        return {**event, "task": event["task"] if task == worker.IDLE else task}
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
-
-
 class Dispatcher:
     def __init__(self, settings: RuntimeSettings):
         self.settings = settings
         self.shards = ShardSet(settings.redis_urls, settings.signer, settings.tls)
         self.queue = FunctionKeys(settings.function).queue
-        self.pending: deque[bytes] = deque()
+        self.pending: deque[Request] = deque()
+        self.environments: Environments | None = None
+        """Where workers hosted by AWS's runtime interface client pull their invocations."""
         self.idle: list[Worker] = []
         self.busy: dict[Connection, Worker] = {}
         self.running = True
@@ -140,8 +77,17 @@ class Dispatcher:
                     self.stop()
                 return
             if got:
-                self.pending.extend(got[1])
+                self.pending.extend(map(Request, got[1]))
                 os.write(self._wake_w, b"!")
+
+    def submit(self, request: Request, first: bool = False) -> None:
+        """Run `request` (from another thread); `first`: before every waiting one."""
+        if first:
+            self.pending.appendleft(request)
+        else:
+            self.pending.append(request)
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
 
     # -- the main loop ---------------------------------------------------------------------
     def serve_forever(self, on_ready=None) -> None:
@@ -185,14 +131,14 @@ class Dispatcher:
             if self.idle:
                 w = self.idle.pop()  # the most recently used: its caches are warmest
             else:
-                w = Worker(self._ctx, self.settings)
+                w = Worker(self._ctx, self.settings, self.environments)
                 self.started += 1
-            payload = self.pending.popleft()
+            request = self.pending.popleft()
             try:
-                w.start(payload, self.settings.timeout)
+                w.start(request, self.settings.timeout)
             except OSError:  # it died while idle (e.g. the OOM killer): use another
                 logger.warning("worker %s died while idle", w.process.pid)
-                self.pending.appendleft(payload)
+                self.pending.appendleft(request)
                 w.kill()
                 continue
             self.busy[w.conn] = w
@@ -223,7 +169,7 @@ class Dispatcher:
             w = sentinels.get(obj) if isinstance(obj, int) else None
             if w is not None and w.conn in self.busy and not w.process.is_alive():
                 finished += 1
-                self._lost(w, f"died with exit code {w.process.exitcode}")
+                self._lost(w, f"died with exit code {w.process.exitcode}", replies.EXITED)
         return finished
 
     def _finished(self, w: Worker) -> None:
@@ -232,26 +178,32 @@ class Dispatcher:
         except (EOFError, OSError):
             return  # the sentinel reports the death
         del self.busy[w.conn]
-        if reply:
-            self._report(w.failed_invocation(),
-                         f"raised outside user code:\n{reply.decode()}")
+        request, event = w.request, None
+        if replies.failed(reply) and request.reported:
+            event = w.failed_invocation()
         w.finish()
         self.idle.append(w)
+        if request.respond is not None:
+            request.respond(reply)
+        if event is not None:
+            self._report(event, f"raised outside user code:\n{replies.describe(reply)}")
 
     def _expire(self) -> None:
         now = time.monotonic()
         for w in [w for w in self.busy.values() if w.deadline <= now]:
             self._lost(w, f"timed out after {self.settings.timeout:g} s "
-                          "(wukong.runtime.invocation-timeout)")
+                          "(wukong.runtime.invocation-timeout)", replies.TIMED_OUT)
         for w in [w for w in self.idle if now - w.idle_since >= self.settings.idle_timeout]:
             self.idle.remove(w)
             w.kill()
 
-    def _lost(self, w: Worker, why: str) -> None:
+    def _lost(self, w: Worker, why: str, error_type: str) -> None:
         del self.busy[w.conn]
-        event = w.failed_invocation()
+        request, event = w.request, w.failed_invocation()
         w.kill()
-        if event is not None:
+        if request is not None and request.respond is not None:
+            request.respond(replies.error(error_type, f"the execution environment {why}"))
+        if event is not None and request.reported:
             self._report(event, why)
 
     def _report(self, event: dict, why: str) -> None:

@@ -33,13 +33,16 @@ class QueueInvoker:
     def invoke(self, invocations: Sequence[Invocation]) -> None:
         if not invocations:
             return
-        payloads = [inv.encode(self.signer, self.payload_limit) for inv in invocations]
+        payloads = [self.payload(inv) for inv in invocations]
         if self.invoke_seconds <= 0:
             self.client.lpush(self._key, *payloads)
             return
         for payload in payloads:
             time.sleep(self.invoke_seconds)
             self.client.lpush(self._key, payload)
+
+    def payload(self, invocation: Invocation) -> bytes:
+        return invocation.encode(self.signer, self.payload_limit)
 
 
 class QueuePayloadInvoker:

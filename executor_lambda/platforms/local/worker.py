@@ -1,7 +1,8 @@
 """One worker process: receives invocations on a pipe and runs the handler, one at a time.
 
 The dispatcher owns the process; the worker only reports which task it is on (in shared
-memory, free to write) and that an invocation ended.
+memory, free to write) and how an invocation ended: the handler's result or its error, as
+Lambda's Runtime API is told them (`replies`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import json
 import logging
 import resource
 import time
-import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 
+from executor_lambda.platforms.local import replies
 from storage_manager.protocol import log_records
 
 logger = logging.getLogger(__name__)
@@ -62,10 +63,9 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
         context = LocalContext(event.get("id", ""), function, time.time() + timeout,
                                current_task)
         try:
-            handler(event, context)
-            reply = b""
+            reply = replies.result(json.dumps(handler(event, context)).encode())
             current_task.value = IDLE
-        except BaseException:  # current_task still names the task that raised
+        except BaseException as exc:  # current_task still names the task that raised
             logger.exception("invocation %s failed", event.get("id"))
-            reply = traceback.format_exc().encode()
+            reply = replies.error_of(exc)
         conn.send_bytes(reply)
