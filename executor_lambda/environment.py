@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from executor_lambda.measurement import GilProbe
 from executor_lambda.measurement.task_output import install as capture_task_output
 from executor_lambda.measurement.task_warnings import install as record_task_warnings
-from executor_lambda.platforms import Invoker, make_invoker
+from executor_lambda.platforms import Invoker, make_invoker, platform
 from executor_lambda.settings import ExecutorSettings
 from storage_manager import JobGraph, ShardSet, load_graph_blob, loads
 from storage_manager.payloads import read_spilled_payload
@@ -27,9 +27,12 @@ GRAPH_CACHE_SIZE = 8
 
 
 class ExecutorEnvironment:
-    def __init__(self, shards: ShardSet, invoker: Invoker):
+    def __init__(self, shards: ShardSet, invoker: Invoker, records_itself: bool = False):
         self.shards = shards
         self.invoker = invoker
+        self.records_itself = records_itself
+        """Invocations record their start and end for their job (`liveness`): the platform
+        reports no executor it ended."""
         self._graphs: OrderedDict[str, JobGraph] = OrderedDict()
         self._loader: ThreadPoolExecutor | None = None
         self._task_pool: ThreadPoolExecutor | None = None
@@ -45,7 +48,8 @@ class ExecutorEnvironment:
         shards = ShardSet(settings.redis_urls, settings.signer, settings.tls)
         settings.signer.count_refusals_in(shards.shards[0].client,
                                           FunctionKeys(settings.invoker.function).refused)
-        return cls(shards, make_invoker(settings.invoker, shards))
+        reports = platform(settings.invoker.platform).REPORTS_LOST_EXECUTORS
+        return cls(shards, make_invoker(settings.invoker, shards), records_itself=not reports)
 
     def invocation(self, event: dict) -> Invocation:
         """The invocation an event carries, its tag checked (`Unauthenticated` if it fails);

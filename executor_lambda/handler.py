@@ -4,9 +4,10 @@
 `ExecutorEnvironment.invocation`). The context's `get_remaining_time_in_millis` (Lambda's,
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
-crash can be blamed on the right task. A seeded invocation runs its first task while another
-thread reads the job's graph (see `GraphSeed`). Tasks run with the job's `dask.config`
-settings (see `task_config`).
+crash can be blamed on the right task. On a platform that reports no executor it ended (AWS
+Lambda), each invocation records its start and end for its job (`liveness`). A seeded
+invocation runs its first task while another thread reads the job's graph (see `GraphSeed`).
+Tasks run with the job's `dask.config` settings (see `task_config`).
 
 An invocation or a graph whose tag is missing or wrong (see `storage_manager.signing`) is
 refused before anything in it is unpickled: logged, counted, and reported on the job's log
@@ -20,6 +21,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from executor_lambda import liveness
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.failures import TaskFailure
 from executor_lambda.loop import TaskLoop, TaskRun
@@ -46,10 +48,24 @@ def environment() -> ExecutorEnvironment:
 def handler(event: dict, context: Any = None) -> dict:
     started_at = time.time()
     env = environment()
+    try:
+        invocation = env.invocation(event)
+    except JobGone:
+        return _gone(event)
+    except Unauthenticated as exc:
+        return _refused(env, event, exc)
+    if not env.records_itself:
+        return _run(env, invocation, context, started_at)
+    with liveness.recorded(env.shards, invocation,
+                           getattr(context, "get_remaining_time_in_millis", None)):
+        return _run(env, invocation, context, started_at)
+
+
+def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
+         started_at: float) -> dict:
     on_task = getattr(context, "wukong_on_task", None)
     first = notices = None
     try:
-        invocation = env.invocation(event)
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
             seed = GraphSeed.decode(invocation.seed)
@@ -64,13 +80,12 @@ def handler(event: dict, context: Any = None) -> dict:
         else:
             graph = env.graph(invocation.job)
     except JobGone:
-        logger.debug("job %s is gone; invocation %s does nothing", event["job"], event["id"])
         if notices is not None:
             notices.close()
-        return {"job": event["job"], "task": event["task"], "status": "gone"}
+        return _gone({"job": invocation.job, "task": invocation.task, "id": invocation.id})
     except Unauthenticated as exc:
-        report_refusal(env, event, exc)
-        return {"job": event.get("job"), "task": event.get("task"), "status": "refused"}
+        return _refused(env, {"job": invocation.job, "task": invocation.task,
+                              "id": invocation.id}, exc)
     store = JobStore(env.shards, graph, owner=invocation.id)
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
@@ -100,3 +115,13 @@ def report_refusal(env: ExecutorEnvironment, event: dict, exc: Unauthenticated) 
         append_log_for(env.shards, job, LogEntry(ERROR, task, failure.encode(env.shards.signer)))
     except Exception:  # the refusal is logged and counted already
         logger.exception("could not report the refused invocation to job %s", job)
+
+
+def _gone(event: dict) -> dict:
+    logger.debug("job %s is gone; invocation %s does nothing", event["job"], event["id"])
+    return {"job": event["job"], "task": event["task"], "status": "gone"}
+
+
+def _refused(env: ExecutorEnvironment, event: dict, exc: Unauthenticated) -> dict:
+    report_refusal(env, event, exc)
+    return {"job": event.get("job"), "task": event.get("task"), "status": "refused"}

@@ -6,7 +6,13 @@ from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.graph_seed import GraphSeed
 from storage_manager.job_graph import JobGraph
 from storage_manager.job_io import IOStats
-from storage_manager.job_store import JobStore, StreamId, append_log_for, load_graph_blob
+from storage_manager.job_store import (
+    JobStore,
+    StreamId,
+    append_log_for,
+    append_running_for,
+    load_graph_blob,
+)
 from storage_manager.locality import Locality
 from storage_manager.publish import MarkResult, Publish
 from storage_manager.serialization import dumps, loads
@@ -26,6 +32,7 @@ __all__ = [
     "StorageUnavailable",
     "StreamId",
     "append_log_for",
+    "append_running_for",
     "dumps",
     "load_graph_blob",
     "loads",

@@ -14,6 +14,7 @@ from storage_manager.job_io import JobIO, run_step
 from storage_manager.protocol import events
 from storage_manager.protocol.job_log import LogEntry
 from storage_manager.protocol.keys import JobKeys
+from storage_manager.protocol.running import RunningRecord
 from storage_manager.publish import Publish
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
 
@@ -115,6 +116,19 @@ class JobStore(JobIO):
             if len(batch) < READ_BATCH:
                 return last_id, records
 
+    def running_since(self, after: StreamId
+                      ) -> tuple[StreamId, list[tuple[StreamId, RunningRecord]]]:
+        """The job's running records after `after`, without waiting, and the id to read on
+        from."""
+        entries = self._xread({self.keys.running: after}, None).get(self.keys.running, [])
+        return (entries[-1][0] if entries else after,
+                [(entry_id, RunningRecord.decode(fields)) for entry_id, fields in entries])
+
+    def server_ms(self) -> int:
+        """The job shard's clock, in milliseconds since the epoch."""
+        seconds, micros = self.shards.shards[self.graph.job_shard].client.time()
+        return seconds * 1000 + micros // 1000
+
     def _xread(self, streams: dict[str, StreamId], block_ms: int | None) -> dict[str, list]:
         client = self.shards.shards[self.graph.job_shard].client
         reply = client.xread(streams, block=block_ms, count=READ_BATCH)
@@ -125,7 +139,7 @@ class JobStore(JobIO):
         writes that arrive later are refused (and the chunk index read after it is final)."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
-        names[graph.job_shard] += [keys.graph, keys.log, keys.events]
+        names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running]
         for task in range(len(graph)):
             if task in graph.data:
                 continue
@@ -162,7 +176,18 @@ def load_graph_blob(shards: ShardSet, job_id: str) -> bytes:
 def append_log_for(shards: ShardSet, job_id: str, entry: LogEntry,
                    ttl_ms: int = DEFAULT_LOG_TTL_MS) -> None:
     """Append to a job's log knowing only its id (the platform reporting a dead executor)."""
+    _append_for(shards, job_id, JobKeys(job_id).log, entry.fields(), ttl_ms)
+
+
+def append_running_for(shards: ShardSet, job_id: str, record: RunningRecord,
+                       ttl_ms: int = DEFAULT_LOG_TTL_MS) -> None:
+    """Append to a job's running records knowing only its id (an executor as it starts)."""
+    _append_for(shards, job_id, JobKeys(job_id).running, record.fields(), ttl_ms)
+
+
+def _append_for(shards: ShardSet, job_id: str, stream: str, fields: tuple,
+                ttl_ms: int) -> None:
+    """Append to a stream on the job's shard, unless the job is gone."""
     keys = JobKeys(job_id)
-    shard = job_shard(job_id, len(shards))
-    run_step(shards, shard, [keys.live, keys.log],
-             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", 6, *entry.fields()])
+    run_step(shards, job_shard(job_id, len(shards)), [keys.live, stream],
+             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(fields), *fields])

@@ -126,3 +126,10 @@ def job(job_id="job1", keys=("e", "f"), num_shards=2, dsk=DSK):
 
 def idx(graph, key):
     return graph.keys.index(key)
+
+
+def lambda_on_this_machine(**settings) -> wukong.LocalCluster:
+    """Redis shards and a local runtime that serves AWS Lambda's Invoke and Runtime APIs, with
+    a KV proxy that invokes through them (the caller closes it)."""
+    with dask.config.set({"wukong.runtime.lambda-api": True, **settings}):
+        return wukong.LocalCluster(shards=2)

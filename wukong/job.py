@@ -4,7 +4,9 @@ collect its events, learn from them, clean up.
 The log is a Redis Stream read with blocking XREAD: no polling loop, and nothing is lost if
 the client looks away. Results arrive as announcements (`LogEntry`); their values are fetched
 as they are announced (one MGET per shard per read of the log), while the job goes on. The
-first error ends the job and is re-raised with its original type.
+first error ends the job and is re-raised with its original type. While the log is quiet the
+client checks that the cluster still runs and that no executor was ended without a word
+(`ExecutorWatch`).
 
 Per-task events travel on a second stream: the job's progress (tasks done so far, logged and
 passed to `on_progress`, and the hooks of Dask's callbacks, `JobCallbacks`) and, at the end,
@@ -40,6 +42,7 @@ from wukong import task_output
 from wukong.callbacks import JobCallbacks
 from wukong.cluster_protocol import Cluster
 from wukong.config import setting
+from wukong.executor_watch import ExecutorWatch
 from wukong.measurement import JobReport, LearnedEstimates, record
 from wukong.measurement.kept_reports import index_job, keep_report
 from wukong.task_warnings import warn_again
@@ -62,6 +65,7 @@ class JobRun:
         self.plan = plan
         self.graph = plan.graph
         self.store = JobStore(cluster.shards, plan.graph)
+        self.watch = ExecutorWatch(self.store)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
@@ -118,6 +122,7 @@ class JobRun:
             entries = self._read_log(last_id)
             if not entries:
                 self.cluster.check_alive()
+                self.watch.check()
                 if deadline is not None and time.time() > deadline:
                     raise JobTimeout(f"job {self.graph.job_id} exceeded "
                                      f"wukong.client.job-timeout ({timeout} s)")

@@ -2,9 +2,11 @@
 keeps its backends (`local`, `aws`); and the factories that load one by name.
 
 A platform package provides `invoker_for(settings, shards) -> Invoker`, what the static
-scheduler and executors call, and may provide `payload_invoker_for(client, function) ->
-PayloadInvoker`, what the KV proxy calls. A platform is imported only when asked for, so
-choosing one never loads another, and importing this package never loads the executor.
+scheduler and executors call, `payload_invoker_for(client, function) -> PayloadInvoker`, what
+the KV proxy calls, and `REPORTS_LOST_EXECUTORS`: whether the platform tells a job of an
+executor it lost, or executors must record themselves (`executor_lambda.liveness`). A
+platform is imported only when asked for, so choosing one never loads another, and importing
+this package never loads the executor.
 
     invoker = make_invoker(InvokerSettings(function="wukong-ab12cd34"), shards)
     invoker.invoke([Invocation(job="f00", task=3)])

@@ -19,6 +19,7 @@ from storage_manager.protocol.invocation import (
 from storage_manager.protocol.job_log import ERROR, RESULT, LogEntry
 from storage_manager.protocol.keys import FunctionKeys, JobKeys
 from storage_manager.protocol.proxy import PROXY_GROUP, ProxyStats, decode_batch, encode_batch
+from storage_manager.protocol.running import RunningRecord
 from storage_manager.protocol.scripts import script
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PayloadTooLarge",
     "Printed",
     "ProxyStats",
+    "RunningRecord",
     "TaskEvent",
     "TaskWarning",
     "decode_batch",

@@ -51,6 +51,12 @@ class JobKeys:
         return self.prefix + "events"
 
     @property
+    def running(self) -> str:
+        """The job's stream of invocations starting and ending (`RunningRecord`), on
+        platforms that do not report an executor they ended."""
+        return self.prefix + "running"
+
+    @property
     def chunks(self) -> str:
         """The set of chunk keys written on one shard, so cleanup finds them without a scan."""
         return self.prefix + "chunks"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+REPORTS_LOST_EXECUTORS = False
+"""Lambda tells no job of an executor it ended: executors record themselves (`liveness`)."""
+
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 

@@ -10,7 +10,11 @@ from executor_lambda.platforms.invoker import InvokerSettings
 from executor_lambda.platforms.local.invoker import QueueInvoker, QueuePayloadInvoker
 from storage_manager import ShardSet
 
-__all__ = ["QueueInvoker", "QueuePayloadInvoker", "invoker_for", "payload_invoker_for"]
+__all__ = ["REPORTS_LOST_EXECUTORS", "QueueInvoker", "QueuePayloadInvoker", "invoker_for",
+           "payload_invoker_for"]
+
+REPORTS_LOST_EXECUTORS = True
+"""The runtime appends an executor it lost (died, timed out) to its job's log."""
 
 
 def invoker_for(settings: InvokerSettings, shards: ShardSet) -> QueueInvoker:
