@@ -67,7 +67,7 @@ def sha256_b64(path) -> str:
 
 def test_deploy_creates_role_and_function_as_set(session, package):
     wanted = settings(memory=3008, timeout=300, architecture="arm64", **{
-                      "ephemeral-storage": 1024,
+                      "ephemeral-storage": 1024, "proxy-threshold": 8,
                       "reserved-concurrency": 50, "subnets": ["subnet-1"],
                       "security-groups": ["sg-1"]})
     done = deploy(wanted, package, session)
@@ -81,7 +81,8 @@ def test_deploy_creates_role_and_function_as_set(session, package):
     assert config["Runtime"] == wanted.runtime and config["Architectures"] == ["arm64"]
     assert config["Environment"]["Variables"] == {
         "WUKONG_REDIS_URLS": REDIS, "WUKONG_FUNCTION": "wk-test",
-        "WUKONG_PAYLOAD_LIMIT": "262144", "WUKONG_PLATFORM": "aws", "WUKONG_SIGNING_KEY": KEY}
+        "WUKONG_PAYLOAD_LIMIT": "262144", "WUKONG_PLATFORM": "aws", "WUKONG_SIGNING_KEY": KEY,
+        "WUKONG_PROXY_THRESHOLD": "8"}
     assert config["VpcConfig"]["SubnetIds"] == ["subnet-1"]
     assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-1"]
     assert config["CodeSha256"] == sha256_b64(package.path)

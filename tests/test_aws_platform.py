@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from operator import add
 
 import dask
@@ -108,14 +109,15 @@ def test_aws_platform_fan_out_of_1000_through_the_kv_proxy(on_lambda):
 def test_lambda_executors_hosted_by_awslambdaric(narrow, aws_env):
     """The runtime interface client pulls each invocation from the Runtime API, calls the
     handler with its own context, and posts the result back."""
-    def hosted_by(_):
-        import sys
+    def request_id(_):
+        from awslambdaric import bootstrap  # only loaded where it hosts the handler
 
-        return "awslambdaric.bootstrap" in sys.modules
+        return bootstrap._GLOBAL_AWS_REQUEST_ID  # from Lambda-Runtime-Aws-Request-Id
 
     dsk, root = tree(8)
     with on(narrow):
-        assert wukong.get({**dsk, "ric": (hosted_by, root)}, ["ric", root]) == (True, 36)
+        got, total = wukong.get({**dsk, "ric": (request_id, root)}, ["ric", root])
+    assert total == 36 and str(uuid.UUID(got)) == got
 
 
 def test_lambda_request_over_the_concurrency_is_throttled(narrow, aws_env, tmp_path):

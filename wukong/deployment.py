@@ -44,6 +44,8 @@ def deploy_settings(**overrides: Any) -> DeploySettings:
     raw.pop("endpoint-url")  # where clients invoke it, not part of the function
     raw["redis-urls"] = dask.config.get("wukong.redis.urls")
     raw["payload-limit"] = dask.config.get("wukong.runtime.payload-limit")
+    if dask.config.get("wukong.proxy.enabled"):  # executors hand large fan-outs to a KV proxy
+        raw["proxy-threshold"] = dask.config.get("wukong.proxy.fanout-threshold")
     raw.update(_names(overrides, None))
     if isinstance(raw.get("function"), str) and raw["function"]:
         raw["signing-key"] = deployment_key(raw["function"])

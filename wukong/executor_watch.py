@@ -11,6 +11,7 @@ from __future__ import annotations
 from executor_lambda import ExecutorDied, TaskFailure
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import JobStore, StreamId
+from storage_manager.job_store import READ_BATCH
 from storage_manager.protocol.running import entry_ms
 
 GRACE_MS = 2000
@@ -25,13 +26,7 @@ class ExecutorWatch:
 
     def check(self) -> None:
         """Raise `ExecutorDied` (naming the task's key) for an invocation past its deadline."""
-        self._after, records = self.store.running_since(self._after)
-        for entry_id, record in records:
-            if record.ended:
-                self._running.pop(record.invocation, None)
-            else:
-                self._running[record.invocation] = (record.task,
-                                                    entry_ms(entry_id) + record.left_ms)
+        self._read()
         if not self._running:
             return
         now = self.store.server_ms()
@@ -42,3 +37,16 @@ class ExecutorWatch:
                            "platform ended it (a timeout, running out of memory, or a crash).")
                 failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), invocation)
                 raise failure.exception_for(self.store.graph.keys[task])
+
+    def _read(self) -> None:
+        """Every record since the last read."""
+        while True:
+            self._after, records = self.store.running_since(self._after)
+            for entry_id, record in records:
+                if record.ended:
+                    self._running.pop(record.invocation, None)
+                else:
+                    self._running[record.invocation] = (record.task,
+                                                        entry_ms(entry_id) + record.left_ms)
+            if len(records) < READ_BATCH:
+                return

@@ -36,6 +36,7 @@ from executor_lambda.settings import (
     ENV_FUNCTION,
     ENV_PAYLOAD_LIMIT,
     ENV_PLATFORM,
+    ENV_PROXY_THRESHOLD,
     ENV_REDIS_URLS,
     ENV_SIGNING_KEY,
 )
@@ -46,7 +47,8 @@ logger = logging.getLogger(__name__)
 
 OTHER_SECTIONS = {"redis-urls": "wukong.redis.urls",
                   "payload-limit": "wukong.runtime.payload-limit",
-                  "signing-key": "wukong.security.key-file"}
+                  "signing-key": "wukong.security.key-file",
+                  "proxy-threshold": "wukong.proxy.fanout-threshold"}
 
 
 def default_role_name(function: str) -> str:
@@ -81,6 +83,8 @@ class DeploySettings:
     role: str | None = None
     payload_limit: int = DEFAULT_PAYLOAD_LIMIT
     cache_dir: str | None = None
+    proxy_threshold: int = 0
+    """The smallest fan-out executors hand to a KV proxy serving the function (0: none)."""
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> DeploySettings:
@@ -111,6 +115,10 @@ class DeploySettings:
             key = name.replace("-", "_")
             if key in given:
                 checked[key] = within(setting_name(name), given[key], bounds, unit)
+        if "proxy_threshold" in given:
+            checked["proxy_threshold"] = within(setting_name("proxy-threshold"),
+                                                given["proxy_threshold"], (0, 1_000_000),
+                                                "invocations")
         if "reserved_concurrency" in given:
             checked["reserved_concurrency"] = within(
                 setting_name("reserved-concurrency"), given["reserved_concurrency"],
@@ -128,9 +136,12 @@ class DeploySettings:
 
     def environment(self) -> dict[str, str]:
         """What the executor reads from its environment (see `ExecutorEnvironment`)."""
-        return {ENV_REDIS_URLS: ",".join(self.redis_urls), ENV_FUNCTION: self.function,
-                ENV_PAYLOAD_LIMIT: str(self.payload_limit), ENV_PLATFORM: "aws",
-                ENV_SIGNING_KEY: self.signing_key}
+        environ = {ENV_REDIS_URLS: ",".join(self.redis_urls), ENV_FUNCTION: self.function,
+                   ENV_PAYLOAD_LIMIT: str(self.payload_limit), ENV_PLATFORM: "aws",
+                   ENV_SIGNING_KEY: self.signing_key}
+        if self.proxy_threshold:
+            environ[ENV_PROXY_THRESHOLD] = str(self.proxy_threshold)
+        return environ
 
     def _check_together(self) -> None:
         if bool(self.subnets) != bool(self.security_groups):
