@@ -30,6 +30,7 @@ import pathlib
 import platform as host
 import statistics
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from operator import add
@@ -134,12 +135,13 @@ def write_history(markdown: pathlib.Path, args: argparse.Namespace, records: lis
     text = markdown.read_text() if markdown.exists() else "# Benchmark results\n"
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     hosted = args.interface_client or "Wukong's worker loop"
+    about = textwrap.fill(
+        f"The local platform against `wukong.platform=aws` on the local runtime's Lambda API "
+        f"fronts, one cluster ({args.shards} shard(s), executors hosted by {hosted}), "
+        f"{os.cpu_count()}-core `{host.node()}`; indicative (the machine may have been "
+        f"shared). Records in `{args.out}`.", 92)
     section = (f"### {when}: platforms (`python -m benchmarks.platforms --repeat "
-               f"{args.repeat}`)\n\nThe local platform against `wukong.platform=aws` on the "
-               f"local runtime's Lambda API fronts, one cluster ({args.shards} shard(s), "
-               f"executors hosted by {hosted}), {os.cpu_count()}-core `{host.node()}`; "
-               f"indicative (the machine may have been shared). Records in "
-               f"`{args.out}`.\n\n{table(records)}\n\n")
+               f"{args.repeat}`)\n\n{about}\n\n{table(records)}\n\n")
     head, found, rest = text.partition(HISTORY)
     if not found:
         markdown.write_text(f"{text.rstrip()}\n\n{HISTORY}\n{section}")
