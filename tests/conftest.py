@@ -133,3 +133,17 @@ def lambda_on_this_machine(**settings) -> wukong.LocalCluster:
     a KV proxy that invokes through them (the caller closes it)."""
     with dask.config.set({"wukong.runtime.lambda-api": True, **settings}):
         return wukong.LocalCluster(shards=2)
+
+
+def lambda_client_settings(cluster: wukong.LocalCluster, key_dir) -> dict:
+    """The settings of a client that sends jobs to `cluster`'s Lambda APIs as to a deployed
+    function (`wukong.platform: aws`), signing with its key, kept in a file in `key_dir` as
+    `wukong deploy` keeps a deployment's."""
+    key_file = key_dir / f"{cluster.function}.key"
+    if not key_file.exists():
+        key_file.write_text(cluster.signer.to_text())
+        key_file.chmod(0o600)
+    return {"wukong.platform": "aws", "wukong.aws.function": cluster.function,
+            "wukong.redis.urls": cluster.redis_urls,
+            "wukong.aws.endpoint-url": cluster.lambda_api_url,
+            "wukong.security.key-file": str(key_file)}

@@ -14,10 +14,11 @@ import dask
 import dask.array as da
 import psutil
 import pytest
-from conftest import job_keys, lambda_on_this_machine
+from conftest import job_keys, lambda_client_settings, lambda_on_this_machine
 
 import wukong
 from executor_lambda import ExecutorDied
+from storage_manager.protocol import Invocation
 from wukong.lambda_cluster import LambdaCluster
 
 
@@ -38,17 +39,22 @@ def narrow():
     cluster.close()
 
 
-def on(cluster):
-    return dask.config.set({"wukong.platform": "aws", "wukong.aws.function": cluster.function,
-                            "wukong.redis.urls": cluster.redis_urls,
-                            "wukong.aws.endpoint-url": cluster.lambda_api_url})
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("keys")
 
 
 @pytest.fixture
-def on_lambda(fronts, aws_env):
+def on(key_dir):
+    """A `dask.config.set` that sends the jobs of its block to a cluster's Lambda APIs."""
+    return lambda cluster: dask.config.set(lambda_client_settings(cluster, key_dir))
+
+
+@pytest.fixture
+def on_lambda(fronts, aws_env, on):
     with on(fronts):
         yield fronts
-    assert job_keys(fronts.redis_urls) == [], "a job left keys in Redis"
+    assert job_keys(fronts.admin_urls) == [], "a job left keys in Redis"
 
 
 def tree(leaves: int) -> tuple[dict, str]:
@@ -106,7 +112,7 @@ def test_aws_platform_fan_out_of_1000_through_the_kv_proxy(on_lambda):
     assert wukong.last_job().executors_invoked >= width / 2
 
 
-def test_lambda_executors_hosted_by_awslambdaric(narrow, aws_env):
+def test_lambda_executors_hosted_by_awslambdaric(narrow, aws_env, on):
     """The runtime interface client pulls each invocation from the Runtime API, calls the
     handler with its own context, and posts the result back."""
     def request_id(_):
@@ -120,7 +126,7 @@ def test_lambda_executors_hosted_by_awslambdaric(narrow, aws_env):
     assert total == 36 and str(uuid.UUID(got)) == got
 
 
-def test_lambda_request_over_the_concurrency_is_throttled(narrow, aws_env, tmp_path):
+def test_lambda_request_over_the_concurrency_is_throttled(narrow, aws_env, tmp_path, on):
     """While the function's one executor runs, a synchronous invocation gets 429
     (TooManyRequestsException) from the Invoke API; boto3's own retries are off here."""
     import boto3
@@ -136,7 +142,7 @@ def test_lambda_request_over_the_concurrency_is_throttled(narrow, aws_env, tmp_p
 
     client = boto3.client("lambda", endpoint_url=narrow.lambda_api_url,
                           config=Config(retries={"total_max_attempts": 1}))
-    gone = b'{"job": "gone", "task": 0, "id": "x"}'
+    gone = Invocation(job="gone", task=0).encode(narrow.signer)
     with on(narrow):
         result: list = []
         job = threading.Thread(target=lambda: result.append(wukong.get({"w": (wait_for_flag, 0)},
@@ -156,7 +162,8 @@ def test_lambda_request_over_the_concurrency_is_throttled(narrow, aws_env, tmp_p
     assert result == [1]
 
 
-def test_lambda_executor_ended_at_its_timeout_fails_the_job_naming_the_task(narrow, aws_env):
+def test_lambda_executor_ended_at_its_timeout_fails_the_job_naming_the_task(narrow, aws_env,
+                                                                          on):
     """Lambda ends an invocation at the function's timeout and tells no one: the client finds
     the invocation past its deadline with no end recorded, and names the task."""
     def sleepy(_):

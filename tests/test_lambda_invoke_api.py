@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import lambda_on_this_machine
 
-GONE = json.dumps({"job": "no-such-job", "task": 0, "id": "i-1"}).encode()
+from storage_manager.protocol import Invocation
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,12 @@ def fronts():
     cluster = lambda_on_this_machine()
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="module")
+def gone(fronts):
+    """An invocation, signed, of a job that is not running: the handler returns at once."""
+    return Invocation(job="no-such-job", task=0, id="i-1").encode(fronts.signer)
 
 
 @pytest.fixture
@@ -34,16 +40,16 @@ def error_of(call) -> tuple[int, str]:
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
 
 
-def test_lambda_invoke_api_event_is_accepted_with_202(fronts, client):
-    reply = client.invoke(FunctionName=fronts.function, InvocationType="Event", Payload=GONE)
+def test_lambda_invoke_api_event_is_accepted_with_202(fronts, client, gone):
+    reply = client.invoke(FunctionName=fronts.function, InvocationType="Event", Payload=gone)
     assert reply["StatusCode"] == 202
     assert reply["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
 
 
-def test_lambda_invoke_api_request_response_returns_the_handlers_result(fronts, client):
+def test_lambda_invoke_api_request_response_returns_the_handlers_result(fronts, client, gone):
     arn = f"arn:aws:lambda:us-east-1:000000000000:function:{fronts.function}"
     for name in (fronts.function, arn, f"{arn}:$LATEST"):
-        reply = client.invoke(FunctionName=name, Payload=GONE)
+        reply = client.invoke(FunctionName=name, Payload=gone)
         assert reply["StatusCode"] == 200 and "FunctionError" not in reply
         assert json.loads(reply["Payload"].read()) == {"job": "no-such-job", "task": 0,
                                                        "status": "gone"}
@@ -55,7 +61,8 @@ def test_lambda_invoke_api_reports_a_function_error_as_lambda_does(fronts, clien
     reply = client.invoke(FunctionName=fronts.function, Payload=b'{"job": "j"}')
     assert reply["StatusCode"] == 200 and reply["FunctionError"] == "Unhandled"
     error = json.loads(reply["Payload"].read())
-    assert error["errorType"] == "KeyError" and error["errorMessage"] == "'task'"
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "not a Wukong invocation (KeyError: 'task')"
     assert any("from_event" in frame for frame in error["stackTrace"])
 
 
@@ -70,11 +77,11 @@ def test_lambda_invoke_api_refuses_payloads_over_lambdas_limits(fronts, client):
         413, "RequestEntityTooLargeException")
 
 
-def test_lambda_invoke_api_refuses_other_functions_and_non_json(fronts, client):
-    assert error_of(lambda: client.invoke(FunctionName="someone-else", Payload=GONE)) == (
+def test_lambda_invoke_api_refuses_other_functions_and_non_json(fronts, client, gone):
+    assert error_of(lambda: client.invoke(FunctionName="someone-else", Payload=gone)) == (
         404, "ResourceNotFoundException")
     assert error_of(lambda: client.invoke(FunctionName=fronts.function,
                                           Payload=b"not json")) == (
         400, "InvalidRequestContentException")
-    reply = client.invoke(FunctionName=fronts.function, InvocationType="DryRun", Payload=GONE)
+    reply = client.invoke(FunctionName=fronts.function, InvocationType="DryRun", Payload=gone)
     assert reply["StatusCode"] == 204

@@ -28,6 +28,20 @@ def key_file(function: str) -> Path:
     return Path(configured).expanduser() if configured else DEFAULT_KEY_DIR / f"{function}.key"
 
 
+def client_signer(function: str) -> Signer:
+    """What a client of `function`'s deployment signs with: its key file's key, which must
+    exist (`wukong deploy` made it), or no signing if `wukong.security.sign-payloads` is
+    false."""
+    if not signing_enabled():
+        return Signer(None)
+    path = key_file(function)
+    if not path.exists():
+        raise FileNotFoundError(f"wukong.security.key-file: {path} does not exist, so this "
+                                f"client cannot sign what it sends to {function}; copy the "
+                                "key file `wukong deploy` made there, or deploy from here")
+    return Signer.from_text(deployment_key(function), f"the key in {path}")
+
+
 def deployment_key(function: str) -> str:
     """The key `function`'s deployment signs with, as text (`Signer.to_text`): `OFF` if
     `wukong.security.sign-payloads` is false, else the key file's, created if missing."""

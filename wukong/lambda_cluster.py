@@ -10,7 +10,9 @@ and credentials from boto3's usual chain, unless `wukong.aws.region` names the r
 endpoint from `wukong.aws.endpoint-url` or `AWS_ENDPOINT_URL_LAMBDA`, e.g. a local runtime
 that serves Lambda's APIs) and reaches the Redis servers of `wukong.redis.urls`. Batches of
 at least `wukong.proxy.fanout-threshold` go to a KV proxy if one serves the function (one
-started with `python -m kv_proxy --platform aws` beside Redis), else they are invoked here.
+started with `python -m kv_proxy serve --platform aws` beside Redis), else they are invoked
+here. What it sends is signed with the deployment's key (`wukong.security.key-file`, which
+`wukong deploy` wrote).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from static_scheduler import to_task_graph
 from storage_manager import ShardSet
 from wukong import lambda_limits
 from wukong.compute import compute
-from wukong.config import setting
+from wukong.config import redis_tls, setting
+from wukong.key_files import client_signer
 
 LAMBDA_MB_PER_VCPU = 1769
 """Lambda gives a function one vCPU per 1,769 MB of memory, up to six."""
@@ -53,7 +56,8 @@ class LambdaCluster:
                             if reserved is not None else DEFAULT_CONCURRENCY)
         self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
                                 if setting("proxy.enabled") else 0)
-        self.shards = ShardSet(urls)
+        self.signer = client_signer(self.function)
+        self.shards = ShardSet(urls, self.signer, redis_tls())
         self.invoker = make_invoker(InvokerSettings(
             function=self.function, payload_limit=self.payload_limit,
             proxy_threshold=self.proxy_threshold, platform="aws",
@@ -103,7 +107,8 @@ def lambda_cluster() -> LambdaCluster:
     key = (setting("aws.function"), tuple(setting("redis.urls") or ()), setting("aws.region"),
            setting("aws.endpoint-url"), setting("proxy.enabled"),
            setting("proxy.fanout-threshold"), setting("runtime.payload-limit"),
-           setting("aws.memory"), setting("aws.reserved-concurrency"))
+           setting("aws.memory"), setting("aws.reserved-concurrency"),
+           setting("security.key-file"), setting("security.sign-payloads"))
     with _lock:
         cluster = _clusters.get(key)
         if cluster is None:
