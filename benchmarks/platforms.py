@@ -30,6 +30,7 @@ import pathlib
 import platform as host
 import statistics
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -60,8 +61,8 @@ def invocation_costs(cluster: wukong.LocalCluster, calls: int) -> list[dict]:
     import boto3
 
     client = boto3.client("lambda", endpoint_url=cluster.lambda_api_url)
-    queue = QueueInvoker(cluster.shards.shards[0].client, cluster.function)
-    payload = GONE.encode()
+    queue = QueueInvoker(cluster.shards.shards[0].client, cluster.function, cluster.signer)
+    payload = GONE.encode(cluster.signer)
     event = median_seconds(lambda: client.invoke(
         FunctionName=cluster.function, InvocationType="Event", Payload=payload), calls)
     push = median_seconds(lambda: queue.invoke([GONE]), calls)
@@ -113,11 +114,16 @@ def run(args: argparse.Namespace) -> list[dict]:
                           "wukong.runtime.interface-client": args.interface_client}):
         cluster = wukong.LocalCluster(shards=args.shards)
     try:
-        records = invocation_costs(cluster, args.calls)
-        aws = {"wukong.platform": "aws", "wukong.aws.function": cluster.function,
-               "wukong.redis.urls": cluster.redis_urls,
-               "wukong.aws.endpoint-url": cluster.lambda_api_url}
-        records += jobs(cluster.get, {}, "local", args) + jobs(wukong.get, aws, "aws", args)
+        records = invocation_costs(cluster, args.calls) + jobs(cluster.get, {}, "local", args)
+        with tempfile.TemporaryDirectory() as keys:
+            key_file = pathlib.Path(keys) / "key"  # the cluster's key, as deploy keeps one
+            key_file.write_text(cluster.signer.to_text())
+            key_file.chmod(0o600)
+            aws = {"wukong.platform": "aws", "wukong.aws.function": cluster.function,
+                   "wukong.redis.urls": cluster.redis_urls,
+                   "wukong.aws.endpoint-url": cluster.lambda_api_url,
+                   "wukong.security.key-file": str(key_file)}
+            records += jobs(wukong.get, aws, "aws", args)
     finally:
         cluster.close()
     return records
