@@ -81,12 +81,7 @@ class LocalCluster:
         self.payload_limit = lambda_limits.payload_limit()
         self.concurrency = lambda_limits.concurrency("runtime.concurrency", concurrency)
         timeout = lambda_limits.invocation_timeout(invocation_timeout)
-        self.memory_mb = lambda_limits.memory_mb()
-        """The function's memory, as the Lambda APIs report it (`wukong.aws.memory`)."""
-        lambda_address = (f"127.0.0.1:{free_port()}"
-                          if setting("runtime.lambda-api", lambda_api) else None)
-        self.lambda_api_url = f"http://{lambda_address}" if lambda_address else None
-        """Where the runtime serves Lambda's APIs, if it does."""
+        lambda_address = self._lambda_api(lambda_api)
         self.preload = preload_modules(setting("runtime.preload", preload))
         self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
                                float(setting("runtime.latency.cold-start-seconds")))
@@ -128,6 +123,16 @@ class LocalCluster:
             self.close()
             raise
         self.invoker = make_invoker(invoker, self.shards)
+
+    def _lambda_api(self, lambda_api: bool | None) -> str | None:
+        """Where the runtime is to serve Lambda's APIs (host:port), if it is; sets the
+        function's memory (`wukong.aws.memory`), which those APIs report."""
+        self.memory_mb = lambda_limits.memory_mb()
+        address = (f"127.0.0.1:{free_port()}" if setting("runtime.lambda-api", lambda_api)
+                   else None)
+        self.lambda_api_url = f"http://{address}" if address else None
+        """Where the runtime serves Lambda's APIs, if it does."""
+        return address
 
     def _start_redis(self, shards: int | None) -> dict[str, list[str]]:
         """Start the cluster's own servers; their URLs as each user (`ADMIN` and the roles)."""
