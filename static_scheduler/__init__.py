@@ -6,6 +6,7 @@ the job graph, and what each invocation starts with — and its submission.
 """
 
 from static_scheduler.batching import Batch, Batching, start_batches
+from static_scheduler.disk_shuffle import DiskShuffleUnsupported
 from static_scheduler.estimates import Estimates, task_prefixes
 from static_scheduler.finalizers import split_client_tasks
 from static_scheduler.grouping import group_leaves, threads_per_group
@@ -23,6 +24,7 @@ __all__ = [
     "Batch",
     "Batching",
     "CycleError",
+    "DiskShuffleUnsupported",
     "Estimates",
     "Plan",
     "PlanSettings",

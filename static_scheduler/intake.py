@@ -13,6 +13,8 @@ from typing import Any
 from dask._task_spec import GraphNode, convert_legacy_graph, cull
 from dask.core import flatten
 
+from static_scheduler.disk_shuffle import refuse_disk_shuffle
+
 
 def requested_keys(keys: Any) -> list:
     """The distinct keys in a possibly nested list of keys, in first-seen order."""
@@ -21,7 +23,8 @@ def requested_keys(keys: Any) -> list:
 
 
 def to_task_graph(dsk: Any, keys: Any) -> dict[Any, GraphNode]:
-    """The graph culled to what `keys` need; `KeyError` for a key that is not in it."""
+    """The graph culled to what `keys` need; `KeyError` for a key that is not in it,
+    `DiskShuffleUnsupported` for a shuffle through local disk."""
     if not isinstance(dsk, Mapping):
         dsk = dsk.__dask_graph__()
     wanted = requested_keys(keys)
@@ -34,4 +37,5 @@ def to_task_graph(dsk: Any, keys: Any) -> dict[Any, GraphNode]:
         for dep in node.dependencies:
             if dep not in graph:
                 raise KeyError(f"task {key!r} depends on {dep!r}, which is not in the graph")
+    refuse_disk_shuffle(graph)
     return graph

@@ -30,9 +30,19 @@ _merged_defaults: tuple[int, dict] = (0, {})
 
 
 def register_defaults() -> None:
+    """Wukong's own defaults, and the task-based shuffle as Dask's default shuffle method.
+
+    Dask picks a shuffle when a graph is built or optimized, before it resolves
+    `scheduler=`, from `dataframe.shuffle.method` and else from whether a distributed client
+    exists (its p2p shuffle); otherwise it picks the disk shuffle, which Wukong refuses
+    (`static_scheduler.disk_shuffle`). So importing wukong, which registers the scheduler,
+    sets that method's default to "tasks", as creating a distributed client makes p2p the
+    default. A method set explicitly (config, YAML, environment) is kept.
+    """
     with _DEFAULTS.open() as f:
         defaults = yaml.safe_load(f)
     dask.config.update_defaults(defaults)
+    dask.config.update_defaults({"dataframe": {"shuffle": {"method": "tasks"}}})
 
 
 def setting(name: str, override: Any = None) -> Any:
