@@ -1,0 +1,205 @@
+"""Dask's own test modules, from the installed `dask` package, run in one pytest subprocess
+with Wukong as the default scheduler on one cluster (or with Dask's default scheduler, for a
+baseline), and their failures compared with the documented divergences.
+
+    python tests/dask_suites/dask_suite_runner.py [--scheduler wukong|default] [MODULE ...]
+
+logs passed/failed/skipped per module, the failures not on the list and the list's entries
+that no longer fail, and exits non-zero if there are any. `--render-docs` writes the list
+into docs/dask-compatibility.md instead. The list is divergences.yaml: entries of a reason,
+the test ids it explains and optionally `message`, text the failure's message must contain;
+an id may contain `*` for any characters (Dask's parametrized ids), nothing else is special.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dask
+import pytest
+import yaml
+
+logger = logging.getLogger("dask_suite_runner")
+
+HERE = Path(__file__).resolve().parent
+DIVERGENCES = HERE / "divergences.yaml"
+DOCS = HERE.parents[1] / "docs" / "dask-compatibility.md"
+SITE = Path(dask.__file__).resolve().parent.parent
+"""Where the installed dask package lives: node ids are relative to it."""
+
+MODULES = (
+    "dask/array/tests/test_array_core.py",
+    "dask/array/tests/test_reductions.py",
+    "dask/array/tests/test_linalg.py",
+    "dask/bag/tests/test_bag.py",
+    "dask/tests/test_delayed.py",
+    "dask/dataframe/tests/test_shuffle.py",
+    "dask/dataframe/tests/test_groupby.py",
+)
+FAILED = ("failed", "error")
+SUMMARY = pytest.StashKey[str]()
+"""Where the test that runs the suites leaves its per-module table for the session's summary."""
+COLUMNS = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A test id (or pattern) that fails under Wukong only, and why it cannot pass there."""
+
+    test: str
+    reason: str
+    message: str = ""
+    """Text the failure's message must contain, if any: the failure this entry expects."""
+    _regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pattern = ".*".join(re.escape(part) for part in self.test.split("*"))
+        object.__setattr__(self, "_regex", re.compile(pattern))
+
+    def explains(self, node_id: str, message: str) -> bool:
+        return self._regex.fullmatch(node_id) is not None and self.message in message
+
+
+@dataclass
+class Comparison:
+    """Failures no divergence explains, and divergences that explain no failure."""
+
+    unexpected: dict[str, str]
+    stale: list[Divergence]
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexpected and not self.stale
+
+
+def load_divergences(path: Path = DIVERGENCES) -> list[Divergence]:
+    """The list, in file order; `ValueError` names an entry without a reason or tests."""
+    entries = yaml.safe_load(path.read_text()) or []
+    found = []
+    for i, entry in enumerate(entries):
+        reason, tests, message = entry.get("reason"), entry.get("tests"), entry.get("message")
+        if not isinstance(reason, str) or not reason.strip() or not tests or not all(
+                isinstance(t, str) for t in tests) or not isinstance(message or "", str):
+            raise ValueError(f"{path}: entry {i} needs a reason and a list of test ids")
+        found += [Divergence(t, " ".join(reason.split()), message or "") for t in tests]
+    return found
+
+
+def run_suites(modules: list[str], scheduler: str, workdir: Path) -> dict[str, dict]:
+    """Each test's outcome and failure message, by node id, from one pytest subprocess."""
+    outcomes = workdir / f"outcomes-{scheduler}.json"
+    plugins = ["-p", "dask_suite_harness"]
+    if scheduler == "wukong":
+        plugins += ["-p", "wukong_scheduler_plugin"]
+    command = [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"),
+               "--rootdir", str(SITE), "-p", "no:cacheprovider", *plugins,
+               "--outcomes", str(outcomes), "-q", "-rfE", "--tb=short",
+               *(str(SITE / m) for m in modules)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    logger.info("running %s", " ".join(command))
+    log = workdir / f"pytest-{scheduler}.log"
+    with log.open("w") as out:
+        subprocess.run(command, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                       check=False)
+    if not outcomes.exists():
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        raise RuntimeError(f"the pytest session over Dask's modules did not finish:\n{tail}")
+    return json.loads(outcomes.read_text())
+
+
+def module_counts(outcomes: dict[str, dict]) -> dict[str, Counter]:
+    """Per module: how many tests had each outcome, and "seconds", the time its tests took."""
+    counts: dict[str, Counter] = {}
+    for node_id, result in outcomes.items():
+        count = counts.setdefault(node_id.split("::")[0], Counter())
+        count[result["outcome"]] += 1
+        count["seconds"] += result["seconds"]
+    return dict(sorted(counts.items()))
+
+
+def counts_table(counts: dict[str, Counter]) -> str:
+    """Per-module outcome counts and seconds as a Markdown table."""
+    header = [*COLUMNS, "seconds"]
+    rows = ["| module | " + " | ".join(header) + " |", "|---" + "|---:" * len(header) + "|"]
+    for module, count in counts.items():
+        cells = [str(count[c]) for c in COLUMNS] + [f"{count['seconds']:.0f}"]
+        rows.append(f"| {module} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def compare(outcomes: dict[str, dict], divergences: list[Divergence],
+            modules: list[str]) -> Comparison:
+    """Divergences of modules that did not run are neither used nor stale."""
+    failures = {n: r["message"] for n, r in outcomes.items() if r["outcome"] in FAILED}
+    unexpected = {n: m for n, m in failures.items()
+                  if not any(d.explains(n, m) for d in divergences)}
+    relevant = [d for d in divergences if d.test.split("::")[0] in modules]
+    stale = [d for d in relevant if not any(d.explains(n, m) for n, m in failures.items())]
+    return Comparison(unexpected, stale)
+
+
+def report(comparison: Comparison) -> str:
+    lines = [f"{node_id}: {message}" for node_id, message in comparison.unexpected.items()]
+    lines = [f"{len(comparison.unexpected)} failures not on {DIVERGENCES.name}:", *lines]
+    if comparison.stale:
+        lines.append(f"{len(comparison.stale)} entries of {DIVERGENCES.name} match no failure "
+                     "(the test passes now, or no longer exists): remove them")
+        lines += [f"  {d.test}" for d in comparison.stale]
+    return "\n".join(lines)
+
+
+BEGIN = "<!-- divergences: rendered from tests/dask_suites/divergences.yaml -->"
+END = "<!-- end of divergences -->"
+
+
+def render_divergences(divergences: list[Divergence]) -> str:
+    """The list as the docs page shows it: one section per reason, its tests below."""
+    by_reason: dict[str, list[str]] = {}
+    for d in divergences:
+        by_reason.setdefault(d.reason, []).append(d.test)
+    parts = [BEGIN]
+    for reason, tests in by_reason.items():
+        parts += ["", f"**{reason}**", "", *(f"- `{t}`" for t in tests)]
+    return "\n".join([*parts, "", END])
+
+
+def docs_with_divergences(docs: str, divergences: list[Divergence]) -> str:
+    """The docs page with its rendered section replaced by the current list."""
+    start, end = docs.index(BEGIN), docs.index(END) + len(END)
+    return docs[:start] + render_divergences(divergences) + docs[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=list(MODULES))
+    parser.add_argument("--scheduler", choices=("wukong", "default"), default="wukong")
+    parser.add_argument("--workdir", type=Path, default=Path.cwd())
+    parser.add_argument("--render-docs", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    divergences = load_divergences()
+    if args.render_docs:
+        DOCS.write_text(docs_with_divergences(DOCS.read_text(), divergences))
+        return 0
+    outcomes = run_suites(args.modules, args.scheduler, args.workdir)
+    logger.info("%s\n", counts_table(module_counts(outcomes)))
+    if args.scheduler == "default":
+        return 0
+    comparison = compare(outcomes, divergences, args.modules)
+    if not comparison.ok:
+        logger.error("%s", report(comparison))
+    return 0 if comparison.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
