@@ -8,9 +8,10 @@ logs passed/failed/skipped per module, the failures not on the list and the list
 that no longer fail, and exits non-zero if there are any. A failure not on the list is run
 again with Dask's default scheduler: if it fails there too, it is Dask's (or a library's, in
 the release installed), not Wukong's, and is only logged. `--render-docs` writes the list
-into docs/dask-compatibility.md instead. The list is divergences.yaml: entries of a reason,
-the test ids it explains and optionally `message`, text the failure's message must contain;
-an id may contain `*` for any characters (Dask's parametrized ids), nothing else is special.
+into docs/dask-compatibility.md instead. The list is divergences.yaml: entries of a title, a
+reason, the test ids it explains and optionally `message`, text the failure's message must
+contain; an id may contain `*` for any characters (Dask's parametrized ids), nothing else is
+special.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Divergence:
     """A test id (or pattern) that fails under Wukong only, and why it cannot pass there."""
 
     test: str
+    title: str
     reason: str
     message: str = ""
     """Text the failure's message must contain, if any: the failure this entry expects."""
@@ -86,15 +88,16 @@ class Comparison:
 
 
 def load_divergences(path: Path = DIVERGENCES) -> list[Divergence]:
-    """The list, in file order; `ValueError` names an entry without a reason or tests."""
-    entries = yaml.safe_load(path.read_text()) or []
+    """The list, in file order; `ValueError` names an entry without a title, a reason or
+    tests."""
     found = []
-    for i, entry in enumerate(entries):
-        reason, tests, message = entry.get("reason"), entry.get("tests"), entry.get("message")
-        if not isinstance(reason, str) or not reason.strip() or not tests or not all(
-                isinstance(t, str) for t in tests) or not isinstance(message or "", str):
-            raise ValueError(f"{path}: entry {i} needs a reason and a list of test ids")
-        found += [Divergence(t, " ".join(reason.split()), message or "") for t in tests]
+    for i, entry in enumerate(yaml.safe_load(path.read_text()) or []):
+        title, reason, tests = entry.get("title"), entry.get("reason"), entry.get("tests")
+        message = entry.get("message") or ""
+        texts = [title, reason, message, *(tests or [])]
+        if not all(isinstance(t, str) for t in texts) or not title or not reason or not tests:
+            raise ValueError(f"{path}: entry {i} needs a title, a reason and test ids")
+        found += [Divergence(t, title, " ".join(reason.split()), message) for t in tests]
     return found
 
 
@@ -189,13 +192,15 @@ END = "<!-- end of divergences -->"
 
 
 def render_divergences(divergences: list[Divergence]) -> str:
-    """The list as the docs page shows it: one section per reason, its tests below."""
-    by_reason: dict[str, list[str]] = {}
+    """The list as the docs page shows it: a section per entry, its reason, then its tests."""
+    entries: dict[tuple[str, str, str], list[str]] = {}
     for d in divergences:
-        by_reason.setdefault(d.reason, []).append(d.test)
+        entries.setdefault((d.title, d.reason, d.message), []).append(d.test)
     parts = [BEGIN]
-    for reason, tests in by_reason.items():
-        parts += ["", f"**{reason}**", "", *(f"- `{t}`" for t in tests)]
+    for (title, reason, message), tests in entries.items():
+        failing = f", failing with `{message}`" if message else ""
+        parts += ["", f"### {title}", "", reason, "", f"Tests{failing}:", "",
+                  *(f"- `{t}`" for t in tests)]
     return "\n".join([*parts, "", END])
 
 

@@ -46,11 +46,11 @@ def test_docs_page_shows_the_divergences():
 def test_divergence_ids():
     """`*` matches any characters; everything else, brackets of parametrized ids included,
     only itself. An entry's message must be in the failure's."""
-    exact = Divergence("m.py::test_a[x-1]", "why")
+    exact = Divergence("m.py::test_a[x-1]", "t", "why")
     assert exact.explains("m.py::test_a[x-1]", "")
     assert not exact.explains("m.py::test_a[x-2]", "")
     assert not exact.explains("m.py::test_a[x-1]b", "")
-    pattern = Divergence("m.py::test_b[disk-*]", "why", message="Refused")
+    pattern = Divergence("m.py::test_b[disk-*]", "t", "why", message="Refused")
     assert pattern.explains("m.py::test_b[disk-a-b]", "x.Refused: task 'a'")
     assert not pattern.explains("m.py::test_b[disk-a-b]", "AssertionError")
     assert not pattern.explains("m.py::test_b[tasks-a]", "x.Refused: task 'a'")
@@ -60,7 +60,7 @@ def test_failures_compared_with_the_list():
     """A failure on the list passes; one not on it, or an entry that no longer fails, does
     not, unless it fails under Dask's default scheduler too; entries for modules that did not
     run are not judged."""
-    listed = [Divergence("a.py::test_x", "why"), Divergence("b.py::test_y", "why")]
+    listed = [Divergence("a.py::test_x", "t", "why"), Divergence("b.py::test_y", "t", "why")]
     outcomes = {"a.py::test_x": {"outcome": "failed", "message": "m", "seconds": 0.1},
                 "a.py::test_z": {"outcome": "passed", "message": "", "seconds": 0.1}}
     assert compare(outcomes, listed, ["a.py"]).ok
