@@ -8,10 +8,7 @@ logs passed/failed/skipped per module, the failures not on the list and the list
 that no longer fail, and exits non-zero if there are any. A failure not on the list is run
 again with Dask's default scheduler: if it fails there too, it is Dask's (or a library's, in
 the release installed), not Wukong's, and is only logged. `--render-docs` writes the list
-into docs/dask-compatibility.md instead. The list is divergences.yaml: entries of a title, a
-reason, the test ids it explains and optionally `message`, text the failure's message must
-contain; an id may contain `*` for any characters (Dask's parametrized ids), nothing else is
-special.
+(dask_suite_divergences) into docs/dask-compatibility.md instead.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -29,13 +25,17 @@ from pathlib import Path
 
 import dask
 import pytest
-import yaml
+from dask_suite_divergences import (
+    DIVERGENCES,
+    DOCS,
+    HERE,
+    Divergence,
+    docs_with_divergences,
+    load_divergences,
+)
 
 logger = logging.getLogger("dask_suite_runner")
 
-HERE = Path(__file__).resolve().parent
-DIVERGENCES = HERE / "divergences.yaml"
-DOCS = HERE.parents[1] / "docs" / "dask-compatibility.md"
 SITE = Path(dask.__file__).resolve().parent.parent
 """Where the installed dask package lives: node ids are relative to it."""
 
@@ -54,25 +54,6 @@ SUMMARY = pytest.StashKey[str]()
 COLUMNS = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 
-@dataclass(frozen=True)
-class Divergence:
-    """A test id (or pattern) that fails under Wukong only, and why it cannot pass there."""
-
-    test: str
-    title: str
-    reason: str
-    message: str = ""
-    """Text the failure's message must contain, if any: the failure this entry expects."""
-    _regex: re.Pattern = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        pattern = ".*".join(re.escape(part) for part in self.test.split("*"))
-        object.__setattr__(self, "_regex", re.compile(pattern))
-
-    def explains(self, node_id: str, message: str) -> bool:
-        return self._regex.fullmatch(node_id) is not None and self.message in message
-
-
 @dataclass
 class Comparison:
     """Failures no divergence explains, divergences that explain no failure, and failures
@@ -85,20 +66,6 @@ class Comparison:
     @property
     def ok(self) -> bool:
         return not self.unexpected and not self.stale
-
-
-def load_divergences(path: Path = DIVERGENCES) -> list[Divergence]:
-    """The list, in file order; `ValueError` names an entry without a title, a reason or
-    tests."""
-    found = []
-    for i, entry in enumerate(yaml.safe_load(path.read_text()) or []):
-        title, reason, tests = entry.get("title"), entry.get("reason"), entry.get("tests")
-        message = entry.get("message") or ""
-        texts = [title, reason, message, *(tests or [])]
-        if not all(isinstance(t, str) for t in texts) or not title or not reason or not tests:
-            raise ValueError(f"{path}: entry {i} needs a title, a reason and test ids")
-        found += [Divergence(t, title, " ".join(reason.split()), message) for t in tests]
-    return found
 
 
 def run_suites(tests: list[str], scheduler: str, workdir: Path, tag: str = "suites"
@@ -185,29 +152,6 @@ def report(comparison: Comparison) -> str:
                      "(the test passes now, or no longer exists): remove them")
         lines += [f"  {d.test}" for d in comparison.stale]
     return "\n".join(lines)
-
-
-BEGIN = "<!-- divergences: rendered from tests/dask_suites/divergences.yaml -->"
-END = "<!-- end of divergences -->"
-
-
-def render_divergences(divergences: list[Divergence]) -> str:
-    """The list as the docs page shows it: a section per entry, its reason, then its tests."""
-    entries: dict[tuple[str, str, str], list[str]] = {}
-    for d in divergences:
-        entries.setdefault((d.title, d.reason, d.message), []).append(d.test)
-    parts = [BEGIN]
-    for (title, reason, message), tests in entries.items():
-        failing = f", failing with `{message}`" if message else ""
-        parts += ["", f"### {title}", "", reason, "", f"Tests{failing}:", "",
-                  *(f"- `{t}`" for t in tests)]
-    return "\n".join([*parts, "", END])
-
-
-def docs_with_divergences(docs: str, divergences: list[Divergence]) -> str:
-    """The docs page with its rendered section replaced by the current list."""
-    start, end = docs.index(BEGIN), docs.index(END) + len(END)
-    return docs[:start] + render_divergences(divergences) + docs[end:]
 
 
 def main(argv: list[str] | None = None) -> int:

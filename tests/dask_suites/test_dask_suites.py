@@ -10,16 +10,13 @@ that list for users.
 from __future__ import annotations
 
 import pytest
+from dask_suite_divergences import DOCS, Divergence, docs_with_divergences, load_divergences
 from dask_suite_runner import (
-    DOCS,
     MODULES,
     SUMMARY,
-    Divergence,
     check_under_wukong,
     compare,
     counts_table,
-    docs_with_divergences,
-    load_divergences,
     module_counts,
     report,
 )
