@@ -2,7 +2,9 @@
 
 After every test, no job keys may remain in any shard: cleanup is part of the contract.
 Helpers the test modules import: waiting for processes to go, listing job keys, and a small
-job graph (`job`, `idx`) for the unit tests of the scheduler, the step script and seeds.
+job graph (`job`, `idx`) for the unit tests of the scheduler, the step script and seeds. The
+test of Dask's own suites (tests/dask_suites) leaves its per-module table in
+`DASK_SUITES_SUMMARY`, shown at the end of the session.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ def pytest_collection_modifyitems(items):
     """Executors cannot import test modules, so functions defined in them travel by value."""
     for module in {item.module for item in items if getattr(item, "module", None)}:
         cloudpickle.register_pickle_by_value(module)
+
+
+DASK_SUITES_SUMMARY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    table = config.stash.get(DASK_SUITES_SUMMARY, None)
+    if table:
+        terminalreporter.write_sep("-", "Dask's own test suites under Wukong")
+        terminalreporter.write_line(table)
 
 
 @pytest.fixture(scope="session")

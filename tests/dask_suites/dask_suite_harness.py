@@ -8,7 +8,8 @@ part: tests marked `slow` or `array_expr` are skipped unless `--runslow` / `--ru
 is given, and Dask's test helpers get assertion rewriting. `--outcomes PATH` writes
 `{node id: {"outcome": ..., "message": ..., "seconds": ...}}` as JSON when the session ends:
 one outcome per test (passed, failed, error: setup or teardown failed, skipped, xfailed or
-xpassed), the first line of its failure, and the seconds its setup, call and teardown took.
+xpassed), the first line of its failure, and the seconds its setup, call and teardown took;
+a module that cannot be collected is one entry, under its path, with outcome error.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)
         record["message"] = message.splitlines()[0] if message else ""
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        message = str(report.longrepr).strip().splitlines()
+        _outcomes[report.nodeid] = {"outcome": "error", "seconds": 0.0,
+                                    "message": message[-1] if message else ""}
 
 
 def _outcome(report: pytest.TestReport) -> str | None:

@@ -10,10 +10,10 @@ that list for users.
 from __future__ import annotations
 
 import pytest
+from conftest import DASK_SUITES_SUMMARY
 from dask_suite_divergences import DOCS, Divergence, docs_with_divergences, load_divergences
 from dask_suite_runner import (
     MODULES,
-    SUMMARY,
     check_under_wukong,
     compare,
     counts_table,
@@ -27,7 +27,7 @@ def test_dask_suites_under_wukong(tmp_path, request):
     """Failures that Dask's default scheduler has too (a Dask or pandas release's own) are
     shown in the summary and do not count."""
     outcomes, comparison = check_under_wukong(list(MODULES), tmp_path)
-    request.config.stash[SUMMARY] = (counts_table(module_counts(outcomes)) + "\n"
+    request.config.stash[DASK_SUITES_SUMMARY] = (counts_table(module_counts(outcomes)) + "\n"
                                      + report(comparison))
     assert {node_id.split("::")[0] for node_id in outcomes} == set(MODULES)
     assert comparison.ok, report(comparison)
