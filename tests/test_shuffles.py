@@ -32,9 +32,20 @@ def test_bag_groupby_matches_sync_over_repeated_runs(cluster):
         assert groups(grouped, "wukong") == want
 
 
-def test_task_shuffle_is_dasks_default():
-    """Dask chooses the shuffle when it builds or optimizes a graph, from this setting."""
+def test_task_shuffle_is_dasks_default(monkeypatch):
+    """Dask chooses the shuffle when it builds or optimizes a graph, from this setting; the
+    default survives `dask.config.refresh`, and a method set explicitly wins."""
     assert dask.config.get("dataframe.shuffle.method") == "tasks"
+    assert get_default_shuffle_method() == "tasks"
+    try:
+        dask.config.refresh()
+        assert get_default_shuffle_method() == "tasks"
+        monkeypatch.setenv("DASK_DATAFRAME__SHUFFLE__METHOD", "disk")
+        dask.config.refresh()
+        assert get_default_shuffle_method() == "disk"
+    finally:
+        monkeypatch.undo()
+        dask.config.refresh()
     assert get_default_shuffle_method() == "tasks"
 
 

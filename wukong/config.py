@@ -30,19 +30,31 @@ _merged_defaults: tuple[int, dict] = (0, {})
 
 
 def register_defaults() -> None:
-    """Wukong's own defaults, and the task-based shuffle as Dask's default shuffle method.
-
-    Dask picks a shuffle when a graph is built or optimized, before it resolves
-    `scheduler=`, from `dataframe.shuffle.method` and else from whether a distributed client
-    exists (its p2p shuffle); otherwise it picks the disk shuffle, which Wukong refuses
-    (`static_scheduler.disk_shuffle`). So importing wukong, which registers the scheduler,
-    sets that method's default to "tasks", as creating a distributed client makes p2p the
-    default. A method set explicitly (config, YAML, environment) is kept.
-    """
+    """Wukong's own defaults, and the task-based shuffle as Dask's default shuffle method."""
     with _DEFAULTS.open() as f:
         defaults = yaml.safe_load(f)
     dask.config.update_defaults(defaults)
+    _task_shuffle_by_default()
+
+
+def _task_shuffle_by_default() -> None:
+    """Make "tasks" the default of `dataframe.shuffle.method` (Dask's is null).
+
+    Dask picks a shuffle when a graph is built or optimized, before it resolves
+    `scheduler=`: `dataframe.shuffle.method` if set, else p2p if a distributed client exists,
+    else the disk shuffle, which Wukong refuses (`static_scheduler.disk_shuffle`). So
+    importing wukong, which registers the scheduler, makes the task-based shuffle the
+    default, as creating a distributed client makes p2p the default; a method set explicitly
+    (config, YAML, environment) is kept. `update_defaults` sets it now, and Dask's own
+    default entry is changed too: `dask.config.refresh` applies the defaults first-come, so
+    a later entry cannot change a key Dask's own defaults hold (while `merge`, which tells
+    what a caller changed, lets the later win): both must agree on "tasks".
+    """
     dask.config.update_defaults({"dataframe": {"shuffle": {"method": "tasks"}}})
+    for entry in dask.config.defaults:
+        shuffle = entry.get("dataframe", {}).get("shuffle")
+        if isinstance(shuffle, dict) and "method" in shuffle and shuffle["method"] is None:
+            shuffle["method"] = "tasks"
 
 
 def setting(name: str, override: Any = None) -> Any:
