@@ -33,7 +33,7 @@ import wukong
 FAN_OUT = 1000
 TR_LEAVES = 4096
 EXPERIMENTS = ("fan-out", "direct", "tr", "floor", "batched")
-PER_LEAF = {"wukong.scheduling.batch-cheap-tasks": False}
+PER_LEAF = {"wukong.scheduling.batch-cheap-tasks": False, "wukong.scheduling.work-queue": False}
 """The paper's one executor per leaf: what the proxy must start."""
 
 

@@ -90,7 +90,7 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool, env.gil_probe, notices)
+                    pool, env.gil_probe, notices, env.task_pool)
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

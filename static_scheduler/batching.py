@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from storage_manager import JobGraph
+from storage_manager.queue_plan import WAITING_CPU_SHARE
 from storage_manager.region import Region
 
 MIN_INVOKE_SECONDS = 0.002
@@ -41,10 +42,6 @@ record), counted in a batch's work."""
 
 MAX_BATCH_TASKS = 4096
 """Most leaves in one invocation, so its payload stays a few tens of KB."""
-
-WAITING_CPU_SHARE = 0.25
-"""A task that keeps a CPU busy at most this share of its time mostly waits."""
-
 
 @dataclass(frozen=True)
 class Batching:
@@ -59,6 +56,9 @@ class Batching:
     """How many executors can run at once (cores locally, concurrency on a platform)."""
     threads: int = 1
     """Most waiting tasks one executor runs at once (1: each leaf of them starts alone)."""
+    queue: bool = True
+    """Leaves started by no batch or group go to the job's work queue, pulled by at most
+    `parallelism` executors (see `work_queue`); False: each starts alone, the paper's way."""
     executor_cores: int = 1
     """Cores one executor has (a local worker: the machine's; a Lambda: its vCPUs): how
     many threads can share them running tasks that leave the GIL free."""

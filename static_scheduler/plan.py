@@ -10,7 +10,11 @@ configuration), and decides
   the `dask.config` settings its tasks run with);
 - what each invocation starts with (`Start`): one leaf, a batch of cheap or waiting leaves
   (`batching`), or a group of leaves whose large outputs meet (`grouping`), on how many
-  threads, and the seed that lets a lone leaf run before its executor reads the graph.
+  threads, and the seed that lets a lone leaf run before its executor reads the graph;
+- which leaves wait in the job's work queue (`Plan.queued`, see `work_queue`): those that
+  would start alone beyond what the platform runs at once. The invocations started pull
+  them as they run out of ready work, so a first run, with nothing learned, needs about as
+  many invocations as the platform runs executors at once, not one per leaf.
 
     tasks = to_task_graph(dsk, keys)
     job = plan(tasks, keys, Estimates(), PlanSettings(num_shards=2, ttl_ms=3_600_000))
@@ -26,13 +30,14 @@ from typing import Any
 
 from dask._task_spec import GraphNode
 
-from static_scheduler.batching import Batching, start_batches
+from static_scheduler.batching import Batch, Batching, start_batches
 from static_scheduler.estimates import Estimates, per_task, task_prefixes
 from static_scheduler.finalizers import split_client_tasks
 from static_scheduler.grouping import group_leaves, threads_per_group
 from static_scheduler.intake import requested_keys
 from static_scheduler.partition import build_job_graph
 from storage_manager import GraphSeed, JobGraph, Locality
+from storage_manager.queue_plan import WAITING_CPU_SHARE, QueuePlan
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Plan:
     """Each task's prefix: what its estimates are learned under."""
     estimates: Estimates
     """What the plan was made from, to fold the job's own measurements into."""
+    queued: tuple[int, ...] = ()
+    """The leaves in the job's work queue, in the order executors take them."""
 
 
 def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
@@ -87,12 +94,31 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
                             settings.num_shards, settings.ttl_ms, settings.locality,
                             settings.task_config, settings.notices)
     prefixes = task_prefixes(graph.keys)
-    starts = _starts(graph, prefixes, estimates, settings.batching)
-    return Plan(graph, starts, client_tasks, prefixes, estimates)
+    batches = _batches(graph, prefixes, estimates, settings.batching)
+    batches, queued = _queue(batches, settings.batching)
+    graph.queue = QueuePlan(
+        workers=len(batches) if queued else 0,
+        threads=settings.batching.threads,
+        waiting=frozenset(p for p, share in estimates.cpu_shares.items()
+                          if share <= WAITING_CPU_SHARE))
+    starts = tuple(Start(tasks, threads, _seed(graph, tasks)) for tasks, threads in batches)
+    return Plan(graph, starts, client_tasks, prefixes, estimates, queued)
 
 
-def _starts(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
-            batching: Batching) -> tuple[Start, ...]:
+def _queue(batches: list[Batch], batching: Batching) -> tuple[list[Batch], tuple[int, ...]]:
+    """The batches to start, and the leaves to queue: of the leaves that would start alone,
+    so many start as the platform runs executors at once (less those the batches and groups
+    take), and the rest, in depth-first order, wait in the queue for those to pull."""
+    alone = [b for b in batches if len(b.tasks) == 1 and b.threads == 1]
+    if not batching.queue or len(alone) <= batching.parallelism:
+        return batches, ()
+    planned = [b for b in batches if len(b.tasks) > 1 or b.threads > 1]
+    first = max(1, batching.parallelism - len(planned))
+    return planned + alone[:first], tuple(b.tasks[0] for b in alone[first:])
+
+
+def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
+             batching: Batching) -> list[Batch]:
     """Groups first (their threads decide how many groups keep the parallelism), then
     batches of the other leaves, then each remaining leaf alone."""
     expected = per_task(estimates.durations, prefixes)
@@ -100,9 +126,8 @@ def _starts(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
                                 batching.executor_cores)
     groups = group_leaves(graph, per_task(estimates.output_bytes, prefixes),
                           -(-batching.parallelism // threads))
-    batches = start_batches(graph, expected, batching, groups,
-                            per_task(estimates.cpu_shares, prefixes), threads)
-    return tuple(Start(tasks, threads, _seed(graph, tasks)) for tasks, threads in batches)
+    return start_batches(graph, expected, batching, groups,
+                         per_task(estimates.cpu_shares, prefixes), threads)
 
 
 def _seed(graph: JobGraph, tasks: Sequence[int]) -> bytes:

@@ -14,13 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 def submit(plan: Plan, store: JobStore, invoker: Invoker) -> None:
-    """Upload the graph (one pipelined round trip per shard), then invoke every start."""
+    """Upload the graph with the work queue (one pipelined round trip per shard), then
+    invoke every start."""
     graph = plan.graph
     blob = dumps(graph, store.signer)
-    store.upload(blob)
+    store.upload(blob, plan.queued)
     invoker.invoke([Invocation(job=graph.job_id, task=start.tasks[0], batch=start.tasks[1:],
                                seed=start.seed, threads=start.threads)
                     for start in plan.starts])
-    logger.debug("job %s: %d tasks, %d leaves in %d invocations, graph %d bytes",
+    logger.debug("job %s: %d tasks, %d leaves in %d invocations, %d queued, graph %d bytes",
                  graph.job_id, len(graph), sum(len(s.tasks) for s in plan.starts),
-                 len(plan.starts), len(blob))
+                 len(plan.starts), len(plan.queued), len(blob))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from storage_manager.locality import Locality
+from storage_manager.queue_plan import QueuePlan
 from storage_manager.serialization import PROTOCOL, dumps, loads
 from storage_manager.shards import job_shard, task_shard
 
@@ -108,6 +109,9 @@ class JobGraph:
                                      for deps in self.dependencies))
         """How many parents each task waits for: its dependencies that are not data."""
         self._nodes: dict[int, Any] = {}
+        self.queue = QueuePlan()
+        """How executors pull the job's queued leaves and run its waiting tasks: set by the
+        plan once it knows its starts, before the graph is stored (see `work_queue`)."""
 
     def __getstate__(self) -> dict:
         caches = ("_nodes", "_keys", "_decoded_blocks", "_config")

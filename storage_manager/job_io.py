@@ -11,7 +11,7 @@ the two can leave such a value behind, but only until its TTL. Every key carries
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from storage_manager.chunking import Buffer
 from storage_manager.errors import JobGone
 from storage_manager.job_graph import JobGraph
 from storage_manager.protocol.keys import JobKeys
-from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet
+from storage_manager.shards import LARGE_VALUE_BYTES, Shard, ShardSet
 from storage_manager.signing import Signer
 
 
@@ -93,17 +93,32 @@ def run_step(shards: ShardSet, shard: int, keys: list[str], args: list[Any],
     """The `step` script's reply; `writes` are SET (ttl: `args[0]`) just before it, in one
     round trip. Reloads the script once if the shard forgot it (NOSCRIPT)."""
     target = shards.shards[shard]
-    for attempt in (0, 1):
-        try:
-            if not writes:
-                return call(target.client.evalsha, target.sha["step"], len(keys), *keys, *args)
-            pipe = target.client.pipeline(transaction=False)
-            for key, value in writes:
-                pipe.set(key, value, px=args[0])
-            pipe.evalsha(target.sha["step"], len(keys), *keys, *args)
-            return call(pipe.execute)[-1]
-        except redis.exceptions.NoScriptError:
-            if attempt:
-                raise
-            target.load_scripts()
-    raise AssertionError("unreachable")
+
+    def once() -> Any:
+        if not writes:
+            return call(target.client.evalsha, target.sha["step"], len(keys), *keys, *args)
+        pipe = target.client.pipeline(transaction=False)
+        for key, value in writes:
+            pipe.set(key, value, px=args[0])
+        pipe.evalsha(target.sha["step"], len(keys), *keys, *args)
+        return call(pipe.execute)[-1]
+
+    return reloading_scripts(target, once)
+
+
+def run_script(shards: ShardSet, shard: int, name: str, keys: list[str], args: list[Any],
+               call=lambda f, *a: f(*a)) -> Any:
+    """The reply of the protocol's script `name` (see `protocol.scripts`) on `shard`;
+    reloaded once if the shard forgot it (NOSCRIPT)."""
+    target = shards.shards[shard]
+    return reloading_scripts(
+        target, lambda: call(target.client.evalsha, target.sha[name], len(keys), *keys, *args))
+
+
+def reloading_scripts(target: Shard, once: Callable[[], Any]) -> Any:
+    """`once()`, called again after reloading the scripts if the shard forgot them."""
+    try:
+        return once()
+    except redis.exceptions.NoScriptError:
+        target.load_scripts()
+        return once()

@@ -5,7 +5,7 @@ writes and marks are a `Publish`)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from storage_manager.chunk_reader import ChunkReader
 from storage_manager.chunking import Buffer
@@ -17,6 +17,7 @@ from storage_manager.protocol.keys import JobKeys
 from storage_manager.protocol.running import RunningRecord
 from storage_manager.publish import Publish
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
+from storage_manager.work_queue import push_queue
 
 CLEANUP_BATCH = 1000
 READ_BATCH = 512
@@ -70,14 +71,16 @@ class JobStore(JobIO):
             raise JobGone(keys.prefix)
 
     # -- the client ----------------------------------------------------------------------------
-    def upload(self, graph_blob: bytes) -> None:
-        """Store the graph once and raise the live flag on every shard."""
+    def upload(self, graph_blob: bytes, queued: Sequence[int] = ()) -> None:
+        """Store the graph once, with the work queue of `queued` tasks (see `work_queue`),
+        and raise the live flag on every shard."""
         ttl = self.graph.ttl_ms
         for index, shard in enumerate(self.shards.shards):
             pipe = shard.client.pipeline(transaction=False)
             pipe.set(self.keys.live, b"1", px=ttl)
             if index == self.graph.job_shard:
                 pipe.set(self.keys.graph, graph_blob, px=ttl)
+                push_queue(pipe, self, queued)
             self.timed(pipe.execute)
         self.stats.bytes_written += len(graph_blob)
         self.stats.written_to(self.graph.job_shard, len(graph_blob))
@@ -139,7 +142,7 @@ class JobStore(JobIO):
         writes that arrive later are refused (and the chunk index read after it is final)."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
-        names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running]
+        names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready]
         for task in range(len(graph)):
             if task in graph.data:
                 continue

@@ -21,7 +21,7 @@ from storage_manager.protocol.scripts import script
 from storage_manager.signing import Signer
 from storage_manager.writable_replies import WritableBulkParser
 
-SCRIPT_NAMES = ("step",)
+SCRIPT_NAMES = ("step", "pull")
 """The scripts every shard has loaded (see `protocol.scripts`)."""
 
 SOCKET_TIMEOUT_SECONDS = 120.0

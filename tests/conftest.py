@@ -48,10 +48,11 @@ def cluster():
 
 @pytest.fixture
 def one_executor_per_leaf():
-    """The paper's schedule: no cheap-task batching nor grouping of leaves, whatever
-    durations and sizes earlier tests taught the session's cluster. For tests of where tasks
-    run in that schedule."""
+    """The paper's schedule: no cheap-task batching nor grouping of leaves nor work queue,
+    whatever durations and sizes earlier tests taught the session's cluster. For tests of
+    where tasks run in that schedule."""
     with dask.config.set({"wukong.scheduling.batch-cheap-tasks": False,
+                          "wukong.scheduling.work-queue": False,
                           "wukong.locality.grouping": False}):
         yield
 

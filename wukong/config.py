@@ -142,8 +142,16 @@ def scheduling_settings(invoke_seconds: float, parallelism: int, executor_cores:
         invoke_seconds=invoke_seconds,
         parallelism=parallelism,
         threads=int(setting("scheduling.threads")),
+        queue=_flag("scheduling.work-queue"),
         executor_cores=executor_cores,
     )
+
+
+def _flag(name: str) -> bool:
+    value = setting(name)
+    if not isinstance(value, bool):
+        raise ValueError(f"wukong.{name} must be true or false, got {value!r}")
+    return value
 
 
 def signing_enabled() -> bool:

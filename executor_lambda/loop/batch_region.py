@@ -4,6 +4,11 @@ ready here once a parent in the region finishes.
 Every task of the region (see `Region`) can only run in this invocation, since no other
 executor runs any of its parents: a fan-in in the region is ready as soon as its last
 parent ran here, with no Redis call. Only edges that leave the region go through Redis.
+
+The region grows by each batch the executor pulls from the job's work queue (`add`): each
+batch brings its own region, the tasks only that batch's tasks make ready. A task some of
+whose parents ran here before is never added (those parents marked it in Redis already), so
+the regions of an invocation's batches are disjoint and each is complete on its own.
 """
 
 from __future__ import annotations
@@ -15,13 +20,23 @@ from storage_manager.region import Region
 
 
 class BatchRegion:
-    def __init__(self, graph: JobGraph, starts: Iterable[int]):
+    def __init__(self, graph: JobGraph, starts: Iterable[int], planned: bool = True):
         self.graph = graph
         self.tasks = Region(graph, starts).tasks
         self.left = len(self.tasks)
         """Tasks of the region that have not run yet."""
         self.waiting: dict[int, int] = {}
         """Region tasks some of whose parents ran here: how many have not yet."""
+        self.planned = planned
+        """The region is a planned batch's: what it makes ready outside runs elsewhere
+        while it has tasks left. A pulled one's runs here first, depth first."""
+
+    def add(self, starts: Iterable[int]) -> None:
+        """Take in a batch pulled from the work queue, with its own region."""
+        tasks = Region(self.graph, starts).tasks
+        self.tasks |= tasks
+        self.left += len(tasks)
+        self.planned = False
 
     def __contains__(self, task: int) -> bool:
         return task in self.tasks

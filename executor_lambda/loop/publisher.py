@@ -85,13 +85,15 @@ class Publisher:
 
     def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan) -> list[int]:
         """Of `ready`, those to run here: the fan-ins pinned here, else the first; executors
-        are invoked for the others. While a batch's region has tasks left, the batch comes
-        first: what it made ready elsewhere must not wait."""
+        are invoked for the others. While a planned batch's region has tasks left, the batch
+        comes first: what it made ready elsewhere must not wait. A pulled batch's region
+        sized itself to its tasks' cost (see `Puller`), so what it made ready runs here
+        first, depth first, as a single executor runs a tree."""
         pinned = [t for t in ready if t in self.pinned]
         free = [t for t in ready if t not in self.pinned]
         here = pinned or free[:1]
         region = self.region
-        if region is not None and region.left and task in region:
+        if region is not None and region.planned and region.left and task in region:
             here = pinned
         self._invoke([t for t in free if t not in here], task, plan)
         return here

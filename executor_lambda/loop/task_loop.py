@@ -17,9 +17,14 @@ so the batch never delays them. For each task:
 Its state, each part's own: the tasks ready here (`ReadyStack`), the values held and inputs
 received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
 fan-ins and the fan-ins pinned here (`Publisher`), the region's progress (`BatchRegion`), and
-the events not yet shipped (`TaskRecorder`). The loop ends when no task is ready here,
-none runs, and nothing is held. Events are shipped with any publish that may be the last,
-before its marks, so the client has them with the results.
+the events not yet shipped (`TaskRecorder`), the size of the next pull (`Puller`) and which
+tasks wait (`WaitingTasks`).
+
+Whenever nothing is ready here and a task could start, the executor pulls a batch from the
+job's work queue (see `Puller`) and runs it as a batch, its region growing by the batch's. The
+loop ends when no task is ready here, none runs, nothing is held, and a pull found the
+queue empty (final: the queue only shrinks). Events are shipped with any publish that may be
+the last, before its marks, so the client has them with the results.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from executor_lambda.failures import UnserializableResult
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
+from executor_lambda.loop.puller import Puller
 from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
+from executor_lambda.loop.waiting import WaitingTasks
 from executor_lambda.measurement import GilProbe, Notices, TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore
@@ -52,7 +59,8 @@ class TaskLoop:
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 notices: Notices | None = None):
+                 notices: Notices | None = None,
+                 pools: Callable[[int], ThreadPoolExecutor] | None = None):
         self.graph = store.graph
         self.invocation = invocation
         self.on_task = on_task
@@ -65,19 +73,24 @@ class TaskLoop:
         self.region = BatchRegion(self.graph, invocation.tasks) if invocation.batch else None
         self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
                                    self.region, remaining_ms)
+        waiting = WaitingTasks(self.graph, pools) if pools is not None else None
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
-                                 first)
+                                 first, waiting)
+        self.puller = Puller(store)
 
     def run(self) -> None:
         stack = ReadyStack(self.graph)
         stack.push(self.invocation.tasks)
         try:
-            while stack or self.publisher.holds or self.runner.running:
+            while (stack or self.publisher.holds or self.runner.running
+                   or self.puller.active):
                 here = self._step(stack)
                 if here is None:
                     return
                 stack.push(here)
                 self._forget_unneeded(stack)
+            logger.debug("executor %s pulled %d times, at most %d tasks at once",
+                         self.invocation.id, self.puller.pulls, self.puller.largest)
         except JobGone:
             logger.debug("job %s was cleaned up; executor %s stops", self.invocation.job,
                          self.invocation.id)
@@ -99,12 +112,25 @@ class TaskLoop:
             self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
+        if not stack and self.puller.active and runner.has_room():
+            return self._pull()
         if runner.running:
             finished = runner.next_finished(holds.next_wait(time.time()) if holds else None)
             if finished is None:  # a re-check of the held outputs is due
                 return publisher.recheck(holds.fan_ins())
             return self._complete(finished, last=not stack and not runner.running)
         return publisher.recheck_holds()
+
+    def _pull(self) -> list[int]:
+        """A batch from the work queue, its region added to this invocation's."""
+        tasks = self.puller.pull()
+        if tasks:
+            if self.region is None:
+                self.region = self.publisher.region = BatchRegion(self.graph, tasks,
+                                                                  planned=False)
+            else:
+                self.region.add(tasks)
+        return tasks
 
     def _complete(self, finished: Finished, last: bool) -> list[int] | None:
         run, before = finished.run, finished.before

@@ -1,9 +1,10 @@
 """Running an invocation's tasks: here, one at a time, or up to `threads` at once on a pool.
 
-A batch of tasks that mostly wait runs on a warm thread pool: only their functions run
-there; gathering inputs, publishing and all the loop's state stay in the loop's thread. The
-first task may have run already, from the invocation's seed (see `GraphSeed`): it is then
-only handed back to be published.
+A batch of tasks the plan knows to wait runs on a warm thread pool; so does any task that
+`WaitingTasks` has seen to wait in this invocation (the others run here, and the first of
+each kind is measured). Only their functions run there; gathering inputs, publishing and
+all the loop's state stay in the loop's thread. The first task may have run already, from
+the invocation's seed (see `GraphSeed`): it is then only handed back to be published.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.task_run import TaskRun
+from executor_lambda.loop.waiting import WaitingTasks
 from executor_lambda.measurement import GilProbe, Snapshot, TaskRecorder
 
 CPU_SAMPLES = 16
@@ -34,7 +36,7 @@ class Finished:
 class TaskRunner:
     def __init__(self, inputs: Inputs, recorder: TaskRecorder, threads: int = 1,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 first: TaskRun | None = None):
+                 first: TaskRun | None = None, waiting: WaitingTasks | None = None):
         self.inputs = inputs
         self.recorder = recorder
         self.threads = threads
@@ -43,6 +45,8 @@ class TaskRunner:
         self.probe = probe
         """Measures the first `CPU_SAMPLES` tasks run here (None: nothing is measured)."""
         self.first = first
+        self.waiting = waiting
+        """Tells tasks that wait from the rest as they run (None: only the plan's pool)."""
         self.running = 0
         """Tasks on the pool not yet handed back."""
         self._measured = 0
@@ -50,18 +54,30 @@ class TaskRunner:
         """Runs the pool has finished, each with the I/O its inputs' gathering did."""
 
     def has_room(self) -> bool:
-        return self.running < self.threads
+        most = self.threads
+        if self.pool is None and self.waiting is not None:
+            most = max(most, self.waiting.threads)
+        return self.running < most
 
     def run(self, task: int) -> Finished | None:
         """Run `task` here, or start it on the pool (then None: `next_finished` hands it
         back). A task whose inputs cannot be gathered has failed."""
         first, self.first = self.first, None
         before = self.recorder.snapshot()
+        waiting = self.waiting
         if first is not None and first.task == task:
+            if waiting is not None:
+                waiting.observe(task, first.measures)
             return Finished(first, before)
-        if self.pool is None:
+        pool = self.pool
+        if pool is None and waiting is not None and waiting.waits(task):
+            pool = waiting.pool()
+        if pool is None:
+            measure = waiting is not None and not waiting.known(task)
             run = TaskRun.of(task, lambda: self.inputs.node_and_inputs(task),
-                             self._probe_if_sampled())
+                             self._probe_if_sampled(measure))
+            if waiting is not None:
+                waiting.observe(task, run.measures)
             return Finished(run, before)
         start = time.time()
         try:
@@ -69,8 +85,8 @@ class TaskRunner:
         except Exception as exc:  # the task's failure, as in `TaskRun.of`
             return Finished(TaskRun(task, start, 0.0, error=exc), before)
         gathered = self.recorder.since(before)
-        self.pool.submit(lambda: self._finished.put((TaskRun.of(task, lambda: prepared),
-                                                     gathered)))
+        pool.submit(lambda: self._finished.put((TaskRun.of(task, lambda: prepared),
+                                                gathered)))
         self.running += 1
         return None
 
@@ -83,10 +99,11 @@ class TaskRunner:
         self.running -= 1
         return Finished(run, self.recorder.since(gathered))  # now less its gathering
 
-    def _probe_if_sampled(self) -> GilProbe | None:
+    def _probe_if_sampled(self, measure: bool) -> GilProbe | None:
         """The first few tasks of each invocation run here measure their CPU share and
-        GIL-free share. Tasks run on the pool do not: beside each other, waiting for the
-        GIL looks like waiting on I/O, so what they measured would keep them on the pool
-        whatever they do (and the probe serves one task at a time)."""
+        GIL-free share, and so does any task `measure`d (the first of its kind). Tasks run
+        on the pool do not: beside each other, waiting for the GIL looks like waiting on
+        I/O, so what they measured would keep them on the pool whatever they do (and the
+        probe serves one task at a time)."""
         self._measured += 1
-        return self.probe if self._measured <= CPU_SAMPLES else None
+        return self.probe if self._measured <= CPU_SAMPLES or measure else None

@@ -61,6 +61,12 @@ class JobKeys:
         """The set of chunk keys written on one shard, so cleanup finds them without a scan."""
         return self.prefix + "chunks"
 
+    @property
+    def ready(self) -> str:
+        """The job's work queue: a list of unstarted tasks (indices) executors pull from
+        (`lua/pull.lua`), written once with the graph."""
+        return self.prefix + "ready"
+
     def output(self, task: int) -> str:
         return f"{self.prefix}o:{task}"
 

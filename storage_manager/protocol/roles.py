@@ -28,15 +28,15 @@ ROLES = ("client", "executor", "runtime", "proxy")
 _SCRIPTS = ("evalsha", "script|load", "ping")
 """Every role that opens a `Shard`: the handshake's PING, loading and calling scripts."""
 _SCRIPTS_CALL = ("exists", "get", "pexpire", "sadd", "scard", "set", "sismember", "smembers",
-                 "strlen", "xadd")
-"""What `lua/step.lua` and `lua/hand_off.lua` call."""
+                 "strlen", "xadd", "llen", "lpop")
+"""What `lua/step.lua`, `lua/pull.lua` and `lua/hand_off.lua` call."""
 _INVOKE = ("lpush",)
 """Invoking on the local platform (an LPUSH onto the function's queue)."""
 
 COMMANDS: dict[str, tuple[str, ...]] = {
     "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "xread", "hgetall",
-               "hset", "incrby", "xinfo|groups", "zadd", "zremrangebyscore", "zrange", "llen",
-               "info", "time"),
+               "hset", "incrby", "rpush", "xinfo|groups", "zadd", "zremrangebyscore", "zrange",
+               "llen", "info", "time"),
     "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby"),
     "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop", "hset", "del"),
     "proxy": ("ping", "xgroup|create", "xautoclaim", "xreadgroup", "xack", "xdel", "set",

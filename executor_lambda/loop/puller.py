@@ -1,0 +1,67 @@
+"""Pulling work from the job's queue whenever this executor has nothing ready (see
+`storage_manager.work_queue`), in batches sized to the tasks' cost as it turns out.
+
+A batch starts at one task. While the last batch kept the executor busy for at most
+`GROW_FACTOR` times what its pull cost (a round trip to the job's shard), its tasks are
+cheap against a pull, and the next batch is twice as large (up to `MOST_TASKS`); once a
+batch takes longer than `SLOW_BATCH_SECONDS`, the next is half as large, so slow tasks are
+not held here while other executors could start them. Nothing is learned before the job
+runs: each invocation sizes its own batches. The queue's script caps a batch at the
+executor's fair share of what is left (see `lua/pull.lua`).
+
+An empty pull is final (the queue only shrinks): the puller stops, and the executor ends
+once nothing is ready, running or held here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from storage_manager.job_io import JobIO
+from storage_manager.work_queue import pull
+
+GROW_FACTOR = 32
+"""A batch that kept the executor busy less than this many pulls' time was cheap."""
+
+SLOW_BATCH_SECONDS = 0.25
+"""A batch that kept the executor busy longer than this was slow."""
+
+MOST_TASKS = 4096
+"""The largest batch one pull asks for."""
+
+
+class Puller:
+    def __init__(self, io: JobIO, clock: Callable[[], float] = time.perf_counter):
+        self.io = io
+        self.clock = clock
+        self.size = 1
+        """How many tasks the next pull asks for."""
+        self.active = io.graph.queue.workers > 0
+        """The queue may have work: the job has one and no pull found it empty."""
+        self.pulls = 0
+        self.largest = 0
+        """The largest batch pulled so far (for the executor's log)."""
+        self._pulled_at: float | None = None
+        self._pull_seconds = 0.0
+
+    def pull(self) -> list[int]:
+        """The next batch (empty, and the puller inactive, once the queue is drained)."""
+        start = self.clock()
+        if self._pulled_at is not None:
+            self._resize(start - self._pulled_at)
+        tasks = pull(self.io, self.size)
+        self._pulled_at = self.clock()
+        self._pull_seconds = self._pulled_at - start
+        self.pulls += 1
+        self.largest = max(self.largest, len(tasks))
+        if not tasks:
+            self.active = False
+        return tasks
+
+    def _resize(self, busy: float) -> None:
+        """The last batch kept the executor busy `busy` seconds: size the next."""
+        if busy <= GROW_FACTOR * self._pull_seconds:
+            self.size = min(MOST_TASKS, self.size * 2)
+        elif busy > SLOW_BATCH_SECONDS:
+            self.size = max(1, self.size // 2)

@@ -1,0 +1,26 @@
+"""What the plan tells every executor of a job about pulling queued work and running tasks
+that mostly wait (carried in the `JobGraph`; see `work_queue`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WAITING_CPU_SHARE = 0.25
+"""A task that keeps a CPU busy at most this share of its time mostly waits (a remote call,
+I/O, a sleep): it needs an executor's thread, not its CPU."""
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """What the plan tells every executor of a job about pulling and running work."""
+
+    workers: int = 0
+    """Executors the plan started to pull from the queue (0: the job has no queue)."""
+    threads: int = 1
+    """Most tasks that mostly wait one executor runs at once (`wukong.scheduling.threads`)."""
+    waiting: frozenset[str] = field(default_factory=frozenset)
+    """Task prefixes learned in earlier jobs to mostly wait: run on threads from the start."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.threads < 1:
+            raise ValueError(f"a queue plan needs workers >= 0 and threads >= 1, got {self}")

@@ -1,0 +1,47 @@
+"""A job's work queue: its unstarted leaves, which executors pull whenever they have nothing
+ready, so a job needs only as many invocations as can usefully run.
+
+The plan decides which leaves are queued (in depth-first order, so a run of the queue is a
+subtree and its fan-ins meet inside the executor that pulls it) and how many executors it
+starts to pull them (`QueuePlan`, carried in the `JobGraph`). The client writes the queue in
+the same pipeline as the graph (`push_queue`), before any executor starts; executors only
+take from it (`pull`, one call of `lua/pull.lua`). The queue therefore only shrinks while the
+job runs: an executor that finds it empty may stop pulling for good, and no task put in the
+queue can be left behind by executors that all stopped.
+
+Every task in the queue is taken exactly once (LPOP is atomic), so a leaf runs in exactly
+one executor, as with one invocation per leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redis.client import Pipeline
+
+from storage_manager.errors import JobGone
+from storage_manager.job_io import JobIO, run_script
+
+PUSH_BATCH = 10_000
+"""Tasks per RPUSH when the queue is written."""
+
+
+def push_queue(pipe: Pipeline, io: JobIO, tasks: Sequence[int]) -> None:
+    """Queue `tasks` (in the order they are to be taken) in the client's upload pipeline."""
+    key = io.keys.ready
+    for start in range(0, len(tasks), PUSH_BATCH):
+        pipe.rpush(key, *tasks[start:start + PUSH_BATCH])
+    if tasks:
+        pipe.pexpire(key, io.graph.ttl_ms)
+
+
+def pull(io: JobIO, most: int) -> list[int]:
+    """Take up to `most` tasks off the queue (fewer if that is more than this executor's fair
+    share of what is left); empty once the queue is drained. Raises `JobGone` once the job
+    was cleaned up."""
+    keys, graph = io.keys, io.graph
+    reply = run_script(io.shards, graph.job_shard, "pull", [keys.live, keys.ready],
+                       [most, max(1, graph.queue.workers)], io.timed)
+    if reply == -1:
+        raise JobGone(keys.prefix)
+    return [int(task) for task in reply or ()]

@@ -1,0 +1,222 @@
+"""The work queue: a first run, with nothing learned, starts about as many executors as run at
+once, and they pull the job's leaves in batches that grow while tasks are cheap; tasks that
+wait are told apart as they run and go on threads. Read from the job's report (which
+executor ran which task, how many were invoked), with results equal to Dask's. Each test
+uses task prefixes of its own, so nothing one test teaches the cluster steers another.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from operator import add
+
+import dask
+import dask.bag as db
+import pytest
+from conftest import job
+
+import wukong
+from executor_lambda.loop.puller import SLOW_BATCH_SECONDS, Puller
+from executor_lambda.loop.waiting import WaitingTasks
+from executor_lambda.measurement import Measures
+from static_scheduler import Batching, PlanSettings, plan, to_task_graph
+from static_scheduler.batching import leaves_depth_first
+from static_scheduler.estimates import Estimates
+from storage_manager import JobStore, dumps
+from storage_manager.queue_plan import QueuePlan
+
+
+def tree(prefix: str, leaves: int, combine=add) -> tuple[dict, tuple]:
+    """Pairwise `combine` over `leaves` cheap leaf tasks; the root's key."""
+    level = [(prefix + "_leaf", i) for i in range(leaves)]
+    dsk: dict = {key: (add, i, 1) for i, key in enumerate(level)}
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        nxt = [(prefix, depth, i) for i in range(len(level) // 2)]
+        dsk.update({key: (combine, level[2 * i], level[2 * i + 1]) for i, key in enumerate(nxt)})
+        level = nxt
+    return dsk, level[0]
+
+
+def nap(a, b):
+    """50 ms asleep: a task that waits, like a remote call."""
+    time.sleep(0.05)
+    return a + b
+
+
+def inc(x):
+    return x + 1
+
+
+def run(dsk, root, config=None):
+    with dask.config.set(config or {}):
+        got = wukong.get(dsk, root)
+    assert got == dask.get(dsk, root)
+    return wukong.last_job()
+
+
+def test_a_cold_tree_of_8192_leaves_needs_few_invocations(cluster):
+    dsk, root = tree("coldtree", 8192)
+    report = run(dsk, root)
+    leaves = [t for t in report.tasks if t.key[0] == "coldtree_leaf"]
+    assert len(leaves) == 8192 and report.num_tasks == len(dsk)
+    assert report.executors_invoked * 64 <= len(leaves)
+    # the executors pulled the leaves: many ran in each, far more than one pull's first size
+    assert max(Counter(t.executor for t in leaves).values()) >= 1024
+
+
+def test_a_cold_map_reduce_of_20000_tasks_needs_few_invocations(cluster):
+    bag = db.range(20_000, npartitions=20_000).map(inc).sum()
+    with dask.config.set({"wukong.scheduling.client-finalize": False}):
+        got = bag.compute(scheduler="wukong")
+    assert got == bag.compute(scheduler="sync")
+    report = wukong.last_job()
+    assert report.num_tasks >= 40_000
+    assert report.executors_invoked * 100 <= report.num_tasks
+
+
+def test_the_switch_turns_the_queue_off(cluster):
+    dsk, root = tree("unqueued", 64)
+    report = run(dsk, root, {"wukong.scheduling.work-queue": False,
+                             "wukong.scheduling.batch-cheap-tasks": False})
+    assert report.executors_invoked == 64
+
+
+def test_a_cold_waiting_task_does_not_block_ready_ones(cluster):
+    """Every add sleeps; on a first run, the first add an executor runs shows it waits, and
+    from then on its adds run on threads: adds of one executor overlap."""
+    dsk, root = tree("coldnap", 64, combine=nap)
+    report = run(dsk, root)
+    assert report.executors_invoked <= cluster.parallelism + 8
+    naps: dict[str, list] = {}
+    for t in report.tasks:
+        if t.key[0] == "coldnap":
+            naps.setdefault(t.executor, []).append(t)
+    overlapping = [ts for ts in naps.values()
+                   if any(a.start < b.end and b.start < a.end
+                          for i, a in enumerate(ts) for b in ts[i + 1:])]
+    assert overlapping
+
+
+def test_a_failing_task_in_a_pulled_batch_raises_with_its_key(cluster):
+    dsk, root = tree("qfail", 256)
+
+    def boom(a, b):
+        raise ValueError(f"refusing to add {a} and {b}")
+
+    bad = ("qfail", 3, 7)
+    dsk[bad] = (boom, *dsk[bad][1:])
+    with pytest.raises(ValueError, match="refusing to add") as info:
+        wukong.get(dsk, root)
+    assert str(bad) in "".join(info.value.__notes__)
+
+
+# -- the plan ---------------------------------------------------------------------------------
+def test_the_plan_starts_what_runs_at_once_and_queues_the_rest():
+    dsk, root = tree("planned", 16)
+    settings = PlanSettings(num_shards=2, ttl_ms=60_000, batching=Batching(parallelism=3))
+    job_plan = plan(to_task_graph(dsk, root), root, Estimates(), settings)
+    graph = job_plan.graph
+    started = [s.tasks for s in job_plan.starts]
+    assert len(started) == 3 and all(len(tasks) == 1 for tasks in started)
+    assert all(s.seed for s in job_plan.starts)  # each still runs before reading the graph
+    assert len(job_plan.queued) == 13
+    assert {t for s in started for t in s} | set(job_plan.queued) == set(graph.leaves)
+    assert graph.queue.workers == 3
+    # depth-first, so a run of the queue is a subtree: after the three started
+    assert list(job_plan.queued) == leaves_depth_first(graph)[3:]
+
+
+def test_few_leaves_need_no_queue():
+    dsk, root = tree("fewleaves", 4)
+    settings = PlanSettings(num_shards=2, ttl_ms=60_000, batching=Batching(parallelism=8))
+    job_plan = plan(to_task_graph(dsk, root), root, Estimates(), settings)
+    assert len(job_plan.starts) == 4 and not job_plan.queued
+    assert job_plan.graph.queue.workers == 0
+
+
+def test_learned_waiting_prefixes_reach_the_executors():
+    dsk, root = tree("learnednap", 4, combine=nap)
+    settings = PlanSettings(num_shards=2, ttl_ms=60_000, batching=Batching(threads=8))
+    estimates = Estimates(cpu_shares={"learnednap": 0.01, "learnednap_leaf": 0.9})
+    graph = plan(to_task_graph(dsk, root), root, estimates, settings).graph
+    assert graph.queue.waiting == frozenset({"learnednap"})
+    assert graph.queue.threads == 8
+
+
+# -- pulling, against the cluster's Redis -----------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def queued_store(cluster, tasks: int, workers: int = 1) -> JobStore:
+    graph = job(f"pull{tasks}w{workers}", num_shards=len(cluster.shards))
+    graph.queue = QueuePlan(workers=workers)
+    store = JobStore(cluster.shards, graph, owner="puller")
+    store.upload(dumps(graph), list(range(tasks)))
+    return store
+
+
+def test_pulls_grow_while_tasks_are_cheap_and_drain_the_queue(cluster):
+    store = queued_store(cluster, 200)
+    clock = Clock()
+    puller = Puller(store, clock)
+    taken, sizes = [], []
+    try:
+        while batch := puller.pull():  # no time passes: every batch was cheap
+            taken += batch
+            sizes.append(len(batch))
+    finally:
+        store.cleanup()
+    assert taken == list(range(200))  # each task once, in the queue's order
+    assert sizes[:5] == [1, 2, 4, 8, 16]
+    assert not puller.active
+
+
+def test_pulls_shrink_when_tasks_are_slow(cluster):
+    store = queued_store(cluster, 100)
+    clock = Clock()
+    puller = Puller(store, clock)
+    try:
+        sizes = [len(puller.pull()) for _ in range(4)]
+        clock.now += SLOW_BATCH_SECONDS * 2
+        sizes.append(len(puller.pull()))
+    finally:
+        store.cleanup()
+    assert sizes == [1, 2, 4, 8, 4]
+    assert puller.size == 4
+
+
+def test_a_pull_takes_no_more_than_its_share(cluster):
+    store = queued_store(cluster, 64, workers=4)
+    puller = Puller(store, Clock())
+    puller.size = 1000
+    try:
+        assert len(puller.pull()) == 16  # a quarter of what is left
+        assert len(puller.pull()) == 12
+    finally:
+        store.cleanup()
+
+
+# -- telling waiting tasks apart ------------------------------------------------------------
+def test_waiting_tasks_are_told_apart_per_prefix():
+    dsk = {"x": 1, "nap-1": (inc, "x"), "nap-2": (inc, "x"), "work-1": (inc, "x")}
+    graph = job("waits", keys=("nap-1", "nap-2", "work-1"), dsk=dsk)
+    graph.queue = QueuePlan(threads=4)
+    waiting = WaitingTasks(graph, lambda threads: None)
+    nap1, nap2, work = (graph.keys.index(k) for k in ("nap-1", "nap-2", "work-1"))
+    assert not waiting.known(nap2) and not waiting.waits(nap2)
+    waiting.observe(nap1, Measures(cpu_share=0.01))
+    assert waiting.known(nap2) and waiting.waits(nap2)
+    waiting.observe(work, Measures(cpu_share=0.9))
+    assert waiting.known(work) and not waiting.waits(work)
+    graph.queue = QueuePlan(threads=1)  # no threads to run them on
+    one_thread = WaitingTasks(graph, lambda threads: None)
+    one_thread.observe(nap1, Measures(cpu_share=0.01))
+    assert one_thread.known(nap2) and not one_thread.waits(nap2)
