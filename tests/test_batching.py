@@ -2,7 +2,8 @@
 batching must fire and where it must not, read from the job's events (which executor ran
 which task, Redis round trips), with results equal to Dask's. Each test uses task prefixes
 of its own, so durations learned by one test (they live in the cluster's Redis for the whole
-session) never steer another.
+session) never steer another. Batching is compared with the paper's one executor per leaf,
+so the work queue (see tests/test_work_queue.py) is off here.
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ def tree(prefix: str, leaves: int, combine=pair, leaf_tasks: bool = False) -> tu
     return dsk, level[0]
 
 
+NO_QUEUE = {"wukong.scheduling.work-queue": False}
+
+
 def run(dsk, root, config=None):
-    with dask.config.set(config or {}):
+    with dask.config.set({**NO_QUEUE, **(config or {})}):
         got = wukong.get(dsk, root)
     assert got == dask.get(dsk, root)
     return wukong.last_job()

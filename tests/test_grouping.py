@@ -2,7 +2,8 @@
 read from the job's events (which executor ran which task, bytes written), with results
 equal to Dask's. The graphs are block products `x @ x.T` written out by hand, with task
 prefixes of their own, so the output sizes one test teaches the session's cluster never
-steer another.
+steer another. Grouping is compared with the paper's one executor per leaf, so the work
+queue (see tests/test_work_queue.py) is off here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from static_scheduler import (
 from storage_manager import Locality
 
 MB = 1_000_000
-NO_BATCHING = {"wukong.scheduling.batch-cheap-tasks": False}
+NO_BATCHING = {"wukong.scheduling.batch-cheap-tasks": False,
+               "wukong.scheduling.work-queue": False}
 
 
 def block(i, k, side):
