@@ -23,6 +23,7 @@ configuration), and decides
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,12 +121,17 @@ def _queue(batches: list[Batch], batching: Batching) -> tuple[list[Batch], tuple
 def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
              batching: Batching) -> list[Batch]:
     """Groups first (their threads decide how many groups keep the parallelism), then
-    batches of the other leaves, then each remaining leaf alone."""
+    batches of the other leaves, then each remaining leaf alone. Where the work queue takes
+    leaves (more than the platform runs at once), it sizes their batches as they run,
+    learned estimates or not, so none are batched ahead."""
     expected = per_task(estimates.durations, prefixes)
     threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
                                 batching.executor_cores)
     groups = group_leaves(graph, per_task(estimates.output_bytes, prefixes),
                           -(-batching.parallelism // threads))
+    ungrouped = len(graph.leaves) - sum(map(len, groups))
+    if batching.queue and ungrouped > batching.parallelism:
+        batching = dataclasses.replace(batching, enabled=False)
     return start_batches(graph, expected, batching, groups,
                          per_task(estimates.cpu_shares, prefixes), threads)
 

@@ -5,7 +5,8 @@ A batch starts at one task. While the last batch kept the executor busy for at m
 `GROW_FACTOR` times what its pull cost (a round trip to the job's shard), its tasks are
 cheap against a pull, and the next batch is twice as large (up to `MOST_TASKS`); once a
 batch takes longer than `SLOW_BATCH_SECONDS`, the next is half as large, so slow tasks are
-not held here while other executors could start them. Nothing is learned before the job
+not held here while other executors could start them. While tasks wait on the executor's
+threads, a pull takes at least as many as it has threads free. Nothing is learned before the job
 runs: each invocation sizes its own batches. The queue's script caps a batch at the
 executor's fair share of what is left (see `lua/pull.lua`).
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from storage_manager.job_io import JobIO
 from storage_manager.work_queue import pull
 
-GROW_FACTOR = 32
+GROW_FACTOR = 128
 """A batch that kept the executor busy less than this many pulls' time was cheap."""
 
 SLOW_BATCH_SECONDS = 0.25
@@ -45,12 +46,14 @@ class Puller:
         self._pulled_at: float | None = None
         self._pull_seconds = 0.0
 
-    def pull(self) -> list[int]:
-        """The next batch (empty, and the puller inactive, once the queue is drained)."""
+    def pull(self, at_least: int = 1) -> list[int]:
+        """The next batch, of at least `at_least` tasks if the queue's fair share has them
+        (the executor's free threads while tasks wait on them: they start at once); empty,
+        and the puller inactive, once the queue is drained."""
         start = self.clock()
         if self._pulled_at is not None:
             self._resize(start - self._pulled_at)
-        tasks = pull(self.io, self.size)
+        tasks = pull(self.io, max(self.size, at_least))
         self._pulled_at = self.clock()
         self._pull_seconds = self._pulled_at - start
         self.pulls += 1

@@ -123,7 +123,8 @@ class TaskLoop:
 
     def _pull(self) -> list[int]:
         """A batch from the work queue, its region added to this invocation's."""
-        tasks = self.puller.pull()
+        runner = self.runner
+        tasks = self.puller.pull(runner.room() if runner.running else 1)
         if tasks:
             if self.region is None:
                 self.region = self.publisher.region = BatchRegion(self.graph, tasks,

@@ -54,10 +54,14 @@ class TaskRunner:
         """Runs the pool has finished, each with the I/O its inputs' gathering did."""
 
     def has_room(self) -> bool:
+        return self.room() > 0
+
+    def room(self) -> int:
+        """How many more tasks could run at once."""
         most = self.threads
         if self.pool is None and self.waiting is not None:
             most = max(most, self.waiting.threads)
-        return self.running < most
+        return most - self.running
 
     def run(self, task: int) -> Finished | None:
         """Run `task` here, or start it on the pool (then None: `next_finished` hands it
