@@ -1,5 +1,7 @@
 """Which leaves start together: cost-aware batching of cheap tasks, and of tasks that mostly
-wait, into fewer invocations.
+wait, into fewer invocations, from learned estimates. The plan uses it only where the job
+needs no work queue (see `storage_manager.work_queue`: where more leaves than the platform
+runs at once would start alone, executors pull them in batches sized as they run instead).
 
 The paper starts one executor per leaf. When tasks take microseconds, an invocation costs far
 more than the work it carries, so here leaves whose tasks are known to be cheap (learned
