@@ -77,6 +77,24 @@ def test_a_cold_map_reduce_of_20000_tasks_needs_few_invocations(cluster):
     assert report.executors_invoked * 100 <= report.num_tasks
 
 
+def test_fan_outs_run_here_while_the_queue_keeps_executors_busy(cluster):
+    """Each of 256 leaves fans out to 3 tasks: while others pull the queue, no executor
+    starts new ones for them."""
+    dsk: dict = {}
+    sums = []
+    for i in range(256):
+        dsk["fanleaf", i] = (add, i, 1)
+        for j in range(3):
+            dsk["fanout", i, j] = (inc, ("fanleaf", i))
+        dsk["fansum", i] = (sum, [("fanout", i, j) for j in range(3)])
+        sums.append(("fansum", i))
+    dsk["fantotal"] = (sum, sums)
+    report = run(dsk, "fantotal", {"wukong.scheduling.client-finalize": False})
+    fan_outs = [t for t in report.tasks if t.key[0] == "fanout"]
+    assert len(fan_outs) == 768
+    assert report.executors_invoked * 64 <= len(fan_outs)
+
+
 def test_the_switch_turns_the_queue_off(cluster):
     dsk, root = tree("unqueued", 64)
     report = run(dsk, root, {"wukong.scheduling.work-queue": False,

@@ -51,6 +51,10 @@ class Publisher:
         self.holds = Holds()
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
+        self.others_busy: Callable[[], bool] = lambda: False
+        """Whether every executor of the job is busy (its work queue was not empty at the
+        last pull): ready tasks then all run here rather than start more executors than
+        the platform runs at once."""
 
     def publish(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
         """Publish a task that ran; the dependents to run here. `last`: nothing else is
@@ -64,7 +68,9 @@ class Publisher:
             return local
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
-        plan = self.policy.plan(task, value, timing.output_bytes, ready_now, fan_ins)
+        keep = self.others_busy()
+        plan = self.policy.plan(task, value, timing.output_bytes,
+                                ready_now[:1] if keep else ready_now, fan_ins)
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
@@ -81,16 +87,20 @@ class Publisher:
         ready = ready_now + [f for f in fan_ins if f in claimed]
         if plan.cluster or plan.hold or not ready:
             return local + ready
-        return local + self._run_here_or_invoke(task, ready, plan)
+        return local + self._run_here_or_invoke(task, ready, plan, keep)
 
-    def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan) -> list[int]:
-        """Of `ready`, those to run here: the fan-ins pinned here, else the first; executors
-        are invoked for the others. While a planned batch's region has tasks left, the batch
-        comes first: what it made ready elsewhere must not wait. A pulled batch's region
-        sized itself to its tasks' cost (see `Puller`), so what it made ready runs here
-        first, depth first, as a single executor runs a tree."""
+    def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan,
+                            keep: bool) -> list[int]:
+        """Of `ready`, those to run here: all of them if `keep` (every executor is busy),
+        else the fan-ins pinned here, else the first; executors are invoked for the others.
+        While a planned batch's region has tasks left, the batch comes first: what it made
+        ready elsewhere must not wait. A pulled batch's region sized itself to its tasks'
+        cost (see `Puller`), so what it made ready runs here first, depth first, as a
+        single executor runs a tree."""
         pinned = [t for t in ready if t in self.pinned]
         free = [t for t in ready if t not in self.pinned]
+        if keep:
+            return pinned + free
         here = pinned or free[:1]
         region = self.region
         if region is not None and region.planned and region.left and task in region:

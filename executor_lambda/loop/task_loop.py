@@ -11,8 +11,9 @@ so the batch never delays them. For each task:
    (`TaskRunner`);
 3. publish it (`Publisher`): write the output if anyone outside this executor may read it,
    mark it done at its fan-in dependents, or hold it at those still waiting (delayed I/O);
-4. of the ready dependents, run here all (a large output, or one held unwritten) or the
-   first in DFS order, invoking executors for the rest.
+4. of the ready dependents, run here all (a large output, one held unwritten, or while the
+   job's work queue keeps every executor busy) or the first in DFS order, invoking
+   executors for the rest.
 
 Its state, each part's own: the tasks ready here (`ReadyStack`), the values held and inputs
 received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
@@ -77,6 +78,7 @@ class TaskLoop:
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
                                  first, waiting)
         self.puller = Puller(store)
+        self.publisher.others_busy = lambda: self.puller.active
 
     def run(self) -> None:
         stack = ReadyStack(self.graph)
