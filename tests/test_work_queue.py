@@ -211,6 +211,29 @@ def test_pulls_shrink_when_tasks_are_slow(cluster):
     assert puller.size == 4
 
 
+class Invocations:
+    """An invoker that only records what it was asked to invoke."""
+
+    def __init__(self):
+        self.made = []
+
+    def invoke(self, invocations):
+        self.made += invocations
+
+
+def test_an_executor_near_its_deadline_hands_the_queue_over(cluster):
+    store = queued_store(cluster, 10)
+    puller, invoker = Puller(store, Clock()), Invocations()
+    try:
+        assert puller.pull() == [0]
+        puller.hand_over(invoker)
+        assert not puller.active
+        assert [i.task for i in invoker.made] == [1]  # the next pulls on
+        assert Puller(store, Clock()).pull() == [2]
+    finally:
+        store.cleanup()
+
+
 def test_a_pull_takes_no_more_than_its_share(cluster):
     store = queued_store(cluster, 64, workers=4)
     puller = Puller(store, Clock())

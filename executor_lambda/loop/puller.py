@@ -11,7 +11,10 @@ runs: each invocation sizes its own batches. The queue's script caps a batch at 
 executor's fair share of what is left (see `lua/pull.lua`).
 
 An empty pull is final (the queue only shrinks): the puller stops, and the executor ends
-once nothing is ready, running or held here.
+once nothing is ready, running or held here. An invocation whose platform ends it at a
+deadline (Lambda's timeout, the local runtime's) stops pulling `HAND_OVER_SECONDS` before
+it, and hands the queue over: it takes one task and invokes a new executor for it, which
+pulls on.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from executor_lambda.platforms import Invoker
 from storage_manager.job_io import JobIO
+from storage_manager.protocol import Invocation
 from storage_manager.work_queue import pull
 
 GROW_FACTOR = 128
@@ -30,6 +35,9 @@ SLOW_BATCH_SECONDS = 0.25
 
 MOST_TASKS = 4096
 """The largest batch one pull asks for."""
+
+HAND_OVER_SECONDS = 30.0
+"""An invocation with less time left than this pulls no more: it hands the queue over."""
 
 
 class Puller:
@@ -61,6 +69,14 @@ class Puller:
         if not tasks:
             self.active = False
         return tasks
+
+    def hand_over(self, invoker: Invoker) -> None:
+        """Stop pulling; start a new executor with the queue's next task, if any, so the
+        queue is pulled on. The new executor pulls (every executor of the job does)."""
+        self.active = False
+        tasks = pull(self.io, 1)
+        if tasks:
+            invoker.invoke([Invocation(job=self.io.graph.job_id, task=tasks[0])])
 
     def _resize(self, busy: float) -> None:
         """The last batch kept the executor busy `busy` seconds: size the next."""

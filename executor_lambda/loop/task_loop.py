@@ -41,7 +41,7 @@ from executor_lambda.failures import UnserializableResult
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
-from executor_lambda.loop.puller import Puller
+from executor_lambda.loop.puller import HAND_OVER_SECONDS, Puller
 from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
@@ -78,6 +78,8 @@ class TaskLoop:
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
                                  first, waiting)
         self.puller = Puller(store)
+        self.invoker = invoker
+        self.remaining_ms = remaining_ms
         self.publisher.others_busy = lambda: self.puller.active
 
     def run(self) -> None:
@@ -124,7 +126,11 @@ class TaskLoop:
         return publisher.recheck_holds()
 
     def _pull(self) -> list[int]:
-        """A batch from the work queue, its region added to this invocation's."""
+        """A batch from the work queue, its region added to this invocation's; none, and
+        the queue handed over, once this invocation's deadline is near."""
+        if self.remaining_ms is not None and self.remaining_ms() < HAND_OVER_SECONDS * 1000:
+            self.puller.hand_over(self.invoker)
+            return []
         runner = self.runner
         tasks = self.puller.pull(runner.room() if runner.running else 1)
         if tasks:
