@@ -5,10 +5,10 @@ A batch starts at one task. While the last batch kept the executor busy for at m
 `GROW_FACTOR` times what its pull cost (a round trip to the job's shard), its tasks are
 cheap against a pull, and the next batch is twice as large (up to `MOST_TASKS`); once a
 batch takes longer than `SLOW_BATCH_SECONDS`, the next is half as large, so slow tasks are
-not held here while other executors could start them. While tasks wait on the executor's
-threads, a pull takes at least as many as it has threads free. Nothing is learned before the job
-runs: each invocation sizes its own batches. The queue's script caps a batch at the
-executor's fair share of what is left (see `lua/pull.lua`).
+not held here while other executors could start them. Once tasks are seen to wait (they
+run on the executor's threads), a pull takes at least as many as it has threads free.
+Nothing is learned before the job runs: each invocation sizes its own batches. The queue's
+script caps a batch at the executor's fair share of what is left (see `lua/pull.lua`).
 
 An empty pull is final (the queue only shrinks): the puller stops, and the executor ends
 once nothing is ready, running or held here. An invocation whose platform ends it at a

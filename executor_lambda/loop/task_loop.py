@@ -132,7 +132,7 @@ class TaskLoop:
             self.puller.hand_over(self.invoker)
             return []
         runner = self.runner
-        tasks = self.puller.pull(runner.room() if runner.running else 1)
+        tasks = self.puller.pull(runner.room() if runner.waits else 1)
         if tasks:
             if self.region is None:
                 self.region = self.publisher.region = BatchRegion(self.graph, tasks,

@@ -56,6 +56,11 @@ class TaskRunner:
     def has_room(self) -> bool:
         return self.room() > 0
 
+    @property
+    def waits(self) -> bool:
+        """Whether tasks that wait run here on threads (planned, or seen as they ran)."""
+        return self.pool is not None or (self.waiting is not None and self.waiting.seen)
+
     def room(self) -> int:
         """How many more tasks could run at once."""
         most = self.threads
