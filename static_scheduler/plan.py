@@ -10,7 +10,8 @@ configuration), and decides
   the `dask.config` settings its tasks run with);
 - what each invocation starts with (`Start`): one leaf, a batch of cheap or waiting leaves
   (`batching`), or a group of leaves whose large outputs meet (`grouping`), on how many
-  threads, and the seed that lets a lone leaf run before its executor reads the graph;
+  threads, and the seed that lets a lone leaf run before its executor reads the graph
+  (unless it is known to wait: then it runs on a thread, while more start);
 - which leaves wait in the job's work queue (`Plan.queued`, see `work_queue`): those that
   would start alone beyond what the platform runs at once. The invocations started pull
   them as they run out of ready work, so a first run, with nothing learned, needs about as
@@ -97,12 +98,13 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
     prefixes = task_prefixes(graph.keys)
     batches = _batches(graph, prefixes, estimates, settings.batching)
     batches, queued = _queue(batches, settings.batching)
-    graph.queue = QueuePlan(
-        workers=len(batches) if queued else 0,
-        threads=settings.batching.threads,
-        waiting=frozenset(p for p, share in estimates.cpu_shares.items()
-                          if share <= WAITING_CPU_SHARE))
-    starts = tuple(Start(tasks, threads, _seed(graph, tasks)) for tasks, threads in batches)
+    waiting = frozenset(p for p, share in estimates.cpu_shares.items()
+                        if share <= WAITING_CPU_SHARE)
+    graph.queue = QueuePlan(workers=len(batches) if queued else 0,
+                            threads=settings.batching.threads, waiting=waiting)
+    starts = tuple(Start(tasks, threads,
+                         b"" if prefixes[tasks[0]] in waiting else _seed(graph, tasks))
+                   for tasks, threads in batches)
     return Plan(graph, starts, client_tasks, prefixes, estimates, queued)
 
 

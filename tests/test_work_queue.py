@@ -162,6 +162,9 @@ def test_learned_waiting_prefixes_reach_the_executors():
     graph = plan(to_task_graph(dsk, root), root, estimates, settings).graph
     assert graph.queue.waiting == frozenset({"learnednap"})
     assert graph.queue.threads == 8
+    waiting_leaves = Estimates(cpu_shares={"learnednap_leaf": 0.01})
+    starts = plan(to_task_graph(dsk, root), root, waiting_leaves, settings).starts
+    assert starts and not any(s.seed for s in starts)  # they run on threads, not first
 
 
 # -- pulling, against the cluster's Redis -----------------------------------------------------

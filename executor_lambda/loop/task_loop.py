@@ -74,7 +74,8 @@ class TaskLoop:
         self.region = BatchRegion(self.graph, invocation.tasks) if invocation.batch else None
         self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
                                    self.region, remaining_ms)
-        waiting = WaitingTasks(self.graph, pools) if pools is not None else None
+        queued = self.graph.queue.workers > 0
+        waiting = WaitingTasks(self.graph, pools) if pools is not None and queued else None
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
                                  first, waiting)
         self.puller = Puller(store)

@@ -6,7 +6,9 @@ plan knows to wait (`QueuePlan.waiting`, learned in earlier jobs) waits from the
 any other is run here, measured (`CpuMeter`), and judged by its latest measured run: a CPU
 share of at most `WAITING_CPU_SHARE` waits. A prefix not yet measured is always run here and
 measured, so the first task of each kind tells the executor what the others will do.
-Tasks that wait run on up to `QueuePlan.threads` threads of the process's warm pool.
+Tasks that wait run on up to `QueuePlan.threads` threads of the process's warm pool. Only
+executors of a job with a work queue tell them apart; without one, the plan's learned
+batches of waiting leaves decide (see `static_scheduler.batching`).
 """
 
 from __future__ import annotations
