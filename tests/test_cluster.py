@@ -28,19 +28,26 @@ from wukong.cluster import current_cluster
 from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server
 
 PEAK_SCRIPT = """
-local now = redis.call('INCR', KEYS[1])
-if now > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], now) end
-return now
+if redis.call('HINCRBY', KEYS[1], ARGV[1], 1) == 1 then
+  local now = redis.call('HLEN', KEYS[1])
+  if now > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], now) end
+end
+"""
+"""Counts the processes (executors) running `busy` tasks at once, in a hash of tasks per
+process id, keeping the peak: an executor may run several such tasks at once on threads."""
+
+DONE_SCRIPT = """
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 """
 
 
 def busy(url, i):
-    """Count how many of these run at once, in Redis, keeping the peak."""
+    """Count how many executors run these at once, in Redis, keeping the peak."""
     client = redis.Redis.from_url(url)
     try:
-        client.eval(PEAK_SCRIPT, 2, "test:running", "test:peak")
+        client.eval(PEAK_SCRIPT, 2, "test:running", "test:peak", os.getpid())
         time.sleep(0.1)
-        client.decr("test:running")
+        client.eval(DONE_SCRIPT, 1, "test:running", os.getpid())
     finally:
         client.close()
     return i
