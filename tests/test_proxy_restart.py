@@ -37,7 +37,8 @@ def latency_env(_):
 
 def test_a_proxy_killed_mid_batch_and_restarted_loses_no_invocation():
     settings = {"wukong.runtime.latency.invoke-seconds": 0.05,
-                "wukong.runtime.concurrency": CONCURRENCY}
+                "wukong.runtime.concurrency": CONCURRENCY,
+                "wukong.scheduling.work-queue": False}  # an invocation per leaf: one batch
     with dask.config.set(settings), wukong.LocalCluster(shards=1) as cluster:
         client = redis.Redis.from_url(cluster.admin_urls[0])
         assert wukong.get({"x": 1, "env": (latency_env, "x")}, "env",
