@@ -1,10 +1,11 @@
 """The Redis users of a deployment, one per role, each allowed only the commands its party
 sends, on Wukong's keys only.
 
-- `client`: the user's process, which uploads graphs, invokes leaves, follows logs (and the
-  job shard's clock, for executors' deadlines on Lambda), reads results, cleans up and
-  learns estimates; on a cluster of `wukong up` it also indexes its
-  jobs and keeps their reports, and `wukong status` reads the queue and the servers' memory;
+- `client`: the user's process, which uploads graphs, invokes leaves, cancels jobs (an
+  RPUSH of a cancel record onto the queue), follows logs (and the job shard's clock, for
+  executors' deadlines on Lambda), reads results, cleans up and learns estimates; on a
+  cluster of `wukong up` it also indexes its jobs and keeps their reports, and `wukong
+  status` reads the queue and the servers' memory;
 - `executor`: each executor (a local worker, a Lambda invocation), which reads inputs and
   graphs, runs the step script and invokes executors;
 - `runtime`: the local runtime's dispatcher, which takes invocations off the queue, reports
@@ -34,9 +35,9 @@ _INVOKE = ("lpush",)
 """Invoking on the local platform (an LPUSH onto the function's queue)."""
 
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "xread", "hgetall",
-               "hset", "incrby", "xinfo|groups", "zadd", "zremrangebyscore", "zrange", "llen",
-               "info", "time"),
+    "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "rpush", "mget", "unlink", "xread",
+               "hgetall", "hset", "incrby", "xinfo|groups", "zadd", "zremrangebyscore",
+               "zrange", "llen", "info", "time"),
     "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby"),
     "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop", "hset", "del"),
     "proxy": ("ping", "xgroup|create", "xautoclaim", "xreadgroup", "xack", "xdel", "set",

@@ -1,0 +1,111 @@
+"""Cancelling a job (`wukong.cancel`, a job timeout, Ctrl-C): control comes back, and no
+task of the job starts after it; the cluster runs the next job."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import pathlib
+import threading
+import time
+
+import dask
+import pytest
+from conftest import job_keys
+
+import wukong
+
+LANES = 3
+STEPS = 40
+
+
+def step(directory: str, name: str, *_: object) -> str:
+    """A task with a side effect: a file named after it, then a while asleep."""
+    pathlib.Path(directory, name).touch()
+    time.sleep(0.2)
+    return name
+
+
+def lanes(directory: pathlib.Path) -> dict:
+    """Chains of sleeping tasks, each leaving a file when it starts; far from done when
+    cancelled."""
+    dsk: dict = {}
+    for lane in range(LANES):
+        previous: tuple = ()
+        for i in range(STEPS):
+            key = f"s-{lane}-{i}"
+            dsk[key] = (step, str(directory), f"file {key}", *previous)
+            previous = (key,)
+    dsk["end"] = (list, [f"s-{lane}-{STEPS - 1}" for lane in range(LANES)])
+    return dsk
+
+
+def started(directory: pathlib.Path) -> set[str]:
+    return set(os.listdir(directory))
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
+
+
+def assert_nothing_starts_after(directory: pathlib.Path, seen: set[str]) -> None:
+    """No task file appears after control came back (a generous look: stragglers would
+    start within a step's sleep)."""
+    time.sleep(2.0)
+    assert started(directory) == seen
+
+
+def test_cancel_returns_control_and_no_task_starts_after(cluster, tmp_path):
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            wukong.get(lanes(tmp_path), "end", cluster=cluster)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    job = threading.Thread(target=run)
+    job.start()
+    wait_for(lambda: len(started(tmp_path)) >= LANES)
+    ids = wukong.running_jobs()
+    assert len(ids) == 1
+    assert wukong.cancel() == ids
+    job.join(timeout=30)
+    assert not job.is_alive(), "cancel did not return control"
+    seen = started(tmp_path)
+    assert [type(exc) for exc in outcome] == [wukong.JobCancelled]
+    assert wukong.running_jobs() == []
+    assert len(seen) < LANES * STEPS
+    assert_nothing_starts_after(tmp_path, seen)
+    assert job_keys(cluster.admin_urls) == []
+    assert wukong.get({"x": 1, "y": (sum, ["x", "x"])}, "y", cluster=cluster) == 2
+
+
+def test_a_job_timeout_cancels_the_job(cluster, tmp_path):
+    with dask.config.set({"wukong.client.job-timeout": 1}), \
+            pytest.raises(wukong.JobTimeout, match="job-timeout"):
+        wukong.get(lanes(tmp_path), "end", cluster=cluster)
+    seen = started(tmp_path)
+    assert 0 < len(seen) < LANES * STEPS
+    assert_nothing_starts_after(tmp_path, seen)
+
+
+def test_ctrl_c_in_compute_cancels_the_job(cluster, tmp_path):
+    def interrupt() -> None:
+        wait_for(lambda: len(started(tmp_path)) >= LANES)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        wukong.get(lanes(tmp_path), "end", cluster=cluster)
+    seen = started(tmp_path)
+    assert len(seen) < LANES * STEPS
+    assert_nothing_starts_after(tmp_path, seen)
+    assert wukong.get({"x": 1, "y": (sum, ["x", "x"])}, "y", cluster=cluster) == 2
+
+
+def test_cancel_of_an_unknown_job_cancels_nothing():
+    assert wukong.cancel("no-such-job") == []
