@@ -7,7 +7,8 @@ or the local runtime's) bounds how long an output may be held at a fan-in. The o
 crash can be blamed on the right task. On a platform that reports no executor it ended (AWS
 Lambda), each invocation records its start and end for its job (`liveness`). A seeded
 invocation runs its first task while another thread reads the job's graph (see `GraphSeed`).
-Tasks run with the job's `dask.config` settings (see `task_config`).
+Tasks run with the job's `dask.config` settings (see `task_config`). No task of a job the
+process heard cancelled starts (`CancelWatch`; the loop checks at every task boundary).
 
 An invocation or a graph whose tag is missing or wrong (see `storage_manager.signing`) is
 refused before anything in it is unpickled: logged, counted, and reported on the job's log
@@ -65,6 +66,8 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
          started_at: float) -> dict:
     on_task = getattr(context, "wukong_on_task", None)
     first = notices = None
+    if env.cancelled(invocation.job):
+        return _gone({"job": invocation.job, "task": invocation.task, "id": invocation.id})
     try:
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
@@ -90,7 +93,8 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool, env.gil_probe, notices)
+                    pool, env.gil_probe, notices,
+                    cancelled=lambda: env.cancelled(invocation.job))
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

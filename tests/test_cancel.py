@@ -109,3 +109,30 @@ def test_ctrl_c_in_compute_cancels_the_job(cluster, tmp_path):
 
 def test_cancel_of_an_unknown_job_cancels_nothing():
     assert wukong.cancel("no-such-job") == []
+
+
+def test_executors_that_hear_the_cancel_start_no_task(cluster, tmp_path, monkeypatch):
+    """Without the runtime stopping them (as on Lambda), executors hear the cancel on its
+    channel and start no task of the job from their next task boundary, though a lane's
+    tasks pass no Redis step between them (a chain runs in one executor, in memory)."""
+    monkeypatch.setattr(cluster, "runtime_serves_queue", False)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            wukong.get(lanes(tmp_path), "end", cluster=cluster)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    job = threading.Thread(target=run)
+    job.start()
+    wait_for(lambda: len(started(tmp_path)) >= LANES)
+    wukong.cancel()
+    job.join(timeout=30)
+    assert not job.is_alive(), "cancel did not return control"
+    assert [type(exc) for exc in outcome] == [wukong.JobCancelled]
+    seen = started(tmp_path)
+    time.sleep(2.0)
+    settled = started(tmp_path)
+    assert len(settled - seen) <= LANES, "a lane went on past the cancel"
+    assert_nothing_starts_after(tmp_path, settled)

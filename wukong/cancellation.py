@@ -4,7 +4,9 @@
     wukong.cancel()          # every job this process runs; wukong.cancel(job_id): that one
 
 What a cancel does, in order:
-1. on a cluster whose local runtime serves the function's queue, push a cancel record onto
+1. publish the job's id on the function's cancel channel: warm executors that hear it start
+   no task of the job from their next task boundary (`executor_lambda.cancel_watch`);
+   on a cluster whose local runtime serves the function's queue, push a cancel record onto
    the queue's taking end (`storage_manager.protocol.cancel`): the runtime kills the workers
    running the job's invocations (their tasks stop where they are), drops its invocations
    waiting or arriving later, and appends a `CANCELLED`/`STOPPED` entry to the job's log;
@@ -13,9 +15,9 @@ What a cancel does, in order:
    Lambda, where nothing can be killed) has its next step refused and stops there.
 
 So on the local runtime no task of the job starts after the client gets control back; on
-Lambda an executor finishes the task it is running, and starts none after its next step.
-The job's `compute` raises `JobCancelled` (a job timeout: `JobTimeout`; Ctrl-C: the
-`KeyboardInterrupt`).
+Lambda an executor finishes the task it is running and starts no other once it heard the
+cancel (or, if it did not, after its next step). The job's `compute` raises `JobCancelled`
+(a job timeout: `JobTimeout`; Ctrl-C: the `KeyboardInterrupt`).
 """
 
 from __future__ import annotations
@@ -81,9 +83,11 @@ def stop_executors(cluster: Cluster, job_id: str) -> None:
     """Tell the cluster's runtime to stop the job (if a runtime serves it), and wake the
     job's follower with a `CANCELLED` entry on its log."""
     try:
+        client = cluster.shards.shards[0].client
+        client.publish(FunctionKeys(cluster.function).cancel, job_id)
         if cluster.runtime_serves_queue:
-            cluster.shards.shards[0].client.rpush(FunctionKeys(cluster.function).queue,
-                                                 cancel_record(job_id, cluster.shards.signer))
+            client.rpush(FunctionKeys(cluster.function).queue,
+                         cancel_record(job_id, cluster.shards.signer))
         append_log_for(cluster.shards, job_id, LogEntry(CANCELLED, -1))
     except redis.RedisError as exc:
         logger.warning("job %s: could not reach Redis to cancel it: %s", job_id, exc)

@@ -71,7 +71,7 @@ def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
     tell as tasks start and finish."""
     return PlanSettings(
         num_shards=len(cluster.shards),
-        ttl_ms=max(1, int(setting("redis.ttl") * 1000)),
+        ttl_ms=int(setting("redis.ttl") * 1000),
         locality=locality_settings(),
         batching=scheduling_settings(cluster.invoke_seconds, cluster.parallelism,
                                      cluster.executor_cores),

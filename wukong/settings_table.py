@@ -59,7 +59,7 @@ _TABLE = (
             "redis-server processes LocalCluster starts"),
     Setting("redis.server-binary", _PATH, None, "path to redis-server; null: PATH"),
     Setting("redis.keep-freed-memory", Flag(), True, "servers keep freed pages"),
-    Setting("redis.ttl", Number("seconds", 0.001), 3600, "seconds any job key lives at most"),
+    Setting("redis.ttl", Number("seconds", 1), 3600, "seconds any job key lives at most"),
     Setting("redis.tls.ca-file", _PATH, None, "PEM CAs the servers are checked against"),
     Setting("redis.tls.cert-file", _PATH, None, "PEM client certificate"),
     Setting("redis.tls.key-file", _PATH, None, "its private key; null: in cert-file"),
@@ -140,7 +140,10 @@ _unknown_told: set[str] = set()
 def check(name: str, value: Any) -> Any:
     """`value` as `wukong.<name>` takes it (a flag as a bool, a number as one), or a
     `SettingError` naming the setting and what it accepts; `KeyError` for no such setting."""
-    entry = SETTINGS[name]
+    entry = SETTINGS.get(name)
+    if entry is None:
+        raise KeyError(f"wukong.{name} has no entry in wukong/settings_table.py: every setting "
+                       "read needs one (with its kind, range, default and doc)")
     return entry.kind(name, value)
 
 

@@ -18,8 +18,10 @@ Its state, each part's own: the tasks ready here (`ReadyStack`), the values held
 received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
 fan-ins and the fan-ins pinned here (`Publisher`), the region's progress (`BatchRegion`), and
 the events not yet shipped (`TaskRecorder`). The loop ends when no task is ready here,
-none runs, and nothing is held. Events are shipped with any publish that may be the last,
-before its marks, so the client has them with the results.
+none runs, and nothing is held, or at the first task boundary or hold re-check after its
+job is cancelled (`cancelled`, a local check: no Redis round trip). Events are shipped with
+any publish that may be the last, before its marks, so the client has them with the
+results.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class TaskLoop:
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 notices: Notices | None = None):
+                 notices: Notices | None = None, cancelled: Callable[[], bool] | None = None):
         self.graph = store.graph
+        self.cancelled = cancelled or (lambda: False)
         self.invocation = invocation
         self.on_task = on_task
         """Told which task starts, so a platform can blame a crash on the right task."""
@@ -73,6 +76,10 @@ class TaskLoop:
         stack.push(self.invocation.tasks)
         try:
             while stack or self.publisher.holds or self.runner.running:
+                if self.cancelled():
+                    logger.debug("job %s is cancelled; executor %s stops",
+                                 self.invocation.job, self.invocation.id)
+                    return
                 here = self._step(stack)
                 if here is None:
                     return

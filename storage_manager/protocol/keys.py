@@ -100,6 +100,12 @@ class FunctionKeys:
         return self.prefix + "queue"
 
     @property
+    def cancel(self) -> str:
+        """The pub/sub channel a client announces a cancelled job's id on; warm executors
+        listen (see `executor_lambda.cancel_watch`)."""
+        return self.prefix + "cancel"
+
+    @property
     def proxy_requests(self) -> str:
         """The stream of invocation batches the KV proxy serves (read with `PROXY_GROUP`)."""
         return self.prefix + "proxy:requests"
