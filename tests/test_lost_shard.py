@@ -9,6 +9,7 @@ import pathlib
 import threading
 import time
 
+import dask
 import pytest
 from conftest import job_keys
 
@@ -80,7 +81,10 @@ def assert_names(error: BaseException, cluster: wukong.LocalCluster, index: int)
 
 
 def assert_runs_again(cluster: wukong.LocalCluster) -> None:
-    assert wukong.get(fan_out(), "total", cluster=cluster) == sum(range(FAN_OUT))
+    one_per_leaf = {"wukong.scheduling.batch-cheap-tasks": False,
+                    "wukong.locality.grouping": False}
+    with dask.config.set(one_per_leaf):  # one batch of FAN_OUT invocations
+        assert wukong.get(fan_out(), "total", cluster=cluster) == sum(range(FAN_OUT))
     assert wukong.get({"x": 1, "y": (sum, ["x", "x"])}, "y", cluster=cluster) == 2
     assert job_keys(cluster.admin_urls) == []
 
@@ -94,8 +98,10 @@ def test_a_shard_restarted_empty_fails_the_job_naming_it(tmp_path, index):
         error = fail_mid_job(cluster, tmp_path, server.restart)
         assert "lost the data of job" in str(error) or "cannot be reached" in str(error)
         assert_names(error, cluster, index)
-        assert_runs_again(cluster)
         wait_for(lambda: cluster.proxy_status()["alive"])
+        batches = cluster.proxy_status()["batches"]
+        assert_runs_again(cluster)
+        wait_for(lambda: cluster.proxy_status()["batches"] > batches)  # the proxy serves
         assert cluster.runtime.alive() and cluster.proxy.alive()
 
 

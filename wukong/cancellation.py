@@ -83,7 +83,7 @@ def stop_executors(cluster: Cluster, job_id: str) -> None:
     """Tell the cluster's runtime to stop the job (if a runtime serves it), and wake the
     job's follower with a `CANCELLED` entry on its log."""
     try:
-        client = cluster.shards.shards[0].client
+        client = cluster.shards.shards[0].quick  # a lost shard fails at once
         client.publish(FunctionKeys(cluster.function).cancel, job_id)
         if cluster.runtime_serves_queue:
             client.rpush(FunctionKeys(cluster.function).queue,
