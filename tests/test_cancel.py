@@ -14,6 +14,9 @@ import pytest
 from conftest import job_keys
 
 import wukong
+from executor_lambda.platforms.local.cancels import Cancels
+from storage_manager.protocol import cancel_record
+from storage_manager.signing import Signer
 
 LANES = 3
 STEPS = 40
@@ -136,3 +139,17 @@ def test_executors_that_hear_the_cancel_start_no_task(cluster, tmp_path, monkeyp
     settled = started(tmp_path)
     assert len(settled - seen) <= LANES, "a lane went on past the cancel"
     assert_nothing_starts_after(tmp_path, settled)
+
+
+def test_a_cancel_record_needs_the_deployments_key():
+    """The runtime stops a job only for a record tagged with the deployment's key; it finds
+    the job's invocations among those waiting and arriving."""
+    signer = Signer.generate()
+    cancels = Cancels(signer)
+    assert not cancels.take(b'{"job":"j1","task":0}')  # an invocation
+    assert cancels.take(cancel_record("j1", Signer.generate()))  # forged: dropped
+    assert cancels.take_new() == [] and not cancels.covers(b'{"job":"j1","task":0}')
+    assert cancels.take(cancel_record("j1", signer))
+    assert cancels.take_new() == ["j1"] and cancels.take_new() == []
+    assert cancels.covers(b'{"job":"j1","task":3}')
+    assert not cancels.covers(b'{"job":"j2","task":0}')
