@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from executor_lambda import liveness
+from executor_lambda.delivery import Delivery
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.failures import TaskFailure
 from executor_lambda.loop import TaskLoop, TaskRun
@@ -63,12 +64,36 @@ def handler(event: dict, context: Any = None) -> dict:
 
 def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
          started_at: float) -> dict:
-    on_task = getattr(context, "wukong_on_task", None)
-    first = notices = None
+    """Claim the invocation's start tasks (see `delivery`), then run what it got."""
+    graph_read = seed = None
     try:
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
             seed = GraphSeed.decode(invocation.seed)
+            ttl_ms, lease_ms = seed.ttl_ms, seed.lease_ms
+        else:
+            graph = env.graph(invocation.job)
+            graph_read = _done(graph)
+            ttl_ms, lease_ms = graph.ttl_ms, graph.recovery.lease_ms
+        delivery = Delivery.claim(env.shards, invocation, ttl_ms, lease_ms)
+    except JobGone:
+        return _gone(_named(invocation))
+    except Unauthenticated as exc:
+        return _refused(env, _named(invocation), exc)
+    if delivery is None:
+        return {"job": invocation.job, "task": invocation.task, "status": "duplicate"}
+    with delivery.leased_while_running():
+        return _run_delivery(env, delivery, context, started_at, graph_read, seed)
+
+
+def _run_delivery(env: ExecutorEnvironment, delivery: Delivery, context: Any,
+                  started_at: float, graph_read: Future[JobGraph],
+                  seed: GraphSeed | None) -> dict:
+    invocation = delivery.invocation
+    on_task = getattr(context, "wukong_on_task", None)
+    first = notices = None
+    try:
+        if seed is not None:
             if on_task is not None:
                 on_task(seed.task)
             if seed.notices:
@@ -76,17 +101,15 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
                 notices.started(seed.task)
             with job_config(seed.config):
                 first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
-            graph = graph_read.result()
-        else:
-            graph = env.graph(invocation.job)
+        graph = graph_read.result()
     except JobGone:
         if notices is not None:
             notices.close()
-        return _gone({"job": invocation.job, "task": invocation.task, "id": invocation.id})
+        return _gone(_named(invocation))
     except Unauthenticated as exc:
-        return _refused(env, {"job": invocation.job, "task": invocation.task,
-                              "id": invocation.id}, exc)
-    store = JobStore(env.shards, graph, owner=invocation.id)
+        return _refused(env, _named(invocation), exc)
+    store = JobStore(env.shards, graph, owner=delivery.owner)
+    store.leased = delivery.leased
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
@@ -94,6 +117,16 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}
+
+
+def _done(graph: JobGraph) -> Future[JobGraph]:
+    read: Future[JobGraph] = Future()
+    read.set_result(graph)
+    return read
+
+
+def _named(invocation: Invocation) -> dict:
+    return {"job": invocation.job, "task": invocation.task, "id": invocation.id}
 
 
 def _notices_before_graph(env: ExecutorEnvironment, graph_read: Future[JobGraph],

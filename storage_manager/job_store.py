@@ -64,7 +64,7 @@ class JobStore(JobIO):
         any thread: not counted in this store's I/O. Raises `JobGone` once the job is gone."""
         keys = self.keys
         reply = run_step(self.shards, self.graph.job_shard, [keys.live, keys.events],
-                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES,
+                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES, 0,
                           "xadd", 2, events.FIELD, record])
         if reply == -1:
             raise JobGone(keys.prefix)
@@ -145,9 +145,9 @@ class JobStore(JobIO):
                 continue
             if not graph.stays_local(task):
                 names[graph.output_shard(task)].append(keys.output(task))
+            names[graph.task_shard(task)].append(keys.claim(task))
             if graph.is_fan_in(task):
-                names[graph.task_shard(task)] += [keys.done(task), keys.claim(task),
-                                                  keys.holders(task)]
+                names[graph.task_shard(task)] += [keys.done(task), keys.holders(task)]
         for index, shard in enumerate(self.shards.shards):
             pipe = shard.client.pipeline(transaction=False)
             pipe.unlink(keys.live)
@@ -190,4 +190,4 @@ def _append_for(shards: ShardSet, job_id: str, stream: str, fields: tuple,
     """Append to a stream on the job's shard, unless the job is gone."""
     keys = JobKeys(job_id)
     run_step(shards, job_shard(job_id, len(shards)), [keys.live, stream],
-             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(fields), *fields])
+             [ttl_ms, "", LARGE_VALUE_BYTES, 0, "xadd", len(fields), *fields])
