@@ -18,6 +18,7 @@ import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
 from storage_manager import JobGraph, Locality, dumps
+from storage_manager.recovery import Recovery
 
 
 class CycleError(ValueError):
@@ -43,8 +44,8 @@ def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
                     num_shards: int, ttl_ms: int, locality: Locality | None = None,
-                    config: Mapping[str, Any] | None = None, notices: bool = False
-                    ) -> JobGraph:
+                    config: Mapping[str, Any] | None = None, notices: bool = False,
+                    recovery: Recovery | None = None) -> JobGraph:
     """The job's graph; `locality`, `config` (the `dask.config` settings its tasks run
     with) and `notices` (ship notices as tasks start and finish), decided on the client,
     travel with it to the executors."""
@@ -69,6 +70,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         locality=locality or Locality(),
         config=config,
         notices=notices,
+        recovery=recovery,
     )
 
 

@@ -17,6 +17,7 @@ import yaml
 from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
 from storage_manager.connections import TlsFiles
+from storage_manager.recovery import Recovery
 from wukong.cluster_protocol import Cluster
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
@@ -76,7 +77,17 @@ def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
         client_finalize=bool(setting("scheduling.client-finalize")),
         task_config=task_settings(),
         notices=notices,
+        recovery=recovery_settings(),
     )
+
+
+def recovery_settings() -> Recovery:
+    """Retries and the deliveries' lease for the next job (`wukong.retries`, `wukong.lease`)."""
+    retries, lease = setting("retries"), setting("lease")
+    for name, value in (("retries", retries), ("lease", lease)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"wukong.{name} must be a whole number, not {value!r}")
+    return Recovery(retries=retries, lease_ms=lease)
 
 
 def locality_settings() -> Locality:
