@@ -88,7 +88,8 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
         remote, results, client_tasks = split_client_tasks(tasks, results)
     graph = build_job_graph(job_id or uuid.uuid4().hex[:16], remote, results,
                             settings.num_shards, settings.ttl_ms, settings.locality,
-                            settings.task_config, settings.notices, settings.recovery)
+                            settings.task_config, settings.notices, settings.recovery,
+                            getattr(tasks, "retries", {}))
     prefixes = task_prefixes(graph.keys)
     starts = _starts(graph, prefixes, estimates, settings.batching)
     return Plan(graph, starts, client_tasks, prefixes, estimates)

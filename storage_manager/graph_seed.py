@@ -37,9 +37,12 @@ class GraphSeed:
 
     @classmethod
     def of(cls, graph: JobGraph, task: int) -> GraphSeed | None:
-        """The task's seed, if all it depends on is data and the seed is small."""
+        """The task's seed, if all it depends on is data, the seed is small, and the task may
+        run again (a `retries=0` task checks that it never started first)."""
         dependencies = graph.dependencies[task]
         if any(d not in graph.data for d in dependencies):
+            return None
+        if graph.recovery.task_retries.get(task) == 0:
             return None
         node = graph.node_blob(task)
         inputs = tuple((graph.key(d), graph.node_blob(d)) for d in dependencies)

@@ -59,6 +59,13 @@ class JobStore(JobIO):
         """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
         return ChunkReader(self).resolve(outputs)
 
+    def start_once(self, task: int) -> bool:
+        """Mark `task` started; False if it was before (by any delivery). Raises `JobGone`."""
+        keys = self.keys
+        (first,) = self.run_step(self.graph.task_shard(task), [keys.live, keys.started(task)],
+                                 ["once"])
+        return first == 1
+
     def append_events(self, record: bytes) -> None:
         """Append a record to the job's events stream outside the executor's steps, from
         any thread: not counted in this store's I/O. Raises `JobGone` once the job is gone."""
@@ -146,6 +153,8 @@ class JobStore(JobIO):
             if not graph.stays_local(task):
                 names[graph.output_shard(task)].append(keys.output(task))
             names[graph.task_shard(task)].append(keys.claim(task))
+            if graph.recovery.task_retries.get(task) == 0:
+                names[graph.task_shard(task)].append(keys.started(task))
             if graph.is_fan_in(task):
                 names[graph.task_shard(task)] += [keys.done(task), keys.holders(task)]
         for index, shard in enumerate(self.shards.shards):

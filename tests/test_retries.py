@@ -12,6 +12,7 @@ from operator import add
 
 import dask
 import pytest
+from dask import delayed
 from dask.utils_test import inc
 
 import wukong
@@ -83,3 +84,52 @@ def test_bad_retry_settings_are_named(cluster):
         with dask.config.set({f"wukong.{name}": value}), \
                 pytest.raises(ValueError, match=rf"wukong\.{name}"):
             wukong.get({"x": (inc, 1)}, "x")
+
+
+def fail_until(counter: str, failures: int, x):
+    """Raise the first `failures` times it runs (counted in a file), then return x + 1."""
+    path = pathlib.Path(counter)
+    runs = len(path.read_text()) if path.exists() else 0
+    path.write_text("x" * (runs + 1))
+    if runs < failures:
+        raise RuntimeError(f"run {runs + 1} fails")
+    return x + 1
+
+
+@pytest.mark.timeout(120)
+def test_retries_annotation_reruns_a_task_that_raises(cluster, tmp_path):
+    """Dask's `retries=n`: a task that raises runs again up to n times in its executor; past
+    n, its error is the job's."""
+    flaky = delayed(fail_until)
+    with dask.annotate(retries=2):
+        ok = flaky(str(tmp_path / "twice"), 2, 1)
+    assert ok.compute(scheduler="wukong") == 2
+    assert (tmp_path / "twice").read_text() == "xxx"
+    with dask.annotate(retries=1):
+        bad = flaky(str(tmp_path / "thrice"), 3, 1)
+    with pytest.raises(RuntimeError, match="run 2 fails"):
+        bad.compute(scheduler="wukong")
+    unannotated = flaky(str(tmp_path / "once"), 1, 1)
+    with pytest.raises(RuntimeError, match="run 1 fails"):
+        unannotated.compute(scheduler="wukong")
+
+
+@pytest.mark.timeout(120)
+def test_retries_zero_is_never_run_again_by_a_retried_executor(cluster, tmp_path):
+    """A `retries=0` task whose executor died while it ran is not run again by the retried
+    delivery: the job fails naming it. Without the annotation, the retry runs it."""
+    first = delayed(inc)(1)
+    with dask.annotate(retries=0):
+        fragile = delayed(die_once)(str(tmp_path / "zero"), first)
+    with pytest.raises(ExecutorDied, match="retries=0") as info:
+        delayed(inc)(fragile).compute(scheduler="wukong")
+    assert "die_once" in str(info.value)
+    sturdy = delayed(die_once)(str(tmp_path / "default"), first)
+    assert delayed(inc)(sturdy).compute(scheduler="wukong") == 4
+
+
+def test_bad_retries_annotation_is_named(cluster):
+    with dask.annotate(retries=-1):
+        bad = delayed(inc)(1)
+    with pytest.raises(ValueError, match="retries= annotation"):
+        bad.compute(scheduler="wukong")

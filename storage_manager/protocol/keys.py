@@ -76,6 +76,11 @@ class JobKeys:
         """Who runs a fan-in task once its done set is complete."""
         return f"{self.prefix}c:{task}"
 
+    def started(self, task: int) -> str:
+        """Set when a task that must never run twice (`retries=0`) starts (see
+        `Recovery.task_retries`)."""
+        return f"{self.prefix}s:{task}"
+
     def holders(self, task: int) -> str:
         """The parents of a fan-in that hold their outputs there (delayed I/O)."""
         return f"{self.prefix}h:{task}"

@@ -14,6 +14,7 @@
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
 --   'claim', from                     KEYS: the claim of a start task   -> 1 taken, 0 refused
 --        (`from`: the delivery that claimed the task and hands it to this one, or '')
+--   'once'                            KEYS: a task's start mark   -> 1 first start, 0 started before
 --   'mark', nfirm, firm..., ntent, tentative..., ndeps, hold, nskip, skip...
 --                                     KEYS: done set, claim, holders set
 --        Firm parents (written outputs) are marked done. Tentative parents (outputs held,
@@ -140,6 +141,9 @@ while a <= #ARGV do
   elseif op == 'claim' then
     replies[#replies + 1] = take(KEYS[k], ARGV[a + 1]) and 1 or 0
     k, a = k + 1, a + 2
+  elseif op == 'once' then
+    replies[#replies + 1] = redis.call('SET', KEYS[k], owner, 'NX', 'PX', ttl) and 1 or 0
+    k, a = k + 1, a + 1
   elseif op == 'mark' then
     local firm, tentative, skip_list, ndeps, may_hold
     firm, a = list_at(a + 1)
