@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import redis
@@ -43,6 +44,9 @@ class Delivery:
         self.lease_ms = lease_ms
         self._key = JobKeys(invocation.job).lease(owner)
         self._stop = threading.Event()
+        self.claim_round_trips = 0
+        self.claim_seconds = 0.0
+        """What claiming cost, for the job's I/O totals (counted with its first task)."""
 
     @classmethod
     def claim(cls, shards: ShardSet, invocation: Invocation, ttl_ms: int,
@@ -50,15 +54,26 @@ class Delivery:
         """A delivery holding what it could claim of `invocation`'s start tasks; None if it
         got none (another delivery holds them all). Raises `JobGone` if the job is."""
         owner = delivery_owner(invocation.id, invocation.attempt)
+        calls: list[float] = []
+
+        def timed(call, *args):
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                calls.append(time.perf_counter() - start)
+
         tasks, leased = claim_starts(shards, invocation.job, invocation.tasks, owner,
-                                     invocation.handed_by, ttl_ms, lease_ms)
+                                     invocation.handed_by, ttl_ms, lease_ms, timed)
         if not tasks:
             logger.debug("%s: its tasks are claimed by another delivery; nothing to do",
                          invocation.describe())
             return None
         if len(tasks) < len(invocation.tasks):
             invocation = dataclasses.replace(invocation, task=tasks[0], batch=tuple(tasks[1:]))
-        return cls(shards, invocation, owner, leased, ttl_ms, lease_ms)
+        delivery = cls(shards, invocation, owner, leased, ttl_ms, lease_ms)
+        delivery.claim_round_trips, delivery.claim_seconds = len(calls), sum(calls)
+        return delivery
 
     @contextlib.contextmanager
     def leased_while_running(self) -> Iterator[None]:

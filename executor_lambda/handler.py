@@ -26,7 +26,7 @@ from executor_lambda.delivery import Delivery
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.failures import TaskFailure
 from executor_lambda.loop import TaskLoop, TaskRun
-from executor_lambda.measurement import Notices
+from executor_lambda.measurement import Notices, Snapshot
 from executor_lambda.remote_traceback import RemoteTraceback
 from executor_lambda.task_config import job_config
 from storage_manager import GraphSeed, JobGone, JobGraph, JobStore, append_log_for
@@ -110,10 +110,13 @@ def _run_delivery(env: ExecutorEnvironment, delivery: Delivery, context: Any,
         return _refused(env, _named(invocation), exc)
     store = JobStore(env.shards, graph, owner=delivery.owner)
     store.leased = delivery.leased
+    claim = Snapshot(delivery.claim_seconds, delivery.claim_round_trips, 0, 0)
+    store.stats.round_trips += claim.round_trips
+    store.stats.seconds += claim.seconds
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool, env.gil_probe, notices)
+                    pool, env.gil_probe, notices, claim)
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}

@@ -18,9 +18,11 @@ from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, task_shard
 
 
 def claim_starts(shards: ShardSet, job_id: str, tasks: Sequence[int], owner: str,
-                 handed_by: str, ttl_ms: int, lease_ms: int) -> tuple[list[int], set[int]]:
+                 handed_by: str, ttl_ms: int, lease_ms: int,
+                 call=lambda f, *a: f(*a)) -> tuple[list[int], set[int]]:
     """The tasks of `tasks` the delivery `owner` now holds (in order), and the shards its
-    lease is on. Raises `JobGone` once the job was cleaned up."""
+    lease is on; each round trip goes through `call` (to be counted). Raises `JobGone`
+    once the job was cleaned up."""
     keys = JobKeys(job_id)
     by_shard: dict[int, list[int]] = defaultdict(list)
     for task in tasks:
@@ -31,7 +33,7 @@ def claim_starts(shards: ShardSet, job_id: str, tasks: Sequence[int], owner: str
         args: list = [ttl_ms, owner, LARGE_VALUE_BYTES, lease_ms]
         for _ in group:
             args += ("claim", handed_by)
-        replies = run_step(shards, shard, [keys.live, *map(keys.claim, group)], args)
+        replies = run_step(shards, shard, [keys.live, *map(keys.claim, group)], args, call)
         if replies == -1:
             raise JobGone(keys.prefix)
         got = [task for task, reply in zip(group, replies, strict=True) if reply == 1]

@@ -38,7 +38,7 @@ from executor_lambda.loop.publisher import Publisher
 from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
-from executor_lambda.measurement import GilProbe, Notices, TaskRecorder, Timing
+from executor_lambda.measurement import GilProbe, Notices, Snapshot, TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore
 from storage_manager.protocol import Invocation
@@ -52,7 +52,7 @@ class TaskLoop:
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 notices: Notices | None = None):
+                 notices: Notices | None = None, carried: Snapshot | None = None):
         self.graph = store.graph
         self.invocation = invocation
         self.on_task = on_task
@@ -66,7 +66,7 @@ class TaskLoop:
         self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
                                    self.region, remaining_ms)
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
-                                 first, self.graph.recovery.task_retries)
+                                 first, self.graph.recovery.task_retries, carried)
 
     def run(self) -> None:
         stack = ReadyStack(self.graph)

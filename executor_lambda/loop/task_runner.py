@@ -39,8 +39,11 @@ class Finished:
 class TaskRunner:
     def __init__(self, inputs: Inputs, recorder: TaskRecorder, threads: int = 1,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 first: TaskRun | None = None, retries: Mapping[int, int] | None = None):
+                 first: TaskRun | None = None, retries: Mapping[int, int] | None = None,
+                 carried: Snapshot | None = None):
         self.inputs = inputs
+        self.carried = carried
+        """I/O made for the first task before the loop (its claim), counted as its own."""
         self.retries = retries or {}
         """How many times a task that raises runs again, by task (its annotation)."""
         self.recorder = recorder
@@ -64,6 +67,10 @@ class TaskRunner:
         back). A task whose inputs cannot be gathered has failed."""
         first, self.first = self.first, None
         before = self.recorder.snapshot()
+        if self.carried is not None:
+            carried, self.carried = self.carried, None
+            before.seconds -= carried.seconds
+            before.round_trips -= carried.round_trips
         seeded = first is not None and first.task == task
         if seeded and (first.error is None or not self.retries.get(task)):
             return Finished(first, before)
