@@ -5,9 +5,12 @@
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
 crash can be blamed on the right task. On a platform that reports no executor it ended (AWS
-Lambda), each invocation records its start and end for its job (`liveness`). A seeded
-invocation runs its first task while another thread reads the job's graph (see `GraphSeed`).
-Tasks run with the job's `dask.config` settings (see `task_config`).
+Lambda), each invocation records its start and end for its job (`liveness`). Before any
+task runs, the delivery claims the invocation's start tasks and runs only those it got, so
+a duplicated delivery does nothing (status "duplicate"), and holds its lease while it runs
+(see `delivery`). A seeded invocation, once claimed, runs its first task while another
+thread reads the job's graph (see `GraphSeed`). Tasks run with the job's `dask.config`
+settings (see `task_config`).
 
 An invocation or a graph whose tag is missing or wrong (see `storage_manager.signing`) is
 refused before anything in it is unpickled: logged, counted, and reported on the job's log
