@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 from collections import Counter
 
 import dask
@@ -91,3 +92,34 @@ def test_each_task_runs_once_under_duplicate_delivery(doubled, make, size, tmp_p
     """Twice each: the second run starts cheap leaves in batches (durations learned)."""
     run_once_each(doubled, make, tmp_path / "first", size)
     run_once_each(doubled, make, tmp_path / "second", size)
+
+
+def record_or_die_once(path: str, marker: str, *values: float) -> float:
+    """`record`, after killing its own process the first time it runs."""
+    if not pathlib.Path(marker).exists():
+        pathlib.Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return record(path, *values)
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_executor_under_duplicate_delivery(doubled, tmp_path):
+    """Duplicates and a SIGKILL together: the retry takes the dead delivery's claims over and
+    the duplicates of every invocation are refused. Only tasks the dead delivery ran before
+    it died (its start tasks, its batch's region, the chain down to the victim) ran twice;
+    the victim and what follows it ran once."""
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    expected = dask.get(*tree(scratch, 16))
+    dsk, root = tree(out, 16)
+    dsk["dies-marker"] = str(tmp_path / "died")
+    victim = ("dupsum2", 1)
+    _, path, *parents = dsk[victim]
+    dsk[victim] = (record_or_die_once, path, "dies-marker", *parents)
+    with dask.config.set({"wukong.scheduling.client-finalize": False}):
+        assert doubled.get(dsk, root) == expected
+    assert (tmp_path / "died").exists()
+    lines = {p.name: len(p.read_text().splitlines()) for p in out.iterdir()}
+    assert lines["sum-2-1"] == lines["sum-4-0"] == 1  # the victim and the root
+    assert set(lines.values()) <= {1, 2}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -172,8 +173,8 @@ def test_dead_idle_workers_are_replaced(cluster):
     for worker in workers:
         with contextlib.suppress(psutil.NoSuchProcess):
             worker.kill()
-    # Dead, not dying: a worker killed after it took a new invocation fails that job
-    # (the runtime does not retry invocations yet).
+    # Dead, not dying (a worker killed after it took a new invocation has that invocation
+    # delivered again, but that is not what this test is about).
     assert wait_until_gone(workers) == []
     for _ in range(3):
         assert wukong.get(dsk, "sum") == 21
@@ -210,6 +211,22 @@ def test_invocation_timeout(limited):
     assert "timed out after 1 s" in message
     assert "wukong.runtime.invocation-timeout" in message
     assert limited.get({"x": (inc, 1)}, "x") == 2
+
+
+def nap_once(marker, x):
+    """Past the 1 s invocation timeout the first time it runs (the marker file says so)."""
+    path = pathlib.Path(marker)
+    if not path.exists():
+        path.touch()
+        time.sleep(5)
+    return x + 1
+
+
+@pytest.mark.timeout(60)
+def test_a_timed_out_invocation_is_delivered_again(limited, tmp_path):
+    """An invocation killed at the timeout is delivered again, and the retry finishes."""
+    dsk = {"m": str(tmp_path / "napped"), "a": (inc, 1), "nap": (nap_once, "m", "a")}
+    assert limited.get(dsk, "nap") == 3
 
 
 def allocate(nbytes):
