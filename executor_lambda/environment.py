@@ -1,5 +1,6 @@
 """What an executor process keeps while it is warm: Redis connections, an invoker, graphs,
-a thread that reads a graph while a seeded invocation's first task runs, the threads that
+the jobs cancelled meanwhile (`CancelWatch`), a thread that reads a graph while a seeded
+invocation's first task runs, the threads that
 run the tasks of invocations that run several at once, and the hooks that record the
 warnings tasks raise and what they print.
 
@@ -14,6 +15,7 @@ import json
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from executor_lambda.cancel_watch import CancelWatch
 from executor_lambda.measurement import GilProbe
 from executor_lambda.measurement.task_output import install as capture_task_output
 from executor_lambda.measurement.task_warnings import install as record_task_warnings
@@ -27,9 +29,12 @@ GRAPH_CACHE_SIZE = 8
 
 
 class ExecutorEnvironment:
-    def __init__(self, shards: ShardSet, invoker: Invoker, records_itself: bool = False):
+    def __init__(self, shards: ShardSet, invoker: Invoker, records_itself: bool = False,
+                 cancels: CancelWatch | None = None):
         self.shards = shards
         self.invoker = invoker
+        self.cancels = cancels
+        """The jobs cancelled while this process is warm (None: not told)."""
         self.records_itself = records_itself
         """Invocations record their start and end for their job (`liveness`): the platform
         reports no executor it ended."""
@@ -49,7 +54,13 @@ class ExecutorEnvironment:
         settings.signer.count_refusals_in(shards.shards[0].client,
                                           FunctionKeys(settings.invoker.function).refused)
         reports = platform(settings.invoker.platform).REPORTS_LOST_EXECUTORS
-        return cls(shards, make_invoker(settings.invoker, shards), records_itself=not reports)
+        cancels = CancelWatch(shards.shards[0].client, settings.invoker.function)
+        return cls(shards, make_invoker(settings.invoker, shards), records_itself=not reports,
+                   cancels=cancels)
+
+    def cancelled(self, job_id: str) -> bool:
+        """The job was cancelled (as far as this process heard): no task of it starts."""
+        return self.cancels is not None and self.cancels.cancelled(job_id)
 
     def invocation(self, event: dict) -> Invocation:
         """The invocation an event carries, its tag checked (`Unauthenticated` if it fails);

@@ -12,9 +12,12 @@ tolerates (idempotent writes and marks, fan-in claims owned by the invocation id
 announcements ignored by the client).
 
 Liveness. The proxy keeps a heartbeat key alive while it serves; callers hand off a batch only
-in the same atomic step that sees the key. On SIGTERM the proxy deletes the key first (callers
-invoke directly from then on), takes what was appended before that, finishes every batch it
-holds, and exits with nothing pending.
+in the same atomic step that sees the key. While its Redis cannot be reached the proxy retries;
+when it is back empty (a restart) the heartbeat raises the key again and the proxy creates
+its request stream and group again (on NOGROUP); batches lost with the stream are lost with
+the jobs they belong to, which their clients fail. On SIGTERM the proxy deletes the key
+first (callers invoke directly from then on), takes what was appended before that, finishes
+every batch it holds, and exits with nothing pending.
 """
 
 from __future__ import annotations
@@ -69,23 +72,29 @@ class Proxy:
         self._stopping.set()
 
     async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
-        try:
-            await self.client.xgroup_create(self._requests, PROXY_GROUP, id="0", mkstream=True)
-        except aioredis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self._create_group()
         await self._beat(with_done=True)
         heartbeat = asyncio.create_task(self._heartbeat())
         await self._recover()
         if on_ready is not None:
             on_ready()
+        lost = False
         while self.running:
             try:
                 await self._read(READ_BLOCK_MS)
-            except (aioredis.ConnectionError, aioredis.TimeoutError):
-                logger.exception("proxy for %s lost Redis for a moment; reading again",
-                                 self.function)
+                lost = False
+            except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                if not lost:
+                    logger.warning("proxy for %s lost Redis (%s); reading again",
+                                   self.function, exc)
+                lost = True
                 await asyncio.sleep(RETRY_SECONDS)
+            except aioredis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                logger.warning("proxy for %s: its request stream is gone (Redis restarted "
+                               "empty?); creating it again", self.function)
+                await self._create_group()
         await heartbeat  # ends between beats: a beat in flight would raise the key again
         await self.client.delete(self._keys.proxy_alive)
         await self._read(None)  # what callers appended before the key went
@@ -96,6 +105,14 @@ class Proxy:
         await pipe.execute()
         await self.client.aclose()
         logger.info("proxy for %s stopped: %s", self.function, self.stats)
+
+    async def _create_group(self) -> None:
+        """The request stream and its consumer group, unless they exist."""
+        try:
+            await self.client.xgroup_create(self._requests, PROXY_GROUP, id="0", mkstream=True)
+        except aioredis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     async def _recover(self) -> None:
         """Claim every batch a previous proxy took and did not finish."""
@@ -140,7 +157,10 @@ class Proxy:
         pipe = self.client.pipeline(transaction=False)
         pipe.xack(self._requests, PROXY_GROUP, entry_id)
         pipe.xdel(self._requests, entry_id)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except aioredis.RedisError as exc:  # lost with the stream, or made again: at least once
+            logger.warning("proxy for %s could not acknowledge a batch: %s", self.function, exc)
 
     async def _invoke_at_once(self, payloads: list[bytes]) -> None:
         """Without the latency model an invocation costs nothing but its push: one for all."""
@@ -177,7 +197,10 @@ class Proxy:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), HEARTBEAT_SECONDS)
             if self.running:
-                await self._beat()
+                try:
+                    await self._beat()
+                except aioredis.RedisError as exc:  # the shard restarts: beat again later
+                    logger.warning("proxy for %s: heartbeat failed: %s", self.function, exc)
 
     async def _beat(self, with_done: bool = False) -> None:
         pipe = self.client.pipeline(transaction=False)

@@ -16,6 +16,7 @@ from storage_manager.job_store import (
 from storage_manager.locality import Locality
 from storage_manager.publish import MarkResult, Publish
 from storage_manager.serialization import dumps, loads
+from storage_manager.shard_watch import ShardLost, check_job_shards
 from storage_manager.shards import ShardSet, StorageUnavailable
 
 __all__ = [
@@ -28,11 +29,13 @@ __all__ = [
     "MarkResult",
     "MissingOutput",
     "Publish",
+    "ShardLost",
     "ShardSet",
     "StorageUnavailable",
     "StreamId",
     "append_log_for",
     "append_running_for",
+    "check_job_shards",
     "dumps",
     "load_graph_blob",
     "loads",

@@ -4,11 +4,15 @@ writes and marks are a `Publish`)."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+import redis
+
 from storage_manager.chunk_reader import ChunkReader
 from storage_manager.chunking import Buffer
+from storage_manager.connections import redacted
 from storage_manager.errors import JobGone, MissingOutput
 from storage_manager.job_io import JobIO, run_step
 from storage_manager.protocol import events
@@ -18,6 +22,8 @@ from storage_manager.protocol.running import RunningRecord
 from storage_manager.publish import Publish
 from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, job_shard
 from storage_manager.work_queue import push_queue
+
+logger = logging.getLogger(__name__)
 
 CLEANUP_BATCH = 1000
 READ_BATCH = 512
@@ -60,12 +66,19 @@ class JobStore(JobIO):
         """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
         return ChunkReader(self).resolve(outputs)
 
+    def start_once(self, task: int) -> bool:
+        """Mark `task` started; False if it was before (by any delivery). Raises `JobGone`."""
+        keys = self.keys
+        (first,) = self.run_step(self.graph.task_shard(task), [keys.live, keys.started(task)],
+                                 ["once"])
+        return first == 1
+
     def append_events(self, record: bytes) -> None:
         """Append a record to the job's events stream outside the executor's steps, from
         any thread: not counted in this store's I/O. Raises `JobGone` once the job is gone."""
         keys = self.keys
         reply = run_step(self.shards, self.graph.job_shard, [keys.live, keys.events],
-                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES,
+                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES, 0,
                           "xadd", 2, events.FIELD, record])
         if reply == -1:
             raise JobGone(keys.prefix)
@@ -137,9 +150,26 @@ class JobStore(JobIO):
         reply = client.xread(streams, block=block_ms, count=READ_BATCH)
         return {name.decode(): entries for name, entries in reply or ()}
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> list[str]:
         """Delete every key of the job; the live flag goes first on each shard, so guarded
-        writes that arrive later are refused (and the chunk index read after it is final)."""
+        writes that arrive later are refused (and the chunk index read after it is final).
+        A shard that cannot be reached is passed over, never raised for, so cleanup reaches
+        every other shard and never hides the error that ended the job: the shards missed
+        (URLs without passwords) are returned and logged; their keys expire with the TTL."""
+        missed = []
+        for index, names in self._names_by_shard().items():
+            shard = self.shards.shards[index]
+            try:
+                self._cleanup_shard(shard.client, names)
+            except redis.RedisError as exc:
+                missed.append(redacted(shard.url))
+                logger.warning("job %s: could not clean up Redis shard %s (%s); its keys "
+                               "there expire with their TTL", self.graph.job_id,
+                               redacted(shard.url), exc)
+        return missed
+
+    def _names_by_shard(self) -> dict[int, list[str]]:
+        """Every key the graph names, by shard (each shard, maybe with none)."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
         names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready]
@@ -148,19 +178,24 @@ class JobStore(JobIO):
                 continue
             if not graph.stays_local(task):
                 names[graph.output_shard(task)].append(keys.output(task))
+            names[graph.task_shard(task)].append(keys.claim(task))
+            if graph.recovery.task_retries.get(task) == 0:
+                names[graph.task_shard(task)].append(keys.started(task))
             if graph.is_fan_in(task):
-                names[graph.task_shard(task)] += [keys.done(task), keys.claim(task),
-                                                  keys.holders(task)]
-        for index, shard in enumerate(self.shards.shards):
-            pipe = shard.client.pipeline(transaction=False)
-            pipe.unlink(keys.live)
-            pipe.smembers(keys.chunks)
-            batch = [*names.get(index, []), keys.chunks]
-            for start in range(0, len(batch), CLEANUP_BATCH):
-                pipe.unlink(*batch[start:start + CLEANUP_BATCH])
-            chunks = sorted(pipe.execute()[1])
-            for start in range(0, len(chunks), CLEANUP_BATCH):
-                shard.client.unlink(*chunks[start:start + CLEANUP_BATCH])
+                names[graph.task_shard(task)] += [keys.done(task), keys.holders(task)]
+        return {index: names.get(index, []) for index in range(len(self.shards))}
+
+    def _cleanup_shard(self, client: redis.Redis, names: list[str]) -> None:
+        keys = self.keys
+        pipe = client.pipeline(transaction=False)
+        pipe.unlink(keys.live)
+        pipe.smembers(keys.chunks)
+        batch = [*names, keys.chunks]
+        for start in range(0, len(batch), CLEANUP_BATCH):
+            pipe.unlink(*batch[start:start + CLEANUP_BATCH])
+        chunks = sorted(pipe.execute()[1])
+        for start in range(0, len(chunks), CLEANUP_BATCH):
+            client.unlink(*chunks[start:start + CLEANUP_BATCH])
 
 
 def _log_entries(entries: list) -> list[tuple[StreamId, LogEntry]]:
@@ -193,4 +228,4 @@ def _append_for(shards: ShardSet, job_id: str, stream: str, fields: tuple,
     """Append to a stream on the job's shard, unless the job is gone."""
     keys = JobKeys(job_id)
     run_step(shards, job_shard(job_id, len(shards)), [keys.live, stream],
-             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(fields), *fields])
+             [ttl_ms, "", LARGE_VALUE_BYTES, 0, "xadd", len(fields), *fields])

@@ -93,6 +93,11 @@ class Shard:
         self.values = redis_client(url, tls, parser_class=WritableBulkParser, **options)
         """Reads values (GET, MGET): large ones arrive writable (see `writable_replies`)."""
         self.sha: dict[str, str] = {}
+        self.quick = redis_client(url, tls, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                  socket_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+                                  retry=Retry(NoBackoff(), 1))
+        """For checks that must fail within seconds: short timeouts, one retry (a stale
+        connection after a restart), where `client` backs off for seconds."""
 
     def open(self) -> None:
         """Check, within seconds, that the shard is a Redis server that answers, and load
@@ -142,6 +147,7 @@ class Shard:
     def close(self) -> None:
         self.client.close()
         self.values.close()
+        self.quick.close()
 
 
 class ShardSet:

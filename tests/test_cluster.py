@@ -173,7 +173,7 @@ def test_missing_redis_server_says_how_to_install():
 def test_runtime_failing_to_start_stops_the_redis_servers():
     """If the runtime does not come up, the redis-servers started for it are stopped too."""
     before = redis_children()
-    with dask.config.set({"wukong.runtime.start-timeout": 0}), \
+    with dask.config.set({"wukong.runtime.start-timeout": 1e-6}), \
             pytest.raises(RuntimeError, match="did not start"):
         wukong.LocalCluster(shards=2)
     assert redis_children() == before

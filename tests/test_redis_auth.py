@@ -53,7 +53,7 @@ def test_an_acl_user_with_only_the_roles_commands(tmp_path):
     every part of a job (the roles' command lists are complete)."""
     password = secrets.token_urlsafe(16)
     commands = " ".join(f"+{c}" for c in sorted({c for cs in COMMANDS.values() for c in cs}))
-    user = f"user wukong on >{password} resetkeys ~wk:* resetchannels -@all {commands}"
+    user = f"user wukong on >{password} resetkeys ~wk:* resetchannels &wk:fn:* -@all {commands}"
     url = f"redis://wukong:{password}@127.0.0.1:{{port}}/0"
     with redis_server(["port {port}", "user default off", user], tmp_path, url,
                       NO_TLS_FILES) as port:

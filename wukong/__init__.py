@@ -12,6 +12,7 @@ from wukong.config import register_defaults
 
 register_defaults()
 
+from wukong.cancellation import JobCancelled, cancel, running_jobs  # noqa: E402
 from wukong.client import get  # noqa: E402
 from wukong.cluster import LocalCluster, connect  # noqa: E402
 from wukong.connected_cluster import ConnectedCluster  # noqa: E402
@@ -21,5 +22,6 @@ from wukong.measurement import JobReport, last_job, performance_report  # noqa: 
 
 named_schedulers["wukong"] = get
 
-__all__ = ["ConnectedCluster", "JobReport", "JobTimeout", "LocalCluster", "connect", "deploy",
-           "get", "last_job", "performance_report", "undeploy"]
+__all__ = ["ConnectedCluster", "JobCancelled", "JobReport", "JobTimeout", "LocalCluster",
+           "cancel", "connect", "deploy", "get", "last_job", "performance_report",
+           "running_jobs", "undeploy"]

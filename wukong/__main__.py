@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import dask.config
 import redis
 
 import wukong
@@ -97,8 +96,9 @@ def _add_cluster_commands(commands: Any) -> None:
 
 def _cluster_command(args: argparse.Namespace, argv: list[str]) -> str:
     from wukong import cluster_commands, cluster_status
+    from wukong.config import setting
 
-    directory = args.directory or dask.config.get("wukong.address", None)
+    directory = args.directory or setting("address")
     if args.command == "up":
         _no_password({"redis_urls": args.redis_url})
         overrides = {"redis.shards": args.shards, "redis.urls": args.redis_url,

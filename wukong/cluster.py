@@ -41,7 +41,7 @@ from storage_manager.connections import redacted
 from storage_manager.protocol import FunctionKeys
 from storage_manager.protocol.roles import ROLES
 from storage_manager.signing import Signer
-from wukong import active_clusters, lambda_limits
+from wukong import active_clusters
 from wukong.cluster_address import Address
 from wukong.cluster_protocol import Cluster
 from wukong.compute import compute
@@ -49,6 +49,7 @@ from wukong.config import keep_freed_bytes, redis_tls, setting, signing_enabled
 from wukong.connected_cluster import ConnectedCluster
 from wukong.redis_servers import ADMIN, RedisServer, RedisUsers, find_redis_server, free_port
 from wukong.runtime_process import Latency, LocalRuntimeProcess, ProxyProcess
+from wukong.settings_table import check, check_all
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class LocalCluster:
     """Only this process reaches the cluster: reports stay in `wukong.last_job()`."""
     platform = "local"
     """Where its executors run: the cost of its jobs is an estimate."""
+    runtime_serves_queue = True
 
     def __init__(self, shards: int | None = None, redis_urls: Sequence[str] | None = None, *,
                  concurrency: int | None = None, idle_timeout: float | None = None,
@@ -76,22 +78,20 @@ class LocalCluster:
         self.runtime: LocalRuntimeProcess | None = None
         self.proxy: ProxyProcess | None = None
         self.shards: ShardSet | None = None
+        check_all()
         urls = list(redis_urls or setting("redis.urls") or [])
         self.function = setting("runtime.function", function) or f"wukong-{uuid.uuid4().hex[:8]}"
-        self.payload_limit = lambda_limits.payload_limit()
-        self.concurrency = lambda_limits.concurrency("runtime.concurrency", concurrency)
-        timeout = lambda_limits.invocation_timeout(invocation_timeout)
+        self.payload_limit = setting("runtime.payload-limit")
+        self.concurrency = setting("runtime.concurrency", concurrency)
+        timeout = setting("runtime.invocation-timeout", invocation_timeout)
         lambda_address = self._lambda_api(lambda_api)
         self.preload = preload_modules(setting("runtime.preload", preload))
-        self.latency = Latency(float(setting("runtime.latency.invoke-seconds")),
-                               float(setting("runtime.latency.cold-start-seconds")))
-        self.log_level = str(setting("logging.level")).upper()
-        self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
+        self.latency = Latency(setting("runtime.latency.invoke-seconds"),
+                               setting("runtime.latency.cold-start-seconds"))
+        self.log_level = setting("logging.level")
+        self.proxy_threshold = (setting("proxy.fanout-threshold")
                                 if setting("proxy.enabled") else 0)
         """The smallest batch handed to the proxy; 0: no proxy."""
-        if setting("proxy.enabled") and self.proxy_threshold < 1:
-            raise ValueError("wukong.proxy.fanout-threshold must be at least 1, not "
-                             f"{self.proxy_threshold}")
         self.signer = Signer.generate() if signing_enabled() else Signer(None)
         if not self.signer.enabled:
             logger.warning("wukong.security.sign-payloads is false: this cluster unpickles "
@@ -109,10 +109,10 @@ class LocalCluster:
             self.runtime = LocalRuntimeProcess(
                 ExecutorSettings(tuple(self._urls["executor"]), invoker, self.signer, self.tls),
                 self._urls["runtime"], concurrency=self.concurrency,
-                idle_timeout=float(setting("runtime.idle-timeout", idle_timeout)),
+                idle_timeout=setting("runtime.idle-timeout", idle_timeout),
                 timeout=timeout, memory_limit=setting("runtime.memory-limit", memory_limit),
                 keep_freed_bytes=keep_freed_bytes("runtime.keep-freed-bytes"),
-                start_timeout=float(setting("runtime.start-timeout")),
+                start_timeout=setting("runtime.start-timeout"),
                 cold_start_seconds=self.latency.cold_start_seconds, preload=self.preload,
                 log_level=self.log_level, lambda_api=lambda_address,
                 interface_client=setting("runtime.interface-client"), memory_mb=self.memory_mb,
@@ -127,7 +127,7 @@ class LocalCluster:
     def _lambda_api(self, lambda_api: bool | None) -> str | None:
         """Where the runtime is to serve Lambda's APIs (host:port), if it is; sets the
         function's memory (`wukong.aws.memory`), which those APIs report."""
-        self.memory_mb = lambda_limits.memory_mb()
+        self.memory_mb = setting("aws.memory")
         address = (f"127.0.0.1:{free_port()}" if setting("runtime.lambda-api", lambda_api)
                    else None)
         self.lambda_api_url = f"http://{address}" if address else None
@@ -138,7 +138,7 @@ class LocalCluster:
         """Start the cluster's own servers; their URLs as each user (`ADMIN` and the roles)."""
         binary = find_redis_server(setting("redis.server-binary"))
         count = shard_count(setting("redis.shards", shards))
-        keep = bool(setting("redis.keep-freed-memory"))
+        keep = setting("redis.keep-freed-memory")
         users = RedisUsers.generate()
         for _ in range(count):
             self.redis_servers.append(RedisServer(binary, users, keep_freed_memory=keep))
@@ -195,7 +195,7 @@ class LocalCluster:
         self.proxy = ProxyProcess(self._urls["proxy"][0], self.tls, self.function,
                                   concurrency=self.concurrency,
                                   invoke_seconds=self.latency.invoke_seconds,
-                                  start_timeout=float(setting("runtime.start-timeout")),
+                                  start_timeout=setting("runtime.start-timeout"),
                                   log_level=self.log_level,
                                   platform="aws" if environ else "local", environ=environ)
 
@@ -252,10 +252,8 @@ class LocalCluster:
 def preload_modules(value: Sequence[str] | str | None) -> list[str]:
     """`wukong.runtime.preload`: module names, checked here, because the fork server that
     imports them skips a missing one silently (workers would import it per first task)."""
-    modules = [value] if isinstance(value, str) else list(value or [])
+    modules = check("runtime.preload", value)
     for name in modules:
-        if not isinstance(name, str):
-            raise ValueError(f"wukong.runtime.preload must list module names, got {name!r}")
         try:
             found = importlib.util.find_spec(name) is not None
         except (ImportError, ValueError):
@@ -274,14 +272,9 @@ def shard_count(value: int | str) -> int:
     Each shard is a single-threaded server that wants a core of its own, and the executors
     need the rest: more shards help jobs that move large values and slow down jobs of many
     small tasks, whose executors lose the cores."""
-    if value == "auto":
+    count = check("redis.shards", value)
+    if count == "auto":
         return max(1, min(MAX_AUTO_SHARDS, (os.cpu_count() or 1) // 2))
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = 0
-    if count < 1:
-        raise ValueError(f'wukong.redis.shards must be a positive number or "auto", got {value!r}')
     return count
 
 
@@ -331,12 +324,6 @@ def _connected_to(address: str) -> ConnectedCluster:
     return cluster
 
 
-PLATFORMS = ("local", "aws")
-
-
 def platform_setting() -> str:
     """`wukong.platform`: where the next job's executors run."""
-    name = setting("platform")
-    if name not in PLATFORMS:
-        raise ValueError(f"wukong.platform must be one of {', '.join(PLATFORMS)}, got {name!r}")
-    return name
+    return setting("platform")

@@ -87,7 +87,7 @@ def _serve(cluster: LocalCluster, stop: threading.Event) -> int:
 
 
 def _log_to(where: ClusterDirectory, also_stderr: bool) -> None:
-    level = str(setting("logging.level")).upper()
+    level = setting("logging.level")
     handlers: list[logging.Handler] = [logging.FileHandler(where.log_file)]
     where.log_file.chmod(0o600)
     if also_stderr:
@@ -105,7 +105,7 @@ def _up_detached(where: ClusterDirectory, argv: list[str]) -> int:
             env=environment_finding_us())
     finally:
         os.close(descriptor)
-    deadline = time.monotonic() + 2 * float(setting("runtime.start-timeout"))
+    deadline = time.monotonic() + 2 * setting("runtime.start-timeout")
     while where.pid() != child.pid or not where.address_file.exists():
         if child.poll() is not None or time.monotonic() > deadline:
             if child.poll() is None:

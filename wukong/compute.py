@@ -22,6 +22,7 @@ from wukong.cluster_protocol import Cluster
 from wukong.config import keep_freed_bytes, plan_settings
 from wukong.job import JobRun
 from wukong.measurement import LearnedEstimates
+from wukong.settings_table import check_all
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 def compute(cluster: Cluster, tasks: Mapping[Any, GraphNode], keys: Any,
             callbacks: Any = None) -> Any:
     """The values of `keys` (in their nesting) of the culled task graph `tasks`."""
+    check_all()
     keep_freed_heap(keep_freed_bytes("client.keep-freed-bytes"))
     with local_callbacks(callbacks) as active:
         hooks = JobCallbacks(active, tasks)

@@ -17,7 +17,9 @@ import yaml
 from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
 from storage_manager.connections import TlsFiles
+from storage_manager.recovery import Recovery
 from wukong.cluster_protocol import Cluster
+from wukong.settings_table import check
 
 _DEFAULTS = pathlib.Path(__file__).with_name("wukong.yaml")
 
@@ -58,10 +60,11 @@ def _task_shuffle_by_default() -> None:
 
 
 def setting(name: str, override: Any = None) -> Any:
-    """`wukong.<name>`, unless an explicit argument overrides it."""
-    if override is not None:
-        return override
-    return dask.config.get(f"wukong.{name}")
+    """`wukong.<name>`, unless an explicit argument overrides it, checked against the
+    settings' table (`settings_table`): a flag as a bool, a number as one; a value the
+    setting does not accept raises `SettingError` naming it."""
+    value = override if override is not None else dask.config.get(f"wukong.{name}")
+    return check(name, value)
 
 
 def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
@@ -69,28 +72,34 @@ def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
     tell as tasks start and finish."""
     return PlanSettings(
         num_shards=len(cluster.shards),
-        ttl_ms=int(float(setting("redis.ttl")) * 1000),
+        ttl_ms=int(setting("redis.ttl") * 1000),
         locality=locality_settings(),
         batching=scheduling_settings(cluster.invoke_seconds, cluster.parallelism,
                                      cluster.executor_cores),
-        client_finalize=bool(setting("scheduling.client-finalize")),
+        client_finalize=setting("scheduling.client-finalize"),
         task_config=task_settings(),
         notices=notices,
+        recovery=recovery_settings(),
     )
+
+
+def recovery_settings() -> Recovery:
+    """Retries and the deliveries' lease for the next job (`wukong.retries`, `wukong.lease`)."""
+    return Recovery(retries=int(setting("retries")), lease_ms=int(setting("lease")))
 
 
 def locality_settings() -> Locality:
     """The locality switches for the next job, from `wukong.locality.*` and friends."""
     return Locality(
-        clustering=bool(setting("locality.clustering")),
-        delayed_io=bool(setting("locality.delayed-io")),
-        inline_inputs=bool(setting("locality.inline-inputs")),
-        grouping=bool(setting("locality.grouping")),
-        large_object_bytes=int(setting("locality.large-object-bytes")),
-        delay_seconds=float(setting("locality.delay-seconds")),
-        inline_bytes=int(setting("locality.inline-bytes")),
-        chunk_bytes=int(setting("storage.chunk-bytes")),
-        payload_limit=int(setting("runtime.payload-limit")),
+        clustering=setting("locality.clustering"),
+        delayed_io=setting("locality.delayed-io"),
+        inline_inputs=setting("locality.inline-inputs"),
+        grouping=setting("locality.grouping"),
+        large_object_bytes=setting("locality.large-object-bytes"),
+        delay_seconds=setting("locality.delay-seconds"),
+        inline_bytes=setting("locality.inline-bytes"),
+        chunk_bytes=setting("storage.chunk-bytes"),
+        payload_limit=setting("runtime.payload-limit"),
     )
 
 
@@ -137,29 +146,19 @@ def scheduling_settings(invoke_seconds: float, parallelism: int, executor_cores:
     how many cores one has)."""
     cheap = setting("scheduling.cheap-seconds")
     return Batching(
-        enabled=bool(setting("scheduling.batch-cheap-tasks")),
-        cheap_seconds=None if cheap in (None, "auto") else _seconds(cheap),
+        enabled=setting("scheduling.batch-cheap-tasks"),
+        cheap_seconds=None if cheap in (None, "auto") else cheap,
         invoke_seconds=invoke_seconds,
         parallelism=parallelism,
-        threads=int(setting("scheduling.threads")),
-        queue=_flag("scheduling.work-queue"),
+        threads=setting("scheduling.threads"),
+        queue=setting("scheduling.work-queue"),
         executor_cores=executor_cores,
     )
 
 
-def _flag(name: str) -> bool:
-    value = setting(name)
-    if not isinstance(value, bool):
-        raise ValueError(f"wukong.{name} must be true or false, got {value!r}")
-    return value
-
-
 def signing_enabled() -> bool:
     """`wukong.security.sign-payloads`: false only to measure what signing costs (insecure)."""
-    value = setting("security.sign-payloads")
-    if not isinstance(value, bool):
-        raise ValueError(f"wukong.security.sign-payloads must be true or false, got {value!r}")
-    return value
+    return setting("security.sign-payloads")
 
 
 def redis_tls() -> TlsFiles:
@@ -171,20 +170,4 @@ def redis_tls() -> TlsFiles:
 
 def keep_freed_bytes(name: str) -> int:
     """`wukong.<name>`: freed heap to keep, in bytes (0: the C library's default)."""
-    value = setting(name)
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = -1
-    if count < 0:
-        raise ValueError(f"wukong.{name} must be a number of bytes (0: the C library's "
-                         f"default), got {value!r}")
-    return count
-
-
-def _seconds(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError('wukong.scheduling.cheap-seconds must be a number of seconds or '
-                         f'"auto", got {value!r}') from None
+    return setting(name)

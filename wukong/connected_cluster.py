@@ -24,6 +24,7 @@ from wukong.compute import compute
 class ConnectedCluster:
     keeps_reports = True
     """Jobs are indexed and their reports kept, for `wukong status` and `wukong report`."""
+    runtime_serves_queue = True
 
     def __init__(self, address: str | os.PathLike | None = None):
         """Connect to the cluster whose directory or address file `address` names."""

@@ -14,6 +14,7 @@ import dask.config
 
 from executor_lambda.platforms.aws.settings import DeploySettings
 from wukong.key_files import deployment_key
+from wukong.settings_table import check_all
 
 if TYPE_CHECKING:
     from executor_lambda.platforms.aws.deploy import Deployment
@@ -39,6 +40,7 @@ def undeploy(**overrides: Any) -> list[str]:
 
 def deploy_settings(**overrides: Any) -> DeploySettings:
     """The checked settings of a deployment: `wukong.aws.*` with `overrides` on top."""
+    check_all()
     raw = dict(dask.config.get("wukong.aws"))
     raw.pop("prices")  # what a job costs (see `wukong.measurement.cost`), not part of the function
     raw.pop("endpoint-url")  # where clients invoke it, not part of the function

@@ -34,11 +34,19 @@ from typing import Any
 
 import redis
 
-from executor_lambda import TaskFailure
+from executor_lambda import ExecutorDied, TaskFailure
 from static_scheduler import Plan, submit
-from storage_manager import JobStore, StreamId, loads
-from storage_manager.protocol import ExecutorEvents, LogEntry
-from wukong import task_output
+from storage_manager import (
+    JobGone,
+    JobStore,
+    MissingOutput,
+    ShardLost,
+    StreamId,
+    check_job_shards,
+    loads,
+)
+from storage_manager.protocol import CANCELLED, STOPPED, ExecutorEvents, LogEntry
+from wukong import cancellation, task_output
 from wukong.callbacks import JobCallbacks
 from wukong.cluster_protocol import Cluster
 from wukong.config import setting
@@ -50,11 +58,14 @@ from wukong.task_warnings import warn_again
 logger = logging.getLogger(__name__)
 
 BLOCK_MS = 1000
+STORAGE_FAILURES = (ExecutorDied, MissingOutput, JobGone, ConnectionError, redis.RedisError)
+"""Failures a lost shard may cause: reported as the shard's loss if one is lost."""
 EVENTS_GRACE_MS = 500
 
 
 class JobTimeout(TimeoutError):
-    """The job ran longer than wukong.client.job-timeout."""
+    """The job ran longer than wukong.client.job-timeout (it is cancelled, see
+    `wukong.cancellation`)."""
 
 
 class JobRun:
@@ -65,33 +76,66 @@ class JobRun:
         self.plan = plan
         self.graph = plan.graph
         self.store = JobStore(cluster.shards, plan.graph)
-        self.watch = ExecutorWatch(self.store)
+        self.watch = ExecutorWatch(self.store, cluster.invoker)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""
         self.callbacks = callbacks if callbacks is not None and callbacks.per_task else None
         """Dask's callbacks that follow the job's tasks."""
-        self.show_output = bool(setting("output.show"))
-        self.keep_output = bool(setting("output.keep"))
+        self.show_output = setting("output.show")
+        self.keep_output = setting("output.keep")
         self.executors: list[ExecutorEvents] = []
         self.tasks_done = 0
         self._events_id: StreamId = "0-0"
+        self._log_id: StreamId = "0-0"
+        self.cancelled = False
+        """`cancel` was called, or the log says the job is cancelled."""
+        self._cancel_sent = self._stopped = False
+
+    @property
+    def job_id(self) -> str:
+        return self.graph.job_id
+
+    def cancel(self) -> None:
+        """Cancel the job (from any thread): its `run` raises `JobCancelled`."""
+        self.cancelled = True
+        self._send_cancel()
+
+    def _send_cancel(self) -> None:
+        if not self._cancel_sent:
+            self._cancel_sent = True
+            cancellation.stop_executors(self.cluster, self.job_id)
+
+    def _stop(self) -> None:
+        """Stop the job's executors before cleanup (see `wukong.cancellation`)."""
+        self._send_cancel()
+        if not self._stopped:
+            cancellation.await_stopped(self.cluster, self.store, self._log_id)
 
     def run(self) -> dict[int, Any]:
         """The values of the requested tasks, by task index."""
         self.submitted_at = time.time()
         graph, cluster = self.graph, self.cluster
+        cancellation.started(self)
         try:
             if cluster.keeps_reports:
                 index_job(cluster.shards, cluster.function, graph.job_id, graph.ttl_ms)
-            submit(self.plan, self.store, cluster.invoker)
-            values = self._follow_log()
+            try:
+                submit(self.plan, self.store, cluster.invoker)
+                values = self._follow_log()
+            except redis.RedisError as exc:
+                self._blame_shards(exc)
+                raise
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
             self._collect_events()
             LearnedEstimates(cluster.shards.shards[0].client, cluster.function).learn(
                 self.plan.estimates, self.plan.prefixes, self.executors)
             return values
+        except (KeyboardInterrupt, JobTimeout, cancellation.JobCancelled, ShardLost):
+            self._stop()
+            raise
         finally:
+            cancellation.ended(self)
             finished = time.time()
             self.store.cleanup()
             report = JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
@@ -104,7 +148,7 @@ class JobRun:
 
     def _keep(self, report: JobReport) -> None:
         """Keep the report on the cluster, for `wukong report` (see `kept_reports`)."""
-        keep_ms = min(int(float(setting("reports.keep-seconds")) * 1000), self.graph.ttl_ms)
+        keep_ms = min(int(setting("reports.keep-seconds") * 1000), self.graph.ttl_ms)
         try:
             keep_report(self.cluster.shards, self.cluster.function, report, keep_ms)
         except redis.RedisError as exc:
@@ -117,25 +161,16 @@ class JobRun:
         values: dict[int, Any] = {}
         timeout = setting("client.job-timeout")
         deadline = self.submitted_at + float(timeout) if timeout else None
-        last_id: StreamId = "0-0"
         while pending:
-            entries = self._read_log(last_id)
+            entries = self._read_log(self._log_id)
             if not entries:
                 self.cluster.check_alive()
+                check_job_shards(self.cluster.shards, self.job_id)
                 self.watch.check()
                 if deadline is not None and time.time() > deadline:
                     raise JobTimeout(f"job {self.graph.job_id} exceeded "
                                      f"wukong.client.job-timeout ({timeout} s)")
-            announced = []
-            for entry_id, entry in entries:
-                last_id = entry_id
-                if entry.is_error:
-                    key = self._key(entry.task)
-                    failure = TaskFailure.decode(entry.data, self.store.signer, key)
-                    raise failure.exception_for(key)
-                if entry.task in pending:
-                    pending.discard(entry.task)
-                    announced.append(entry.task)
+            announced = self._announced(entries, pending)
             if announced:
                 signer, keys = self.store.signer, self.graph.keys
                 fetched = {t: loads(v, signer, f"the result of task {keys[t]!r}")
@@ -145,6 +180,37 @@ class JobRun:
                     for task, value in fetched.items():
                         self.callbacks.fetched(keys[task], value)
         return values
+
+    def _announced(self, entries: list[tuple[StreamId, LogEntry]], pending: set[int]
+                   ) -> list[int]:
+        """The pending results `entries` announce; the first error they carry is raised,
+        and `JobCancelled` if the job is cancelled."""
+        announced = []
+        for entry_id, entry in entries:
+            self._log_id = entry_id
+            if entry.kind == CANCELLED:
+                self.cancelled = True
+                self._stopped = self._stopped or entry.data == STOPPED
+            elif entry.is_error:
+                key = self._key(entry.task)
+                failure = TaskFailure.decode(entry.data, self.store.signer, key)
+                error = failure.exception_for(key)
+                if isinstance(error, STORAGE_FAILURES):
+                    self._blame_shards(error)
+                raise error
+            elif entry.task in pending:
+                pending.discard(entry.task)
+                announced.append(entry.task)
+        if self.cancelled:
+            raise cancellation.JobCancelled(f"job {self.job_id} was cancelled")
+        return announced
+
+    def _blame_shards(self, cause: BaseException) -> None:
+        """Raise `ShardLost` (from `cause`) if a shard lost the job: the first cause."""
+        try:
+            check_job_shards(self.cluster.shards, self.job_id)
+        except ShardLost as lost:
+            raise lost from cause
 
     def _key(self, task: int) -> object:
         """The Dask key of a task an error names; a refused invocation may name a task the

@@ -24,10 +24,10 @@ import threading
 from executor_lambda.platforms import InvokerSettings, make_invoker
 from static_scheduler import to_task_graph
 from storage_manager import ShardSet
-from wukong import lambda_limits
 from wukong.compute import compute
 from wukong.config import redis_tls, setting
 from wukong.key_files import client_signer
+from wukong.settings_table import check_all
 
 LAMBDA_MB_PER_VCPU = 1769
 """Lambda gives a function one vCPU per 1,769 MB of memory, up to six."""
@@ -39,22 +39,23 @@ runs at most this many executors at once."""
 
 class LambdaCluster:
     platform = "aws"
+    runtime_serves_queue = False
     keeps_reports = False
     """Reports stay in this process (`wukong.last_job()`)."""
 
     def __init__(self, function: str | None = None, redis_urls: list[str] | None = None, *,
                  region: str | None = None, endpoint_url: str | None = None):
+        check_all()
         self.function = setting("aws.function", function)
         urls = list(redis_urls or setting("redis.urls") or [])
         if not urls:
             raise ValueError("wukong.platform is aws but wukong.redis.urls is empty: name the "
                              "Redis servers the function reaches (see docs/aws.md)")
-        self.payload_limit = lambda_limits.payload_limit()
-        self.memory_mb = lambda_limits.memory_mb()
+        self.payload_limit = setting("runtime.payload-limit")
+        self.memory_mb = setting("aws.memory")
         reserved = setting("aws.reserved-concurrency")
-        self.concurrency = (lambda_limits.concurrency("aws.reserved-concurrency")
-                            if reserved is not None else DEFAULT_CONCURRENCY)
-        self.proxy_threshold = (int(setting("proxy.fanout-threshold"))
+        self.concurrency = reserved if reserved is not None else DEFAULT_CONCURRENCY
+        self.proxy_threshold = (setting("proxy.fanout-threshold")
                                 if setting("proxy.enabled") else 0)
         self.signer = client_signer(self.function)
         self.shards = ShardSet(urls, self.signer, redis_tls())

@@ -90,16 +90,20 @@ class RedisServer:
                  keep_freed_memory: bool = False):
         self.port = free_port()
         self.users = users
-        env = dict(os.environ)
+        self._binary = binary
+        self._env = dict(os.environ)
         if keep_freed_memory:  # the variable's name with and without Redis's bundled prefix
-            env.update(MALLOC_CONF=KEEP_FREED_MEMORY, JE_MALLOC_CONF=KEEP_FREED_MEMORY)
+            self._env.update(MALLOC_CONF=KEEP_FREED_MEMORY, JE_MALLOC_CONF=KEEP_FREED_MEMORY)
         self._dir = tempfile.TemporaryDirectory(prefix="wukong-redis-")  # mode 0700
+        self._start(start_timeout)
+
+    def _start(self, start_timeout: float) -> None:
         config = [f"port {self.port}", "bind 127.0.0.1", "protected-mode yes", 'save ""',
                   "appendonly no", f"dir {self._dir.name}", "loglevel warning",
-                  *users.config(knows_client_setinfo(binary))]
+                  *self.users.config(knows_client_setinfo(self._binary))]
         self.process = subprocess.Popen(
-            [binary, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, preexec_fn=private_child(), env=env,
+            [self._binary, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, preexec_fn=private_child(), env=self._env,
         )
         self.output = ServiceOutput(self.process.stdout, "redis", logging.INFO)
         """What the server says, logged under `wukong.redis`, read so it never blocks."""
@@ -110,6 +114,19 @@ class RedisServer:
         except BaseException:
             self.stop()
             raise
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (for tests of lost shards); `restart` starts
+        it again."""
+        self.process.kill()
+        stop_process(self.process, before_closing=self.output.join)
+
+    def restart(self, start_timeout: float = 10.0) -> None:
+        """Start the server again, empty, on its port with its users (after `kill`, or
+        killing it now)."""
+        if self.process.poll() is None:
+            self.kill()
+        self._start(start_timeout)
 
     def url(self, user: str) -> str:
         """The server's URL as `user` (a role, or `ADMIN`), with its password."""

@@ -24,8 +24,10 @@ tasks wait (`WaitingTasks`).
 Whenever nothing is ready here and a task could start, the executor pulls a batch from the
 job's work queue (see `Puller`) and runs it as a batch, its region growing by the batch's. The
 loop ends when no task is ready here, none runs, nothing is held, and a pull found the
-queue empty (final: the queue only shrinks). Events are shipped with any publish that may be
-the last, before its marks, so the client has them with the results.
+queue empty (final: the queue only shrinks), or at the first task boundary or hold re-check
+after its job is cancelled (`cancelled`, a local check: no Redis round trip). Events are
+shipped with any publish that may be the last, before its marks, so the client has them
+with the results.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dask.sizeof import sizeof
 
-from executor_lambda.failures import UnserializableResult
+from executor_lambda.failures import ExecutorDied, UnserializableResult
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
@@ -46,7 +48,7 @@ from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
 from executor_lambda.loop.waiting import WaitingTasks
-from executor_lambda.measurement import GilProbe, Notices, TaskRecorder, Timing
+from executor_lambda.measurement import GilProbe, Notices, Snapshot, TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore
 from storage_manager.protocol import Invocation
@@ -61,8 +63,10 @@ class TaskLoop:
                  first: TaskRun | None = None, started_at: float | None = None,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
                  notices: Notices | None = None,
-                 pools: Callable[[int], ThreadPoolExecutor] | None = None):
+                 pools: Callable[[int], ThreadPoolExecutor] | None = None,
+                 carried: Snapshot | None = None, cancelled: Callable[[], bool] | None = None):
         self.graph = store.graph
+        self.cancelled = cancelled or (lambda: False)
         self.invocation = invocation
         self.on_task = on_task
         """Told which task starts, so a platform can blame a crash on the right task."""
@@ -77,7 +81,7 @@ class TaskLoop:
         queued = self.graph.queue.workers > 0
         waiting = WaitingTasks(self.graph, pools) if pools is not None and queued else None
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
-                                 first, waiting)
+                                 first, waiting, self.graph.recovery.task_retries, carried)
         self.puller = Puller(store)
         self.invoker = invoker
         self.remaining_ms = remaining_ms
@@ -89,6 +93,10 @@ class TaskLoop:
         try:
             while (stack or self.publisher.holds or self.runner.running
                    or self.puller.active):
+                if self.cancelled():
+                    logger.debug("job %s is cancelled; executor %s stops",
+                                 self.invocation.job, self.invocation.id)
+                    return
                 here = self._step(stack)
                 if here is None:
                     return
@@ -105,7 +113,8 @@ class TaskLoop:
             self.recorder.close()
 
     def _step(self, stack: ReadyStack) -> list[int] | None:
-        """Do the next thing; the tasks it made ready here, or None if a task failed."""
+        """Do the next thing; the tasks it made ready here, or None if a task failed (or,
+        a `retries=0` one, may not start again)."""
         runner, publisher, holds = self.runner, self.publisher, self.publisher.holds
         now = time.time()
         if holds.due(now):
@@ -114,6 +123,8 @@ class TaskLoop:
             task = stack.pop()
             if self.on_task is not None:
                 self.on_task(task)
+            if not self._may_start(task):
+                return None
             self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
@@ -141,6 +152,19 @@ class TaskLoop:
             else:
                 self.region.add(tasks)
         return tasks
+
+    def _may_start(self, task: int) -> bool:
+        """A `retries=0` task starts only once, whatever happens to its executor: if it
+        started before (a delivery that was lost), it fails instead, naming why."""
+        if self.graph.recovery.task_retries.get(task) != 0:
+            return True
+        if self.publisher.store.start_once(task):
+            return True
+        exc = ExecutorDied(f"Task {self.graph.key(task)!r} started before, in an executor that "
+                           "was lost, and its retries=0 annotation forbids running it again "
+                           f"(delivery attempt {self.invocation.attempt + 1}).")
+        self.publisher.fail(task, exc, Timing(time.time(), 0.0, self.recorder.snapshot()))
+        return False
 
     def _complete(self, finished: Finished, last: bool) -> list[int] | None:
         run, before = finished.run, finished.before

@@ -1,7 +1,8 @@
 """The job's log: the notices the client follows, one stream entry each.
 
 Executors append a `RESULT` when a requested output is written and an `ERROR` when a task
-fails; the platform appends an `ERROR` when an executor dies or times out. The client reads
+fails; the platform appends an `ERROR` when an executor dies or times out, and a `CANCELLED`
+when it has stopped a cancelled job's executors (see `cancel`). The client reads
 them in order; the first error ends the job. Entries are idempotent for the client: a
 duplicated announcement of a result it already has is ignored.
 """
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 
 RESULT = "result"
 ERROR = "error"
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
 class LogEntry:
     kind: str
-    """`RESULT` or `ERROR`."""
+    """`RESULT`, `ERROR` or `CANCELLED`."""
     task: int
     data: bytes = b""
     """For an error, the encoded `TaskFailure`; empty for a result (its value is the

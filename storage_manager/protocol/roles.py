@@ -1,12 +1,13 @@
 """The Redis users of a deployment, one per role, each allowed only the commands its party
 sends, on Wukong's keys only.
 
-- `client`: the user's process, which uploads graphs, invokes leaves, follows logs (and the
+- `client`: the user's process, which uploads graphs, invokes leaves, cancels jobs (an
+  RPUSH of a cancel record onto the queue, a PUBLISH to executors), follows logs (and the
   job shard's clock, for executors' deadlines on Lambda), reads results, cleans up and
-  learns estimates; on a cluster of `wukong up` it also indexes its
-  jobs and keeps their reports, and `wukong status` reads the queue and the servers' memory;
+  learns estimates; on a cluster of `wukong up` it also indexes its jobs and keeps their
+  reports, and `wukong status` reads the queue and the servers' memory;
 - `executor`: each executor (a local worker, a Lambda invocation), which reads inputs and
-  graphs, runs the step script and invokes executors;
+  graphs, runs the step script, invokes executors and listens for cancelled jobs;
 - `runtime`: the local runtime's dispatcher, which takes invocations off the queue, reports
   executors that died, and claims its function and reports its stats;
 - `proxy`: the KV proxy, which serves its request stream, pushes invocations and reports its
@@ -34,10 +35,10 @@ _INVOKE = ("lpush",)
 """Invoking on the local platform (an LPUSH onto the function's queue)."""
 
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "xread", "hgetall",
-               "hset", "incrby", "rpush", "xinfo|groups", "zadd", "zremrangebyscore", "zrange",
-               "llen", "info", "time"),
-    "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby"),
+    "client": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "rpush", "publish", "mget", "unlink", "xread",
+               "hgetall", "hset", "incrby", "xinfo|groups", "zadd", "zremrangebyscore",
+               "zrange", "llen", "info", "time"),
+    "executor": (*_SCRIPTS, *_SCRIPTS_CALL, *_INVOKE, "mget", "unlink", "incrby", "subscribe"),
     "runtime": (*_SCRIPTS, *_SCRIPTS_CALL, "blmpop", "hset", "del"),
     "proxy": ("ping", "xgroup|create", "xautoclaim", "xreadgroup", "xack", "xdel", "set",
               "del", "hset", "hincrby", *_INVOKE),
@@ -47,6 +48,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 KEY_PATTERNS = {"client": "wk:*", "executor": "wk:*", "runtime": "wk:*", "proxy": "wk:fn:*"}
 """The keys each role may touch: a job's (`wk:{job}:`) and a function's (`wk:fn:`)."""
 
+CHANNEL_PATTERNS = {"client": "wk:fn:*", "executor": "wk:fn:*"}
+"""The pub/sub channels a role may use: a client publishes cancelled jobs on the function's
+cancel channel, and executors listen to it."""
+
 
 def acl_rules(role: str) -> str:
     """The ACL rules of `role`'s user, as Redis's `ACL SETUSER` and `user` lines take them
@@ -54,4 +59,5 @@ def acl_rules(role: str) -> str:
     if role not in COMMANDS:
         raise ValueError(f"unknown Redis role {role!r}; the roles are {', '.join(ROLES)}")
     allowed = " ".join(f"+{command}" for command in sorted(set(COMMANDS[role])))
-    return f"on resetkeys ~{KEY_PATTERNS[role]} resetchannels -@all {allowed}"
+    channels = f" &{CHANNEL_PATTERNS[role]}" if role in CHANNEL_PATTERNS else ""
+    return f"on resetkeys ~{KEY_PATTERNS[role]} resetchannels{channels} -@all {allowed}"

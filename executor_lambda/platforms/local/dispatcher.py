@@ -4,10 +4,16 @@ worker process, starting workers on demand up to the concurrency limit.
 
 State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it died, timed out,
 or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
-runtime appends an error naming the running task to the job's log (for the invocations of
-its own queue; a `RequestResponse` caller of the Invoke API gets Lambda's function error).
+runtime delivers its invocation again (`redelivery`), up to its retries, and then appends an
+error naming the running task to the job's log (for the invocations of its own queue; a
+`RequestResponse` caller of the Invoke API gets Lambda's function error). With
+`duplicate_delivery` (for tests and chaos) every invocation of its queue is delivered twice,
+as Lambda may.
 
 Admission: at most `Admission.cap` invocations run at once (see `admission`).
+
+Cancellation (see `cancels`): a cancel record on the queue stops the job's running workers
+(killed, unreported) and drops its invocations; then the runtime tells the job's client.
 """
 
 from __future__ import annotations
@@ -27,18 +33,22 @@ import redis
 from executor_lambda.failures import ExecutorDied, TaskFailure
 from executor_lambda.platforms.local import replies
 from executor_lambda.platforms.local.admission import Admission
+from executor_lambda.platforms.local.cancels import Cancels
+from executor_lambda.platforms.local.redelivery import Redeliveries
 from executor_lambda.platforms.local.settings import RuntimeSettings
 from executor_lambda.platforms.local.workers import Environments, Request, Worker
 from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import ShardSet, append_log_for
 from storage_manager.connections import redis_client
-from storage_manager.protocol import ERROR, FunctionKeys, LogEntry
+from storage_manager.protocol import CANCELLED, ERROR, STOPPED, FunctionKeys, LogEntry
 from storage_manager.shards import SOCKET_TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
 INTAKE_BATCH = 512
 INTAKE_BLOCK_SECONDS = 1.0
+RECONNECT_SECONDS = 0.2
+"""How often the intake tries the queue's shard again while it cannot be reached."""
 ENV_RUNTIME_REDIS_URLS = "WUKONG_RUNTIME_REDIS_URLS"
 """The shards' URLs as the runtime's own user (its workers get the executors', see
 `ExecutorSettings`); unset: the same as the workers'."""
@@ -56,28 +66,41 @@ class Dispatcher:
         self.busy: dict[Connection, Worker] = {}
         self.running = True
         self.admission = Admission(settings.concurrency)
+        self.cancels = Cancels(settings.signer)
         self._wake_r, self._wake_w = os.pipe()
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["executor_lambda.platforms.local.preload",
                                           *settings.preload])
         self.started = 0
+        self.redeliveries = Redeliveries(settings.signer)
+        self._copies = 2 if settings.duplicate_delivery else 1
 
     # -- intake ----------------------------------------------------------------------------
     def _intake(self) -> None:
-        """Move invocations from Redis into memory; a thread, so the main loop never polls."""
+        """Move invocations from Redis into memory; a thread, so the main loop never polls.
+        While the queue's shard cannot be reached (it restarts) the thread retries, every
+        `RECONNECT_SECONDS`, and takes the queue again once the shard is back: jobs running
+        meanwhile fail on the client, which watches the shards; the next job runs."""
         client = redis_client(self.settings.redis_urls[0], self.settings.tls,
                               socket_timeout=SOCKET_TIMEOUT_SECONDS)
+        lost = False
         while self.running:
             try:
                 got = client.blmpop(INTAKE_BLOCK_SECONDS, 1, self.queue, direction="RIGHT",
                                     count=INTAKE_BATCH)
-            except redis.RedisError:  # without intake, clients would wait forever: stop
-                if self.running:
-                    logger.exception("lost the invocation queue; stopping")
-                    self.stop()
-                return
+            except redis.RedisError as exc:
+                if not lost:
+                    logger.warning("lost the invocation queue's shard (%s); retrying", exc)
+                lost = True
+                time.sleep(RECONNECT_SECONDS)
+                continue
+            if lost:
+                logger.warning("the invocation queue's shard is back")
+                lost = False
             if got:
-                self.pending.extend(map(Request, got[1]))
+                for payload in got[1]:
+                    if not self.cancels.take(payload):
+                        self.pending.extend(Request(payload) for _ in range(self._copies))
                 os.write(self._wake_w, b"!")
 
     def submit(self, request: Request, first: bool = False) -> None:
@@ -99,6 +122,7 @@ class Dispatcher:
             on_ready()
         try:
             while self.running:
+                self._stop_cancelled()
                 self._assign()
                 saturated = self.admission.full(len(self.busy), len(self.pending))
                 timeout = self._next_timeout()
@@ -134,6 +158,9 @@ class Dispatcher:
                 w = Worker(self._ctx, self.settings, self.environments)
                 self.started += 1
             request = self.pending.popleft()
+            if self.cancels.covers(request.payload):
+                self._drop(request)
+                continue
             try:
                 w.start(request, self.settings.timeout)
             except OSError:  # it died while idle (e.g. the OOM killer): use another
@@ -142,6 +169,29 @@ class Dispatcher:
                 w.kill()
                 continue
             self.busy[w.conn] = w
+
+    def _stop_cancelled(self) -> None:
+        """Kill the workers running jobs just cancelled (their tasks stop where they are),
+        then tell each job's client; their waiting invocations `_assign` drops."""
+        jobs = self.cancels.take_new()
+        if not jobs:
+            return
+        for w in [w for w in self.busy.values() if self.cancels.covers(w.request.payload)]:
+            del self.busy[w.conn]
+            request = w.request
+            w.kill()
+            self.redeliveries.finished(request.payload)
+            self._drop(request)
+        for job in jobs:
+            try:
+                append_log_for(self.shards, job, LogEntry(CANCELLED, -1, STOPPED))
+            except redis.RedisError as exc:
+                logger.warning("could not tell job %s's client it is stopped: %s", job, exc)
+
+    @staticmethod
+    def _drop(request: Request) -> None:
+        if request.respond is not None:
+            request.respond(replies.error("Cancelled", "the job was cancelled"))
 
     def _judged_pids(self) -> list[int]:
         """The busy workers admission judges: those past their first invocation, if any."""
@@ -181,12 +231,13 @@ class Dispatcher:
         request, event = w.request, None
         if replies.failed(reply) and request.reported:
             event = w.failed_invocation()
+        self.redeliveries.finished(request.payload)
         w.finish()
         self.idle.append(w)
         if request.respond is not None:
             request.respond(reply)
         if event is not None:
-            self._report(event, f"raised outside user code:\n{replies.describe(reply)}")
+            self._report(event, f"raised outside user code:\n{replies.describe(reply)}.")
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -203,12 +254,19 @@ class Dispatcher:
         w.kill()
         if request is not None and request.respond is not None:
             request.respond(replies.error(error_type, f"the execution environment {why}"))
-        if event is not None and request.reported:
-            self._report(event, why)
+        if event is None or not request.reported:
+            return
+        again = self.redeliveries.again(request.payload, why)
+        if again is not None:
+            logger.info("job %s: executor %s %s; delivering it again", event["job"],
+                        event["id"], why)
+            self.pending.appendleft(Request(again))
+        else:
+            self._report(event, why + "." + self.redeliveries.spent(event["id"]))
 
     def _report(self, event: dict, why: str) -> None:
-        """Tell the job's client that its executor is gone (retries come with leases)."""
-        message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
+        """Tell the job's client that its executor is gone (its retries spent)."""
+        message = f"Executor {event['id']} (invocation of task {event['task']}) {why}"
         logger.warning("job %s: %s", event["job"], message)
         failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), event["id"])
         entry = LogEntry(ERROR, int(event["task"]), failure.encode(self.shards.signer))
