@@ -1,0 +1,71 @@
+"""Chaos: random DAGs (hypothesis) under each fault of `benchmarks.chaos_faults` on one
+cluster. Each job is correct (against dask's sync scheduler) or fails with a clear error
+(`CLEAR_ERRORS`), never hangs (the job timeout is only a backstop: a `JobTimeout` counts as
+a hang), leaves no job key on any shard, and the next job on the same cluster is correct.
+
+Marked `chaos` (`pytest -m chaos` runs only these); the example counts keep the whole marker
+within a few minutes on a small machine.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import wukong
+from benchmarks import chaos_faults, random_dag
+
+pytestmark = pytest.mark.chaos
+
+JOB_TIMEOUT = 60.0
+EXAMPLES = 4
+
+dags = st.tuples(st.integers(8, 48), st.integers(0, 2**31 - 1), st.sampled_from([0.3, 0.6]))
+CHAOS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def chaos_cluster():
+    with wukong.LocalCluster(shards=2) as c:
+        yield c
+
+
+def assert_survives(cluster: wukong.LocalCluster, fault: str, dag: tuple) -> None:
+    tasks, seed, naps = dag
+    nodes = random_dag.generate(tasks, seed, naps)
+    expected = chaos_faults.expected_value(nodes)
+    outcome = chaos_faults.run_job(cluster, nodes, fault, random.Random(seed),
+                                   timeout=JOB_TIMEOUT, expected=expected)
+    assert outcome.result in ("correct", "failed"), outcome
+    assert outcome.keys_left == 0, outcome
+    after = chaos_faults.run_job(cluster, nodes, "none", random.Random(seed),
+                                 timeout=JOB_TIMEOUT, expected=expected)
+    assert after.result == "correct", after
+    assert after.keys_left == 0, after
+
+
+@pytest.mark.parametrize("fault", chaos_faults.FAULTS)
+@CHAOS
+@given(dag=dags)
+def test_random_dags_survive_each_fault(chaos_cluster, fault, dag):
+    assert_survives(chaos_cluster, fault, dag)
+
+
+def test_a_fault_free_chaos_job_is_correct_and_injects_nothing(chaos_cluster):
+    nodes = random_dag.generate(20, seed=3, naps=0.3)
+    outcome = chaos_faults.run_job(chaos_cluster, nodes, "none", random.Random(3))
+    assert (outcome.result, outcome.injected, outcome.keys_left) == ("correct", False, 0)
+
+
+def test_clear_errors_and_hangs_are_told_apart():
+    classify = chaos_faults.classify
+    assert classify(None, wukong.JobCancelled("x"), 1, done=True) == "failed"
+    assert classify(None, wukong.JobTimeout("x"), 1, done=True) == "hung"
+    assert classify(None, None, 1, done=False) == "hung"
+    assert classify(None, RuntimeError("x"), 1, done=True) == "unclear"
+    assert classify((2,), None, (1,), done=True) == "wrong"
+    assert classify((1,), None, (1,), done=True) == "correct"
