@@ -5,10 +5,13 @@
 or the local runtime's) bounds how long an output may be held at a fan-in. The optional
 `context.wukong_on_task(task)` hook lets the local runtime know which task is running, so a
 crash can be blamed on the right task. On a platform that reports no executor it ended (AWS
-Lambda), each invocation records its start and end for its job (`liveness`). A seeded
-invocation runs its first task while another thread reads the job's graph (see `GraphSeed`).
-Tasks run with the job's `dask.config` settings (see `task_config`). No task of a job the
-process heard cancelled starts (`CancelWatch`; the loop checks at every task boundary).
+Lambda), each invocation records its start and end for its job (`liveness`). Before any
+task runs, the delivery claims the invocation's start tasks and runs only those it got, so
+a duplicated delivery does nothing (status "duplicate"), and holds its lease while it runs
+(see `delivery`). A seeded invocation, once claimed, runs its first task while another
+thread reads the job's graph (see `GraphSeed`). Tasks run with the job's `dask.config`
+settings (see `task_config`). No task of a job the process heard cancelled starts
+(`CancelWatch`; the loop checks at every task boundary).
 
 An invocation or a graph whose tag is missing or wrong (see `storage_manager.signing`) is
 refused before anything in it is unpickled: logged, counted, and reported on the job's log
@@ -23,10 +26,11 @@ from concurrent.futures import Future
 from typing import Any
 
 from executor_lambda import liveness
+from executor_lambda.delivery import Delivery
 from executor_lambda.environment import ExecutorEnvironment
 from executor_lambda.failures import TaskFailure
 from executor_lambda.loop import TaskLoop, TaskRun
-from executor_lambda.measurement import Notices
+from executor_lambda.measurement import Notices, Snapshot
 from executor_lambda.remote_traceback import RemoteTraceback
 from executor_lambda.task_config import job_config
 from storage_manager import GraphSeed, JobGone, JobGraph, JobStore, append_log_for
@@ -64,14 +68,38 @@ def handler(event: dict, context: Any = None) -> dict:
 
 def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
          started_at: float) -> dict:
-    on_task = getattr(context, "wukong_on_task", None)
-    first = notices = None
+    """Claim the invocation's start tasks (see `delivery`), then run what it got."""
+    graph_read = seed = None
     if env.cancelled(invocation.job):
-        return _gone({"job": invocation.job, "task": invocation.task, "id": invocation.id})
+        return _gone(_named(invocation))
     try:
         if invocation.seed:
             graph_read = env.graph_later(invocation.job)
             seed = GraphSeed.decode(invocation.seed)
+            ttl_ms, lease_ms = seed.ttl_ms, seed.lease_ms
+        else:
+            graph = env.graph(invocation.job)
+            graph_read = _done(graph)
+            ttl_ms, lease_ms = graph.ttl_ms, graph.recovery.lease_ms
+        delivery = Delivery.claim(env.shards, invocation, ttl_ms, lease_ms)
+    except JobGone:
+        return _gone(_named(invocation))
+    except Unauthenticated as exc:
+        return _refused(env, _named(invocation), exc)
+    if delivery is None:
+        return {"job": invocation.job, "task": invocation.task, "status": "duplicate"}
+    with delivery.leased_while_running():
+        return _run_delivery(env, delivery, context, started_at, graph_read, seed)
+
+
+def _run_delivery(env: ExecutorEnvironment, delivery: Delivery, context: Any,
+                  started_at: float, graph_read: Future[JobGraph],
+                  seed: GraphSeed | None) -> dict:
+    invocation = delivery.invocation
+    on_task = getattr(context, "wukong_on_task", None)
+    first = notices = None
+    try:
+        if seed is not None:
             if on_task is not None:
                 on_task(seed.task)
             if seed.notices:
@@ -79,25 +107,36 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
                 notices.started(seed.task)
             with job_config(seed.config):
                 first = TaskRun.of(seed.task, seed.node_and_inputs, env.gil_probe)
-            graph = graph_read.result()
-        else:
-            graph = env.graph(invocation.job)
+        graph = graph_read.result()
     except JobGone:
         if notices is not None:
             notices.close()
-        return _gone({"job": invocation.job, "task": invocation.task, "id": invocation.id})
+        return _gone(_named(invocation))
     except Unauthenticated as exc:
-        return _refused(env, {"job": invocation.job, "task": invocation.task,
-                              "id": invocation.id}, exc)
-    store = JobStore(env.shards, graph, owner=invocation.id)
+        return _refused(env, _named(invocation), exc)
+    store = JobStore(env.shards, graph, owner=delivery.owner)
+    store.leased = delivery.leased
+    claim = Snapshot(delivery.claim_seconds, delivery.claim_round_trips, 0, 0)
+    store.stats.round_trips += claim.round_trips
+    store.stats.seconds += claim.seconds
     pool = env.task_pool(invocation.threads) if invocation.threads > 1 else None
     loop = TaskLoop(store, env.invoker, invocation, on_task,
                     getattr(context, "get_remaining_time_in_millis", None), first, started_at,
-                    pool, env.gil_probe, notices,
+                    pool, env.gil_probe, notices, claim,
                     cancelled=lambda: env.cancelled(invocation.job))
     with job_config(graph.config):
         loop.run()
     return {"job": invocation.job, "task": invocation.task, "status": "ok"}
+
+
+def _done(graph: JobGraph) -> Future[JobGraph]:
+    read: Future[JobGraph] = Future()
+    read.set_result(graph)
+    return read
+
+
+def _named(invocation: Invocation) -> dict:
+    return {"job": invocation.job, "task": invocation.task, "id": invocation.id}
 
 
 def _notices_before_graph(env: ExecutorEnvironment, graph_read: Future[JobGraph],

@@ -2,10 +2,11 @@
 invocation that runs past its timeout, runs out of memory or crashes without a word to the
 job, so its client would wait forever.
 
-So each invocation there records on the job's `running` stream that it started, with the
-time it has left, and that it ended (`RunningRecord`); the client reads them while the job is
-quiet (`wukong.executor_watch`) and fails the job, naming the task, once an invocation that
-started is past its deadline and never ended. An exception the handler raises outside the
+So each delivery of an invocation there records on the job's `running` stream that it
+started, with the time it has left and its payload, and that it ended (`RunningRecord`); the
+client reads them while the job is quiet (`wukong.executor_watch`) and, once a delivery that
+started is past its deadline and never ended, delivers the invocation again, or fails the
+job naming the task when its retries are spent. An exception the handler raises outside the
 tasks (a task's own is the job's result) is appended to the job's log at once, naming the
 task, and raised again, so that Lambda reports it as the function's error too.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 
 import redis
@@ -35,7 +37,10 @@ def recorded(shards: ShardSet, invocation: Invocation,
              remaining_ms: Callable[[], int] | None) -> Iterator[None]:
     """Record the invocation's start and end around the block (see the module's text)."""
     left = remaining_ms() if remaining_ms is not None else NO_DEADLINE_MS
-    _append(shards, invocation, RunningRecord(invocation.id, invocation.task, left))
+    run = uuid.uuid4().hex[:12]
+    _append(shards, invocation, RunningRecord(invocation.id, invocation.task, left, run,
+                                              invocation.attempt,
+                                              invocation.encode(shards.signer, limit=None)))
     try:
         yield
     except JobGone:
@@ -44,7 +49,7 @@ def recorded(shards: ShardSet, invocation: Invocation,
         report(shards, invocation, exc)
         raise
     finally:
-        _append(shards, invocation, RunningRecord(invocation.id, ENDED))
+        _append(shards, invocation, RunningRecord(invocation.id, ENDED, run=run))
 
 
 def report(shards: ShardSet, invocation: Invocation, exc: BaseException) -> None:

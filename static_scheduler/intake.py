@@ -22,9 +22,18 @@ def requested_keys(keys: Any) -> list:
     return list(dict.fromkeys(flat))
 
 
-def to_task_graph(dsk: Any, keys: Any) -> dict[Any, GraphNode]:
+class TaskGraph(dict):
+    """A culled task-spec graph (key -> `GraphNode`), with the `retries=` annotations of its
+    tasks (`dask.annotate(retries=n)`, as distributed reads them)."""
+
+    retries: dict[Any, int]
+
+
+def to_task_graph(dsk: Any, keys: Any) -> TaskGraph:
     """The graph culled to what `keys` need; `KeyError` for a key that is not in it,
-    `DiskShuffleUnsupported` for a shuffle through local disk."""
+    `DiskShuffleUnsupported` for a shuffle through local disk, `ValueError` naming a task
+    whose `retries=` annotation is not a whole number of 0 or more."""
+    annotations = _annotations(dsk)
     if not isinstance(dsk, Mapping):
         dsk = dsk.__dask_graph__()
     wanted = requested_keys(keys)
@@ -38,4 +47,30 @@ def to_task_graph(dsk: Any, keys: Any) -> dict[Any, GraphNode]:
             if dep not in graph:
                 raise KeyError(f"task {key!r} depends on {dep!r}, which is not in the graph")
     refuse_disk_shuffle(graph)
-    return graph
+    culled = TaskGraph(graph)
+    culled.retries = _retries(annotations.get("retries", {}), culled)
+    return culled
+
+
+def _annotations(dsk: Any) -> dict[str, dict[Any, Any]]:
+    """The graph's annotations by kind, then by key (those of a HighLevelGraph's layers)."""
+    if hasattr(dsk, "__dask_annotations__"):
+        return dict(dsk.__dask_annotations__())
+    found: dict[str, dict[Any, Any]] = {}
+    for layer in getattr(dsk, "layers", {}).values():
+        for kind, value in (layer.annotations or {}).items():
+            found.setdefault(kind, {}).update(
+                {key: value(key) if callable(value) else value for key in layer})
+    return found
+
+
+def _retries(annotated: dict[Any, Any], graph: dict[Any, GraphNode]) -> dict[Any, int]:
+    retries = {}
+    for key, value in annotated.items():
+        if key not in graph or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"task {key!r}: its retries= annotation must be a whole number "
+                             f"of 0 or more, not {value!r}")
+        retries[key] = value
+    return retries

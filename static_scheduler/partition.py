@@ -11,6 +11,7 @@ executor would wait on them forever.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
 from storage_manager import JobGraph, Locality, dumps
+from storage_manager.recovery import Recovery
 
 
 class CycleError(ValueError):
@@ -43,11 +45,13 @@ def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
                     num_shards: int, ttl_ms: int, locality: Locality | None = None,
-                    config: Mapping[str, Any] | None = None, notices: bool = False
-                    ) -> JobGraph:
+                    config: Mapping[str, Any] | None = None, notices: bool = False,
+                    recovery: Recovery | None = None,
+                    task_retries: Mapping[Any, int] | None = None) -> JobGraph:
     """The job's graph; `locality`, `config` (the `dask.config` settings its tasks run
-    with) and `notices` (ship notices as tasks start and finish), decided on the client,
-    travel with it to the executors."""
+    with), `notices` (ship notices as tasks start and finish) and `recovery` (with the
+    tasks' `retries=` annotations, by key), decided on the client, travel with it to the
+    executors."""
     keys = tuple(tasks)
     index = {key: i for i, key in enumerate(keys)}
     dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
@@ -56,6 +60,9 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         for dep in deps:
             dependents[dep].append(task)
     _refuse_cycles(keys, dependencies, dependents)
+    if task_retries:
+        recovery = dataclasses.replace(recovery or Recovery(), task_retries={
+            index[k]: n for k, n in task_retries.items() if k in index})
     return JobGraph(
         job_id=job_id,
         keys=keys,
@@ -69,6 +76,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         locality=locality or Locality(),
         config=config,
         notices=notices,
+        recovery=recovery,
     )
 
 

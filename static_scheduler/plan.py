@@ -33,6 +33,7 @@ from static_scheduler.grouping import group_leaves, threads_per_group
 from static_scheduler.intake import requested_keys
 from static_scheduler.partition import build_job_graph
 from storage_manager import GraphSeed, JobGraph, Locality
+from storage_manager.recovery import Recovery
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class PlanSettings:
     """The `dask.config` settings (dotted keys) the job's tasks run with."""
     notices: bool = False
     """Executors ship notices as tasks start and finish (Dask callbacks follow the job)."""
+    recovery: Recovery = field(default_factory=Recovery)
+    """Retries and the deliveries' lease (its `task_retries` come from the graph)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
         remote, results, client_tasks = split_client_tasks(tasks, results)
     graph = build_job_graph(job_id or uuid.uuid4().hex[:16], remote, results,
                             settings.num_shards, settings.ttl_ms, settings.locality,
-                            settings.task_config, settings.notices)
+                            settings.task_config, settings.notices, settings.recovery,
+                            getattr(tasks, "retries", {}))
     prefixes = task_prefixes(graph.keys)
     starts = _starts(graph, prefixes, estimates, settings.batching)
     return Plan(graph, starts, client_tasks, prefixes, estimates)

@@ -19,7 +19,8 @@ def submit(plan: Plan, store: JobStore, invoker: Invoker) -> None:
     blob = dumps(graph, store.signer)
     store.upload(blob)
     invoker.invoke([Invocation(job=graph.job_id, task=start.tasks[0], batch=start.tasks[1:],
-                               seed=start.seed, threads=start.threads)
+                               seed=start.seed, threads=start.threads,
+                               retries=graph.recovery.retries)
                     for start in plan.starts])
     logger.debug("job %s: %d tasks, %d leaves in %d invocations, graph %d bytes",
                  graph.job_id, len(graph), sum(len(s.tasks) for s in plan.starts),

@@ -31,23 +31,30 @@ class GraphSeed:
     """The job's `dask.config` settings, serialized, as the graph has them."""
     notices: bool = False
     """The job's `JobGraph.notices`: the task's start is told before the graph is read."""
+    ttl_ms: int = 0
+    lease_ms: int = 0
+    """The job's TTL and its deliveries' lease, for the claim made before the task runs."""
 
     @classmethod
     def of(cls, graph: JobGraph, task: int) -> GraphSeed | None:
-        """The task's seed, if all it depends on is data and the seed is small."""
+        """The task's seed, if all it depends on is data, the seed is small, and the task may
+        run again (a `retries=0` task checks that it never started first)."""
         dependencies = graph.dependencies[task]
         if any(d not in graph.data for d in dependencies):
+            return None
+        if graph.recovery.task_retries.get(task) == 0:
             return None
         node = graph.node_blob(task)
         inputs = tuple((graph.key(d), graph.node_blob(d)) for d in dependencies)
         size = len(node) + sum(len(blob) for _, blob in inputs) + len(graph.config_blob)
         if size > SEED_BYTES:
             return None
-        return cls(task, node, inputs, graph.config_blob, graph.notices)
+        return cls(task, node, inputs, graph.config_blob, graph.notices, graph.ttl_ms,
+                   graph.recovery.lease_ms)
 
     def encode(self) -> bytes:
         return pickle.dumps((self.task, self.node, self.inputs, self.config_blob,
-                             self.notices), protocol=PROTOCOL)
+                             self.notices, self.ttl_ms, self.lease_ms), protocol=PROTOCOL)
 
     @classmethod
     def decode(cls, blob: bytes) -> GraphSeed:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from storage_manager.locality import Locality
+from storage_manager.recovery import Recovery
 from storage_manager.serialization import PROTOCOL, dumps, loads
 from storage_manager.shards import job_shard, task_shard
 
@@ -73,7 +74,7 @@ class JobGraph:
                  dependencies: Iterable[Iterable[int]], dependents: Iterable[Iterable[int]],
                  data: frozenset[int], results: frozenset[int], num_shards: int, ttl_ms: int,
                  locality: Locality | None = None, config: Mapping[str, Any] | None = None,
-                 notices: bool = False):
+                 notices: bool = False, recovery: Recovery | None = None):
         blobs = list(node_blobs)
         offsets = array("q", [0])
         for blob in blobs:
@@ -104,6 +105,8 @@ class JobGraph:
         self.notices = notices
         """Executors ship notices as tasks start and finish: the client's Dask callbacks
         follow the job live (see `executor_lambda.measurement.notices`)."""
+        self.recovery = recovery or Recovery()
+        """Retries of dead deliveries and of failed tasks, and the deliveries' lease."""
         self.waits_for = array("i", (sum(1 for d in deps if d not in self.data)
                                      for deps in self.dependencies))
         """How many parents each task waits for: its dependencies that are not data."""

@@ -55,7 +55,10 @@ class JobIO:
         self.shards = shards
         self.graph = graph
         self.owner = owner
-        """Who claims fan-ins through this store: the executor's invocation id."""
+        """Who claims fan-ins through this store: the executor's delivery (see
+        `protocol.delivery`)."""
+        self.leased: set[int] = set()
+        """The shards where the delivery claimed, so holds its lease (see `claims`)."""
         self.keys = JobKeys(graph.job_id)
         self.stats = IOStats()
 
@@ -69,8 +72,9 @@ class JobIO:
         """One call of the `step` script, after plain SETs of `writes` (large values) in the
         same pipeline; if the job is gone, unlinks them again and raises `JobGone`."""
         ttl = self.graph.ttl_ms
-        replies = run_step(self.shards, shard, keys, [ttl, self.owner, LARGE_VALUE_BYTES, *args],
-                           self.timed, writes)
+        replies = run_step(self.shards, shard, keys,
+                           [ttl, self.owner, LARGE_VALUE_BYTES, self.graph.recovery.lease_ms,
+                            *args], self.timed, writes)
         if replies == -1:
             if writes:
                 self.timed(self.shards.shards[shard].client.unlink, *(k for k, _ in writes))

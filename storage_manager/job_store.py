@@ -65,12 +65,19 @@ class JobStore(JobIO):
         """`outputs` with every chunk manifest replaced by its value (see `ChunkReader`)."""
         return ChunkReader(self).resolve(outputs)
 
+    def start_once(self, task: int) -> bool:
+        """Mark `task` started; False if it was before (by any delivery). Raises `JobGone`."""
+        keys = self.keys
+        (first,) = self.run_step(self.graph.task_shard(task), [keys.live, keys.started(task)],
+                                 ["once"])
+        return first == 1
+
     def append_events(self, record: bytes) -> None:
         """Append a record to the job's events stream outside the executor's steps, from
         any thread: not counted in this store's I/O. Raises `JobGone` once the job is gone."""
         keys = self.keys
         reply = run_step(self.shards, self.graph.job_shard, [keys.live, keys.events],
-                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES,
+                         [self.graph.ttl_ms, self.owner, LARGE_VALUE_BYTES, 0,
                           "xadd", 2, events.FIELD, record])
         if reply == -1:
             raise JobGone(keys.prefix)
@@ -168,9 +175,11 @@ class JobStore(JobIO):
                 continue
             if not graph.stays_local(task):
                 names[graph.output_shard(task)].append(keys.output(task))
+            names[graph.task_shard(task)].append(keys.claim(task))
+            if graph.recovery.task_retries.get(task) == 0:
+                names[graph.task_shard(task)].append(keys.started(task))
             if graph.is_fan_in(task):
-                names[graph.task_shard(task)] += [keys.done(task), keys.claim(task),
-                                                  keys.holders(task)]
+                names[graph.task_shard(task)] += [keys.done(task), keys.holders(task)]
         return {index: names.get(index, []) for index in range(len(self.shards))}
 
     def _cleanup_shard(self, client: redis.Redis, names: list[str]) -> None:
@@ -216,4 +225,4 @@ def _append_for(shards: ShardSet, job_id: str, stream: str, fields: tuple,
     """Append to a stream on the job's shard, unless the job is gone."""
     keys = JobKeys(job_id)
     run_step(shards, job_shard(job_id, len(shards)), [keys.live, stream],
-             [ttl_ms, "", LARGE_VALUE_BYTES, "xadd", len(fields), *fields])
+             [ttl_ms, "", LARGE_VALUE_BYTES, 0, "xadd", len(fields), *fields])

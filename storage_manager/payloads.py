@@ -22,7 +22,7 @@ def spill_payload(shards: ShardSet, job_id: str, invocation_id: str, payload: by
     key = keys.payload(invocation_id)
     shard = job_shard(job_id, len(shards))
     reply = run_step(shards, shard, [keys.live, key, keys.chunks],
-                     [ttl_ms, "", LARGE_VALUE_BYTES, "chunk"], writes=[(key, payload)])
+                     [ttl_ms, "", LARGE_VALUE_BYTES, 0, "chunk"], writes=[(key, payload)])
     if reply == -1:
         shards.shards[shard].client.unlink(key)
         raise JobGone(job_id)

@@ -147,6 +147,8 @@ class Publish:
             replies = self._store.run_step(shard, step.keys, step.args, step.writes)
             for task, reply in zip(step.marks, replies, strict=True):
                 result = _mark_result(task, reply)
+                if result.claimed:
+                    self._store.leased.add(shard)
                 if result.inputs:
                     self._store.stats.read_from(shard, sum(map(len, result.inputs.values())))
                 results.append(result)

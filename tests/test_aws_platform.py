@@ -5,6 +5,9 @@ runtime interface client (awslambdaric) can host the executors through its Runti
 
 from __future__ import annotations
 
+import os
+import pathlib
+import signal
 import threading
 import time
 import uuid
@@ -172,6 +175,25 @@ def test_lambda_executor_ended_at_its_timeout_fails_the_job_naming_the_task(narr
     with on(narrow), pytest.raises(ExecutorDied, match=r"did not end by its deadline") as err:
         wukong.get({"a": 1, "slow": (sleepy, "a")}, "slow")
     assert "'slow'" in str(err.value)
+    assert "delivered 3 times" in str(err.value)  # wukong.retries: 2
+
+
+def die_once(marker: str, x):
+    path = pathlib.Path(marker)
+    if not path.exists():
+        path.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x + 1
+
+
+def test_lambda_executor_killed_is_delivered_again_by_the_client(narrow, aws_env, on, tmp_path):
+    """An executor Lambda ends mid-task (SIGKILL): the client finds it past its deadline and
+    invokes it again; the retry takes over its claims and the job's result is right."""
+    dsk = {"m": str(tmp_path / "killed"), "a": (add, 1, 1), "dies": (die_once, "m", "a"),
+           "after": (add, "dies", 1)}
+    with on(narrow):
+        assert wukong.get(dsk, "after") == 4
+    assert (tmp_path / "killed").exists()
 
 
 def test_aws_platform_settings_fail_naming_the_setting(aws_env):

@@ -33,8 +33,9 @@ def test_lambda_invocation_records_its_start_and_end_and_reports_an_error(store)
     (_, entry), = store.read_log("0-0", 0)
     assert entry.is_error and entry.task == task
     _, records = store.running_since("0-0")
-    assert [r for _, r in records] == [RunningRecord(invocation.id, task, 60_000),
-                                       RunningRecord(invocation.id, -1)]
+    start, end = (r for _, r in records)
+    assert (start.invocation, start.task, start.left_ms) == (invocation.id, task, 60_000)
+    assert start.payload and start.run and (end.run, end.task) == (start.run, -1)
     watch = ExecutorWatch(store)
     watch.check()  # it ended: nothing to find
 
@@ -50,3 +51,32 @@ def test_lambda_invocation_past_its_deadline_without_an_end_fails_the_job(store)
                        ) as caught:
         watch.check()
     assert "'b'" in str(caught.value)
+
+
+class RecordingInvoker:
+    def __init__(self):
+        self.invoked: list[Invocation] = []
+
+    def invoke(self, invocations):
+        self.invoked += invocations
+
+
+def test_a_lost_lambda_delivery_is_delivered_again_until_its_retries_are_spent(store):
+    """Past its deadline with no end, a delivery's invocation is invoked again from the
+    payload its start recorded, with the next attempt; a retry that never starts is lost in
+    turn; once `retries` are spent the job fails naming the task and every attempt."""
+    invoker = RecordingInvoker()
+    watch = ExecutorWatch(store, invoker)
+    task = idx(store.graph, "b")
+    lost = Invocation(job="liveness", task=task, retries=1)
+    append_running_for(store.shards, "liveness", RunningRecord(
+        lost.id, task, -GRACE_MS - 1000, "run0", 0, lost.encode(store.signer)))
+    watch.check()
+    (again,) = invoker.invoked
+    assert (again.id, again.task, again.attempt) == (lost.id, task, 1)
+    append_running_for(store.shards, "liveness", RunningRecord(
+        lost.id, task, -GRACE_MS - 1000, "run1", 1, again.encode(store.signer)))
+    with pytest.raises(ExecutorDied, match="delivered 2 times") as caught:
+        watch.check()
+    assert "'b'" in str(caught.value) and "attempt 2 did not end" in str(caught.value)
+    assert len(invoker.invoked) == 1

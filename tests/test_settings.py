@@ -39,6 +39,20 @@ def test_every_key_of_wukong_yaml_has_an_entry_with_its_default():
         assert SETTINGS[name].doc
 
 
+def test_every_setting_is_documented():
+    """Each setting has a row in docs/configuration.md (the function's on AWS Lambda, in
+    docs/aws.md), and no row names a setting that does not exist."""
+    docs = YAML.parents[1] / "docs"
+    rows = {"configuration.md": set(), "aws.md": set()}
+    for page, found in rows.items():
+        for line in (docs / page).read_text().splitlines():
+            if line.startswith("| `wukong."):
+                found.add(line.split("`")[1].removeprefix("wukong."))
+    for name in SETTINGS:
+        assert name in rows["aws.md" if name.startswith("aws.") else "configuration.md"], name
+    assert rows["configuration.md"] | rows["aws.md"] <= set(SETTINGS)
+
+
 @pytest.mark.parametrize(("name", "value", "accepts"), [
     ("locality.clustering", "nope", "true or false"),            # not a flag
     ("runtime.concurrency", 0, "at least 1"),                    # out of range

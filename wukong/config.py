@@ -17,6 +17,7 @@ import yaml
 from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
 from storage_manager.connections import TlsFiles
+from storage_manager.recovery import Recovery
 from wukong.cluster_protocol import Cluster
 from wukong.settings_table import check
 
@@ -78,7 +79,13 @@ def plan_settings(cluster: Cluster, notices: bool = False) -> PlanSettings:
         client_finalize=setting("scheduling.client-finalize"),
         task_config=task_settings(),
         notices=notices,
+        recovery=recovery_settings(),
     )
+
+
+def recovery_settings() -> Recovery:
+    """Retries and the deliveries' lease for the next job (`wukong.retries`, `wukong.lease`)."""
+    return Recovery(retries=int(setting("retries")), lease_ms=int(setting("lease")))
 
 
 def locality_settings() -> Locality:

@@ -76,7 +76,7 @@ class JobRun:
         self.plan = plan
         self.graph = plan.graph
         self.store = JobStore(cluster.shards, plan.graph)
-        self.watch = ExecutorWatch(self.store)
+        self.watch = ExecutorWatch(self.store, cluster.invoker)
         self.submitted_at = 0.0
         self.on_progress = on_progress
         """Called with (tasks done, tasks in all) whenever executors report tasks done."""

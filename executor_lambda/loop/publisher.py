@@ -31,6 +31,7 @@ from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore, MarkResult, Publish
 from storage_manager.chunking import is_manifest
 from storage_manager.protocol import ERROR, RESULT, Invocation
+from storage_manager.protocol.delivery import child_id
 
 logger = logging.getLogger(__name__)
 
@@ -206,8 +207,10 @@ class Publisher:
     def _invoke(self, tasks: list[int], source: int, plan: OutputPlan) -> None:
         """Start executors for `tasks`, each with what inputs fit in its payload."""
         if tasks:
-            job = self.invocation.job
-            self.invoker.invoke([Invocation(job=job, task=t,
+            job, parent = self.invocation.job, self.invocation.id
+            owner, retries = self.store.owner, self.graph.recovery.retries
+            self.invoker.invoke([Invocation(job=job, task=t, id=child_id(parent, t),
+                                            handed_by=owner, retries=retries,
                                             inputs=self._inline_inputs(t, source, plan))
                                  for t in tasks])
 

@@ -33,14 +33,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dask.sizeof import sizeof
 
-from executor_lambda.failures import UnserializableResult
+from executor_lambda.failures import ExecutorDied, UnserializableResult
 from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
 from executor_lambda.loop.ready_stack import ReadyStack
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
-from executor_lambda.measurement import GilProbe, Notices, TaskRecorder, Timing
+from executor_lambda.measurement import GilProbe, Notices, Snapshot, TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore
 from storage_manager.protocol import Invocation
@@ -54,7 +54,8 @@ class TaskLoop:
                  remaining_ms: Callable[[], int] | None = None,
                  first: TaskRun | None = None, started_at: float | None = None,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 notices: Notices | None = None, cancelled: Callable[[], bool] | None = None):
+                 notices: Notices | None = None, carried: Snapshot | None = None,
+                 cancelled: Callable[[], bool] | None = None):
         self.graph = store.graph
         self.cancelled = cancelled or (lambda: False)
         self.invocation = invocation
@@ -69,7 +70,7 @@ class TaskLoop:
         self.publisher = Publisher(store, self.inputs, self.recorder, invoker, invocation,
                                    self.region, remaining_ms)
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
-                                 first)
+                                 first, self.graph.recovery.task_retries, carried)
 
     def run(self) -> None:
         stack = ReadyStack(self.graph)
@@ -94,7 +95,8 @@ class TaskLoop:
             self.recorder.close()
 
     def _step(self, stack: ReadyStack) -> list[int] | None:
-        """Do the next thing; the tasks it made ready here, or None if a task failed."""
+        """Do the next thing; the tasks it made ready here, or None if a task failed (or,
+        a `retries=0` one, may not start again)."""
         runner, publisher, holds = self.runner, self.publisher, self.publisher.holds
         now = time.time()
         if holds.due(now):
@@ -103,6 +105,8 @@ class TaskLoop:
             task = stack.pop()
             if self.on_task is not None:
                 self.on_task(task)
+            if not self._may_start(task):
+                return None
             self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
@@ -112,6 +116,19 @@ class TaskLoop:
                 return publisher.recheck(holds.fan_ins())
             return self._complete(finished, last=not stack and not runner.running)
         return publisher.recheck_holds()
+
+    def _may_start(self, task: int) -> bool:
+        """A `retries=0` task starts only once, whatever happens to its executor: if it
+        started before (a delivery that was lost), it fails instead, naming why."""
+        if self.graph.recovery.task_retries.get(task) != 0:
+            return True
+        if self.publisher.store.start_once(task):
+            return True
+        exc = ExecutorDied(f"Task {self.graph.key(task)!r} started before, in an executor that "
+                           "was lost, and its retries=0 annotation forbids running it again "
+                           f"(delivery attempt {self.invocation.attempt + 1}).")
+        self.publisher.fail(task, exc, Timing(time.time(), 0.0, self.recorder.snapshot()))
+        return False
 
     def _complete(self, finished: Finished, last: bool) -> list[int] | None:
         run, before = finished.run, finished.before

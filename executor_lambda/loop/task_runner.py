@@ -3,19 +3,24 @@
 A batch of tasks that mostly wait runs on a warm thread pool: only their functions run
 there; gathering inputs, publishing and all the loop's state stay in the loop's thread. The
 first task may have run already, from the invocation's seed (see `GraphSeed`): it is then
-only handed back to be published.
+only handed back to be published. A task with Dask's `retries=n` annotation that raises is
+run again, up to n times, before its error is published (`Recovery.task_retries`).
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.measurement import GilProbe, Snapshot, TaskRecorder
+
+logger = logging.getLogger(__name__)
 
 CPU_SAMPLES = 16
 """Tasks per invocation that measure their CPU share: enough to learn from, and cheap even
@@ -34,8 +39,13 @@ class Finished:
 class TaskRunner:
     def __init__(self, inputs: Inputs, recorder: TaskRecorder, threads: int = 1,
                  pool: ThreadPoolExecutor | None = None, probe: GilProbe | None = None,
-                 first: TaskRun | None = None):
+                 first: TaskRun | None = None, retries: Mapping[int, int] | None = None,
+                 carried: Snapshot | None = None):
         self.inputs = inputs
+        self.carried = carried
+        """I/O made for the first task before the loop (its claim), counted as its own."""
+        self.retries = retries or {}
+        """How many times a task that raises runs again, by task (its annotation)."""
         self.recorder = recorder
         self.threads = threads
         self.pool = pool
@@ -57,11 +67,17 @@ class TaskRunner:
         back). A task whose inputs cannot be gathered has failed."""
         first, self.first = self.first, None
         before = self.recorder.snapshot()
-        if first is not None and first.task == task:
+        if self.carried is not None:
+            carried, self.carried = self.carried, None
+            before.seconds -= carried.seconds
+            before.round_trips -= carried.round_trips
+        seeded = first is not None and first.task == task
+        if seeded and (first.error is None or not self.retries.get(task)):
             return Finished(first, before)
         if self.pool is None:
-            run = TaskRun.of(task, lambda: self.inputs.node_and_inputs(task),
-                             self._probe_if_sampled())
+            run = self._tried(task, lambda: TaskRun.of(
+                task, lambda: self.inputs.node_and_inputs(task), self._probe_if_sampled()),
+                first)
             return Finished(run, before)
         start = time.time()
         try:
@@ -69,10 +85,22 @@ class TaskRunner:
         except Exception as exc:  # the task's failure, as in `TaskRun.of`
             return Finished(TaskRun(task, start, 0.0, error=exc), before)
         gathered = self.recorder.since(before)
-        self.pool.submit(lambda: self._finished.put((TaskRun.of(task, lambda: prepared),
-                                                     gathered)))
+        self.pool.submit(lambda: self._finished.put((
+            self._tried(task, lambda: TaskRun.of(task, lambda: prepared)), gathered)))
         self.running += 1
         return None
+
+    def _tried(self, task: int, attempt: Callable[[], TaskRun],
+               first: TaskRun | None = None) -> TaskRun:
+        """The task's run, run again while it raises, as often as its annotation allows
+        (`first`: a failed run of it from the seed, which counts)."""
+        run = first if first is not None and first.task == task else attempt()
+        for _ in range(self.retries.get(task, 0)):
+            if run.error is None:
+                break
+            logger.info("task %d raised %r; running it again", task, run.error)
+            run = attempt()
+        return run
 
     def next_finished(self, timeout: float | None) -> Finished | None:
         """The next task the pool finishes, waiting up to `timeout` (None if none did)."""

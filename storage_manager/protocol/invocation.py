@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from storage_manager.protocol.delivery import DEFAULT_RETRIES
 from storage_manager.signing import Signer
 
 DEFAULT_PAYLOAD_LIMIT = 256 * 1024
@@ -58,6 +59,12 @@ class Invocation:
     """`task`'s encoded `GraphSeed`, if it carries one."""
     threads: int = 1
     """How many of its tasks the executor runs at once, each in a thread of its own."""
+    handed_by: str = ""
+    """The delivery (see `protocol.delivery`) that claimed `task` and hands it over, if any:
+    this invocation may take that claim."""
+    retries: int = DEFAULT_RETRIES
+    """How many times the platform delivers it again if a delivery dies (`attempt` counts
+    them), as the job's `wukong.retries` says."""
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -70,7 +77,7 @@ class Invocation:
         inputs = sorted(self.inputs.items())
         header = [self.job, self.task, self.id, self.attempt, float(self.sent_at), self.via,
                   list(self.batch), self.threads, [[t, len(d)] for t, d in inputs],
-                  len(self.seed)]
+                  len(self.seed), self.handed_by, self.retries]
         return [json.dumps(header).encode(), *(d for _, d in inputs), self.seed]
 
     def encode(self, signer: Signer, limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
@@ -87,6 +94,10 @@ class Invocation:
             event["seed"] = base64.b64encode(self.seed).decode()
         if self.threads > 1:
             event["threads"] = self.threads
+        if self.handed_by:
+            event["handed_by"] = self.handed_by
+        if self.retries != DEFAULT_RETRIES:
+            event["retries"] = self.retries
         _sign(event, signer, self.signed_fields())
         payload = json.dumps(event, separators=(",", ":")).encode()
         if limit is not None and len(payload) > limit:
@@ -119,6 +130,8 @@ class Invocation:
                 batch=tuple(int(t) for t in event.get("batch", ())),
                 seed=base64.b64decode(event.get("seed", "")),
                 threads=int(event.get("threads", 1)),
+                handed_by=str(event.get("handed_by", "")),
+                retries=int(event.get("retries", DEFAULT_RETRIES)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a Wukong invocation ({type(exc).__name__}: {exc})") from exc

@@ -76,9 +76,20 @@ class JobKeys:
         """Who runs a fan-in task once its done set is complete."""
         return f"{self.prefix}c:{task}"
 
+    def started(self, task: int) -> str:
+        """Set when a task that must never run twice (`retries=0`) starts (see
+        `Recovery.task_retries`)."""
+        return f"{self.prefix}s:{task}"
+
     def holders(self, task: int) -> str:
         """The parents of a fan-in that hold their outputs there (delayed I/O)."""
         return f"{self.prefix}h:{task}"
+
+    def lease(self, owner: str) -> str:
+        """A delivery's lease (see `protocol.delivery`), on each shard where it claimed:
+        PX the lease while it runs, the job's TTL once it ended. The step script names it
+        from the claim's owner, and lists it in the chunk index, so cleanup finds it."""
+        return f"{self.prefix}l:{owner}"
 
     def payload(self, invocation: str) -> str:
         """An invocation's payload too large for the platform, passed by reference instead

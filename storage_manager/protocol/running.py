@@ -1,8 +1,10 @@
 """Records of the job's invocations that run on a platform which reports nothing when it ends
 one (AWS Lambda: a timeout, running out of memory, a crash), on the job's `running` stream
 (`JobKeys.running`): each invocation appends that it started, with the milliseconds it had
-left, and that it ended. Its deadline is the start entry's id (the Redis server's clock) plus
-the time it had left, so no two clocks are compared.
+left, and that it ended, each naming the delivery (`run`: one invocation may be delivered
+more than once). Its deadline is the start entry's id (the Redis server's clock) plus the
+time it had left, so no two clocks are compared. A start carries the delivery's attempt and
+its payload (signed, as it was delivered), so the client can deliver it again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ class RunningRecord:
     """The task it started with; `ENDED` in the record of its end."""
     left_ms: int = 0
     """Milliseconds it had left when it started."""
+    run: str = ""
+    """Which delivery of the invocation (a token of its own)."""
+    attempt: int = 0
+    payload: bytes = b""
+    """The invocation's payload, in the record of its start."""
 
     @property
     def ended(self) -> bool:
@@ -28,11 +35,17 @@ class RunningRecord:
 
     def fields(self) -> tuple:
         """The stream entry's field-value pairs, flat, as XADD takes them."""
-        return ("id", self.invocation, "task", self.task, "left", self.left_ms)
+        flat: tuple = ("id", self.invocation, "task", self.task, "left", self.left_ms,
+                       "run", self.run)
+        if self.payload:
+            flat += ("attempt", self.attempt, "payload", self.payload)
+        return flat
 
     @classmethod
     def decode(cls, fields: Mapping[bytes, bytes]) -> RunningRecord:
-        return cls(fields[b"id"].decode(), int(fields[b"task"]), int(fields[b"left"]))
+        return cls(fields[b"id"].decode(), int(fields[b"task"]), int(fields[b"left"]),
+                   fields.get(b"run", b"").decode(), int(fields.get(b"attempt", 0)),
+                   fields.get(b"payload", b""))
 
 
 def entry_ms(entry_id: bytes | str) -> int:

@@ -29,7 +29,7 @@ from executor_lambda.platforms.local.dispatcher import (
     install_signal_handlers,
 )
 from executor_lambda.platforms.local.lambda_api import lambda_environment
-from executor_lambda.platforms.local.settings import RuntimeSettings
+from executor_lambda.platforms.local.settings import ENV_DUPLICATE_DELIVERY, RuntimeSettings
 from executor_lambda.platforms.local.status import FunctionServed, RuntimeStatus
 from executor_lambda.settings import ENV_PLATFORM, ExecutorSettings
 from storage_manager.connections import urls_from_environ
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         cold_start_seconds=args.cold_start_seconds, preload=tuple(args.preload),
         payload_limit=executor.invoker.payload_limit, memory_mb=args.memory,
         interface_client=args.interface_client,
+        duplicate_delivery=os.environ.get(ENV_DUPLICATE_DELIVERY) == "1",
     )
     dispatcher = Dispatcher(settings)
     status = RuntimeStatus(dispatcher.shards.shards[0].client, function, dispatcher.counts)

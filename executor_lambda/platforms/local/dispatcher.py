@@ -4,8 +4,11 @@ worker process, starting workers on demand up to the concurrency limit.
 
 State machine per worker: idle -> busy (an invocation) -> idle, or -> gone (it died, timed out,
 or stayed idle too long). A worker that dies or times out never leaves a client hanging: the
-runtime appends an error naming the running task to the job's log (for the invocations of
-its own queue; a `RequestResponse` caller of the Invoke API gets Lambda's function error).
+runtime delivers its invocation again (`redelivery`), up to its retries, and then appends an
+error naming the running task to the job's log (for the invocations of its own queue; a
+`RequestResponse` caller of the Invoke API gets Lambda's function error). With
+`duplicate_delivery` (for tests and chaos) every invocation of its queue is delivered twice,
+as Lambda may.
 
 Admission: at most `Admission.cap` invocations run at once (see `admission`).
 
@@ -31,6 +34,7 @@ from executor_lambda.failures import ExecutorDied, TaskFailure
 from executor_lambda.platforms.local import replies
 from executor_lambda.platforms.local.admission import Admission
 from executor_lambda.platforms.local.cancels import Cancels
+from executor_lambda.platforms.local.redelivery import Redeliveries
 from executor_lambda.platforms.local.settings import RuntimeSettings
 from executor_lambda.platforms.local.workers import Environments, Request, Worker
 from executor_lambda.remote_traceback import RemoteTraceback
@@ -68,6 +72,8 @@ class Dispatcher:
         self._ctx.set_forkserver_preload(["executor_lambda.platforms.local.preload",
                                           *settings.preload])
         self.started = 0
+        self.redeliveries = Redeliveries(settings.signer)
+        self._copies = 2 if settings.duplicate_delivery else 1
 
     # -- intake ----------------------------------------------------------------------------
     def _intake(self) -> None:
@@ -92,7 +98,9 @@ class Dispatcher:
                 logger.warning("the invocation queue's shard is back")
                 lost = False
             if got:
-                self.pending.extend(Request(p) for p in got[1] if not self.cancels.take(p))
+                for payload in got[1]:
+                    if not self.cancels.take(payload):
+                        self.pending.extend(Request(payload) for _ in range(self._copies))
                 os.write(self._wake_w, b"!")
 
     def submit(self, request: Request, first: bool = False) -> None:
@@ -172,6 +180,7 @@ class Dispatcher:
             del self.busy[w.conn]
             request = w.request
             w.kill()
+            self.redeliveries.finished(request.payload)
             self._drop(request)
         for job in jobs:
             try:
@@ -222,12 +231,13 @@ class Dispatcher:
         request, event = w.request, None
         if replies.failed(reply) and request.reported:
             event = w.failed_invocation()
+        self.redeliveries.finished(request.payload)
         w.finish()
         self.idle.append(w)
         if request.respond is not None:
             request.respond(reply)
         if event is not None:
-            self._report(event, f"raised outside user code:\n{replies.describe(reply)}")
+            self._report(event, f"raised outside user code:\n{replies.describe(reply)}.")
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -244,12 +254,19 @@ class Dispatcher:
         w.kill()
         if request is not None and request.respond is not None:
             request.respond(replies.error(error_type, f"the execution environment {why}"))
-        if event is not None and request.reported:
-            self._report(event, why)
+        if event is None or not request.reported:
+            return
+        again = self.redeliveries.again(request.payload, why)
+        if again is not None:
+            logger.info("job %s: executor %s %s; delivering it again", event["job"],
+                        event["id"], why)
+            self.pending.appendleft(Request(again))
+        else:
+            self._report(event, why + "." + self.redeliveries.spent(event["id"]))
 
     def _report(self, event: dict, why: str) -> None:
-        """Tell the job's client that its executor is gone (retries come with leases)."""
-        message = f"Executor {event['id']} (invocation of task {event['task']}) {why}."
+        """Tell the job's client that its executor is gone (its retries spent)."""
+        message = f"Executor {event['id']} (invocation of task {event['task']}) {why}"
         logger.warning("job %s: %s", event["job"], message)
         failure = TaskFailure(ExecutorDied(message), RemoteTraceback(), event["id"])
         entry = LogEntry(ERROR, int(event["task"]), failure.encode(self.shards.signer))

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from storage_manager.connections import NO_TLS_FILES, TlsFiles
 from storage_manager.signing import Signer
 
+ENV_DUPLICATE_DELIVERY = "WUKONG_DUPLICATE_DELIVERY"
+"""Set to 1 in the runtime's environment: every invocation is delivered twice."""
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
@@ -28,6 +31,9 @@ class RuntimeSettings:
     """The largest asynchronous (`Event`) payload the Invoke API accepts."""
     memory_mb: int = 2048
     """The function's memory as Lambda's APIs report it (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`)."""
+    duplicate_delivery: bool = False
+    """Deliver every invocation of the queue twice (`ENV_DUPLICATE_DELIVERY`), as Lambda's
+    at-least-once delivery may: for tests and chaos runs."""
     interface_client: str | None = None
     """`awslambdaric`: workers are hosted by AWS's runtime interface client through the
     Runtime API; None: by Wukong's own worker loop."""

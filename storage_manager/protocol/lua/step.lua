@@ -5,12 +5,16 @@
 --
 -- KEYS[1] = the job's live flag ('<prefix>live'); further keys are consumed by the
 -- operations in order.
--- ARGV[1] = ttl in ms; ARGV[2] = owner (the invocation id); ARGV[3] = the largest value a
--- claim returns (larger ones the claimer reads itself); then operations:
+-- ARGV[1] = ttl in ms; ARGV[2] = owner (the delivery: '<invocation id>.<attempt>.<nonce>',
+-- see `protocol.delivery`); ARGV[3] = the largest value a claim returns (larger ones the
+-- claimer reads itself); ARGV[4] = the lease in ms; then operations:
 --   'set', value                      KEYS: the key                  -> nothing
 --   'chunk'                           KEYS: a chunk (SET by the caller), the shard's chunk
 --                                     index, which cleanup reads        -> nothing
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
+--   'claim', from                     KEYS: the claim of a start task   -> 1 taken, 0 refused
+--        (`from`: the delivery that claimed the task and hands it to this one, or '')
+--   'once'                            KEYS: a task's start mark   -> 1 first start, 0 started before
 --   'mark', nfirm, firm..., ntent, tentative..., ndeps, hold, nskip, skip...
 --                                     KEYS: done set, claim, holders set
 --        Firm parents (written outputs) are marked done. Tentative parents (outputs held,
@@ -23,14 +27,40 @@
 --           (only with hold = 1, no firm parents, and no other parent holding);
 --           {0} otherwise: not complete, hold refused, or claimed by another.
 -- Marking is idempotent: a set of finished parents (never a bare INCR), so a duplicated or
--- retried invocation cannot double-count, and a claim names its owner, so a retry of the same
--- invocation claims again while any other executor is refused. At most one executor holds
--- at a fan-in; every other parent writes and marks, so holders never wait on each other
--- (and every hold is bounded in time anyway).
--- Returns -1 if the job is gone, else the list of mark replies in order.
+-- retried invocation cannot double-count. A claim names its owner delivery, which holds a
+-- lease '<prefix>l:<owner>' on every shard where it claimed (set here with PX the lease,
+-- refreshed by the delivery, given the job's TTL once it ended: "done"). A claim held by
+-- another delivery is refused while that one's lease lives, unless it hands the task over
+-- (`from`) or is an earlier attempt of the same invocation (the platform retries only a
+-- delivery it knows dead); once the lease is gone, anyone may take it over.
+-- At most one executor holds at a fan-in; every other parent writes and marks, so holders
+-- never wait on each other (and every hold is bounded in time anyway).
+-- Returns -1 if the job is gone, else the list of claim and mark replies in order.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local ttl, owner, reply_bytes = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local outputs = string.sub(KEYS[1], 1, -5) .. 'o:'
+local ttl, owner, reply_bytes, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local prefix = string.sub(KEYS[1], 1, -5)
+local outputs = prefix .. 'o:'
+local my_id, my_attempt = string.match(owner, '^(.*)%.(%d+)%.[^.]*$')
+
+local function earlier_attempt(holder)
+  local id, attempt = string.match(holder, '^(.*)%.(%d+)%.[^.]*$')
+  return my_id ~= nil and id == my_id and tonumber(attempt) < tonumber(my_attempt)
+end
+
+local function take(claim, from)
+  local current = redis.call('GET', claim)
+  if current == owner then return true end
+  if current and current ~= from and not earlier_attempt(current)
+      and redis.call('EXISTS', prefix .. 'l:' .. current) == 1 then
+    return false
+  end
+  redis.call('SET', claim, owner, 'PX', ttl)
+  local lease = prefix .. 'l:' .. owner
+  redis.call('SET', lease, '1', 'PX', lease_ms)
+  redis.call('SADD', prefix .. 'chunks', lease)
+  redis.call('PEXPIRE', prefix .. 'chunks', ttl)
+  return true
+end
 
 local function claim_inputs(done, skip)
   local reply = {1}
@@ -81,9 +111,7 @@ local function mark(keys, firm, tentative, ndeps, may_hold, skip)
     redis.call('SADD', done, unpack(tentative))
     redis.call('PEXPIRE', done, ttl)
   end
-  local current = redis.call('GET', claim)
-  if current and current ~= owner then return {0} end
-  if not current then redis.call('SET', claim, owner, 'PX', ttl) end
+  if not take(claim, '') then return {0} end
   return claim_inputs(done, skip)
 end
 
@@ -94,7 +122,7 @@ local function list_at(a)
   return items, a + n + 1
 end
 
-local k, a = 2, 4
+local k, a = 2, 5
 local replies = {}
 while a <= #ARGV do
   local op = ARGV[a]
@@ -110,6 +138,12 @@ while a <= #ARGV do
     redis.call('XADD', KEYS[k], '*', unpack(ARGV, a + 2, a + 1 + n))
     redis.call('PEXPIRE', KEYS[k], ttl)
     k, a = k + 1, a + 2 + n
+  elseif op == 'claim' then
+    replies[#replies + 1] = take(KEYS[k], ARGV[a + 1]) and 1 or 0
+    k, a = k + 1, a + 2
+  elseif op == 'once' then
+    replies[#replies + 1] = redis.call('SET', KEYS[k], owner, 'NX', 'PX', ttl) and 1 or 0
+    k, a = k + 1, a + 1
   elseif op == 'mark' then
     local firm, tentative, skip_list, ndeps, may_hold
     firm, a = list_at(a + 1)

@@ -1,0 +1,43 @@
+"""Claims of the tasks an invocation starts with, made before any of them runs.
+
+A duplicated delivery of an invocation, or a leaf invoked twice, must not run its tasks
+again: each delivery claims its start tasks (one `step` call per shard they live on) and
+runs only those it got (see `lua/step.lua` for who may take a claim). A delivery holds its
+lease on every shard where it claimed; `Claims.shards` says which, for its refresher.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from storage_manager.errors import JobGone
+from storage_manager.job_io import run_step
+from storage_manager.protocol.keys import JobKeys
+from storage_manager.shards import LARGE_VALUE_BYTES, ShardSet, task_shard
+
+
+def claim_starts(shards: ShardSet, job_id: str, tasks: Sequence[int], owner: str,
+                 handed_by: str, ttl_ms: int, lease_ms: int,
+                 call=lambda f, *a: f(*a)) -> tuple[list[int], set[int]]:
+    """The tasks of `tasks` the delivery `owner` now holds (in order), and the shards its
+    lease is on; each round trip goes through `call` (to be counted). Raises `JobGone`
+    once the job was cleaned up."""
+    keys = JobKeys(job_id)
+    by_shard: dict[int, list[int]] = defaultdict(list)
+    for task in tasks:
+        by_shard[task_shard(job_id, task, len(shards))].append(task)
+    taken: set[int] = set()
+    leased: set[int] = set()
+    for shard, group in by_shard.items():
+        args: list = [ttl_ms, owner, LARGE_VALUE_BYTES, lease_ms]
+        for _ in group:
+            args += ("claim", handed_by)
+        replies = run_step(shards, shard, [keys.live, *map(keys.claim, group)], args, call)
+        if replies == -1:
+            raise JobGone(keys.prefix)
+        got = [task for task, reply in zip(group, replies, strict=True) if reply == 1]
+        taken.update(got)
+        if got:
+            leased.add(shard)
+    return [t for t in tasks if t in taken], leased

@@ -1,0 +1,37 @@
+"""Deliveries of an invocation: who owns a claim, and the ids of invocations made at fan-outs.
+
+A platform may deliver one invocation more than once (Lambda's asynchronous invocations are
+at least once), and retries a delivery that died with the next `attempt`. Each delivery
+names itself `<invocation id>.<attempt>.<nonce>` (`owner`), with a nonce fresh at its start:
+claims (`lua/step.lua`) name that owner, and its lease `JobKeys.lease(owner)` says whether it
+still runs (PX `Recovery.lease_ms`, refreshed), ended ("done": the job's TTL), or died
+(gone). The step script reads the invocation id and the attempt back out of an owner, so
+the format is defined here and there only.
+
+An invocation made at a fan-out gets an id derived from its parent's id and its task
+(`child_id`), so a retried parent that invokes the same child again makes a duplicate of it,
+not a new invocation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+DEFAULT_RETRIES = 2
+"""How many times a delivery that died is retried, as Lambda's asynchronous retries."""
+
+DEFAULT_LEASE_MS = 5000
+"""How long a delivery's lease lives unless refreshed."""
+
+
+def owner(invocation_id: str, attempt: int, nonce: str | None = None) -> str:
+    """The name of one delivery of an invocation; a fresh nonce unless given."""
+    if "." in invocation_id:
+        raise ValueError(f"invocation id {invocation_id!r} must not contain '.'")
+    return f"{invocation_id}.{attempt}.{nonce or uuid.uuid4().hex[:12]}"
+
+
+def child_id(parent_id: str, task: int) -> str:
+    """The id of the invocation `parent_id` makes for `task`: the same every time."""
+    return hashlib.blake2b(f"{parent_id}/{task}".encode(), digest_size=16).hexdigest()
