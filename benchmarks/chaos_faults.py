@@ -10,7 +10,8 @@ Faults (`FAULTS`):
 - `shard`: one Redis shard restarted empty (`RedisServer.restart`);
 - `cancel`: `wukong.cancel` of the job from another thread.
 Duplicate delivery is a property of a cluster, not an event: `duplicating_cluster` starts
-one whose runtime delivers every invocation twice.
+one whose runtime delivers every invocation twice (`duplicate` in the chaos runs). Tasks
+with a side effect to count (`sleeping_tree`, `repeats`) tell whether any ran twice.
 
 `run_job` runs one job in a thread, injects its fault once the job runs, and classifies how
 it ended (`Outcome`): correct (the value dask's sync scheduler computes), failed with a
@@ -21,12 +22,14 @@ on the shards are counted after it ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pathlib
 import random
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import dask
@@ -36,6 +39,7 @@ import redis
 import wukong
 from benchmarks import random_dag
 from executor_lambda import ExecutorDied
+from executor_lambda.platforms.local.settings import ENV_DUPLICATE_DELIVERY
 from storage_manager import ShardLost
 
 FAULTS = ("kill", "proxy", "shard", "cancel")
@@ -103,6 +107,60 @@ def restart_shard(cluster: wukong.LocalCluster, rng: random.Random) -> bool:
 
 def cancel_job(job_id: str | None) -> bool:
     return bool(job_id) and bool(wukong.cancel(job_id))
+
+
+@contextlib.contextmanager
+def duplicating_cluster(shards: int = 2) -> Iterator[wukong.LocalCluster]:
+    """A LocalCluster whose runtime delivers every invocation of its queue twice, as
+    Lambda's at-least-once delivery may; closed at the block's end."""
+    previous = os.environ.get(ENV_DUPLICATE_DELIVERY)
+    os.environ[ENV_DUPLICATE_DELIVERY] = "1"
+    try:
+        cluster = wukong.LocalCluster(shards=shards)
+    finally:
+        if previous is None:
+            del os.environ[ENV_DUPLICATE_DELIVERY]
+        else:
+            os.environ[ENV_DUPLICATE_DELIVERY] = previous
+    with cluster:
+        yield cluster
+
+
+def sleeper(directory: str, name: str, seconds: float, *inputs: int) -> int:
+    """A task with a side effect: a line appended to its own file, then a sleep; 1 for a
+    leaf, else the sum of its inputs."""
+    with open(os.path.join(directory, name), "a") as f:
+        f.write("ran\n")
+    time.sleep(seconds)
+    return sum(inputs) if inputs else 1
+
+
+def sleeping_tree(leaves: int, seconds: float, directory: pathlib.Path) -> tuple[dict, str]:
+    """A tree reduction of sleepers (pairs summed; `2 * leaves - 1` tasks for a power of 2)
+    and its root's key. Its value is `leaves`; a task's file is named `file KEY` (a name
+    that is not a key, which Dask would read as a reference)."""
+    dsk: dict = {}
+    level = [f"leaf-{i}" for i in range(leaves)]
+    for key in level:
+        dsk[key] = (sleeper, str(directory), f"file {key}", seconds)
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
+        level = [f"sum-{depth}-{j}" for j in range(len(pairs))]
+        for key, pair in zip(level, pairs, strict=True):
+            dsk[key] = (sleeper, str(directory), f"file {key}", seconds, *pair)
+    return dsk, level[0]
+
+
+def started(directory: pathlib.Path) -> int:
+    """How many of the tasks have started (each has a file once it did)."""
+    return len(os.listdir(directory))
+
+
+def repeats(directory: pathlib.Path) -> int:
+    """Side effects beyond the first of each task: runs that repeated one."""
+    return sum(len(p.read_text().splitlines()) - 1 for p in directory.iterdir())
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@ cluster. Each job is correct (against dask's sync scheduler) or fails with a cle
 (`CLEAR_ERRORS`), never hangs (the job timeout is only a backstop: a `JobTimeout` counts as
 a hang), leaves no job key on any shard, and the next job on the same cluster is correct.
 
+Duplicate delivery is a cluster's property: its jobs run on a cluster whose runtime delivers
+every invocation twice, alone and with executors killed; a tree of tasks with side effects
+there runs each task once.
+
 Marked `chaos` (`pytest -m chaos` runs only these); the example counts keep the whole marker
 within a few minutes on a small machine.
 """
@@ -34,6 +38,13 @@ def chaos_cluster():
         yield c
 
 
+@pytest.fixture(scope="module")
+def doubled_cluster():
+    """Every invocation delivered twice, as Lambda's at-least-once delivery may."""
+    with chaos_faults.duplicating_cluster(shards=2) as c:
+        yield c
+
+
 def assert_survives(cluster: wukong.LocalCluster, fault: str, dag: tuple) -> None:
     tasks, seed, naps = dag
     nodes = random_dag.generate(tasks, seed, naps)
@@ -53,6 +64,21 @@ def assert_survives(cluster: wukong.LocalCluster, fault: str, dag: tuple) -> Non
 @given(dag=dags)
 def test_random_dags_survive_each_fault(chaos_cluster, fault, dag):
     assert_survives(chaos_cluster, fault, dag)
+
+
+@pytest.mark.parametrize("fault", ["none", "kill"], ids=["duplicates", "duplicates-and-kill"])
+@CHAOS
+@given(dag=dags)
+def test_random_dags_survive_duplicate_delivery(doubled_cluster, fault, dag):
+    assert_survives(doubled_cluster, fault, dag)
+
+
+def test_no_side_effect_repeats_under_duplicate_delivery(doubled_cluster, tmp_path):
+    dsk, root = chaos_faults.sleeping_tree(32, 0.01, tmp_path)
+    assert doubled_cluster.get(dsk, root) == 32
+    assert chaos_faults.started(tmp_path) == len(dsk)
+    assert chaos_faults.repeats(tmp_path) == 0
+    assert chaos_faults.job_keys(doubled_cluster) == 0
 
 
 def test_a_fault_free_chaos_job_is_correct_and_injects_nothing(chaos_cluster):
