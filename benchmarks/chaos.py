@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="write a section into this file's History (benchmarks/RESULTS.md)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    with wukong.LocalCluster(shards=args.shards) as plain, \
-            chaos_faults.duplicating_cluster(args.shards) as doubled:
+    with chaos_faults.chaos_cluster(args.shards) as plain, \
+            chaos_faults.chaos_cluster(args.shards, duplicate=True) as doubled:
         clusters = {"plain": plain, "duplicate": doubled}
         part_one = summary(chaos_jobs(clusters, args.jobs, args.seed))
         part_two = targets(clusters, args)

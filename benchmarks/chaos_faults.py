@@ -9,8 +9,8 @@ Faults (`FAULTS`):
   the cluster; the new one takes over the batches the dead one held);
 - `shard`: one Redis shard restarted empty (`RedisServer.restart`);
 - `cancel`: `wukong.cancel` of the job from another thread.
-Duplicate delivery is a property of a cluster, not an event: `duplicating_cluster` starts
-one whose runtime delivers every invocation twice (`duplicate` in the chaos runs). Tasks
+Duplicate delivery is a property of a cluster, not an event: `chaos_cluster` starts one
+whose runtime delivers every invocation twice (`duplicate` in the chaos runs). Tasks
 with a side effect to count (`sleeping_tree`, `repeats`) tell whether any ran twice.
 
 `run_job` runs one job in a thread, injects its fault once the job runs, and classifies how
@@ -46,6 +46,8 @@ FAULTS = ("kill", "proxy", "shard", "cancel")
 CLEAR_ERRORS = (ShardLost, wukong.JobCancelled, ExecutorDied)
 """What a job may fail with under a fault: each names the shard, the job or the task."""
 POLL_SECONDS = 0.005
+PROXY_THRESHOLD = 2
+"""The chaos clusters hand batches this large to the KV proxy."""
 IDLE_WAIT = "unix"
 """A worker whose main thread sleeps in the kernel's unix-socket read (`/proc/PID/wchan`)
 waits for its next invocation on the runtime's pipe."""
@@ -110,16 +112,20 @@ def cancel_job(job_id: str | None) -> bool:
 
 
 @contextlib.contextmanager
-def duplicating_cluster(shards: int = 2) -> Iterator[wukong.LocalCluster]:
-    """A LocalCluster whose runtime delivers every invocation of its queue twice, as
-    Lambda's at-least-once delivery may; closed at the block's end."""
+def chaos_cluster(shards: int = 2, duplicate: bool = False) -> Iterator[wukong.LocalCluster]:
+    """A LocalCluster for chaos runs, closed at the block's end: every batch of
+    `PROXY_THRESHOLD` invocations or more goes through the KV proxy (so small DAGs use it
+    too); with `duplicate`, its runtime delivers every invocation of its queue twice, as
+    Lambda's at-least-once delivery may."""
     previous = os.environ.get(ENV_DUPLICATE_DELIVERY)
-    os.environ[ENV_DUPLICATE_DELIVERY] = "1"
+    if duplicate:
+        os.environ[ENV_DUPLICATE_DELIVERY] = "1"
     try:
-        cluster = wukong.LocalCluster(shards=shards)
+        with dask.config.set({"wukong.proxy.fanout-threshold": PROXY_THRESHOLD}):
+            cluster = wukong.LocalCluster(shards=shards)
     finally:
         if previous is None:
-            del os.environ[ENV_DUPLICATE_DELIVERY]
+            os.environ.pop(ENV_DUPLICATE_DELIVERY, None)
         else:
             os.environ[ENV_DUPLICATE_DELIVERY] = previous
     with cluster:

@@ -34,14 +34,14 @@ CHAOS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomiz
 
 @pytest.fixture(scope="module")
 def chaos_cluster():
-    with wukong.LocalCluster(shards=2) as c:
+    with chaos_faults.chaos_cluster(shards=2) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
 def doubled_cluster():
     """Every invocation delivered twice, as Lambda's at-least-once delivery may."""
-    with chaos_faults.duplicating_cluster(shards=2) as c:
+    with chaos_faults.chaos_cluster(shards=2, duplicate=True) as c:
         yield c
 
 
