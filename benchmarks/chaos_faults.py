@@ -43,8 +43,10 @@ from executor_lambda.platforms.local.settings import ENV_DUPLICATE_DELIVERY
 from storage_manager import ShardLost
 
 FAULTS = ("kill", "proxy", "shard", "cancel")
-CLEAR_ERRORS = (ShardLost, wukong.JobCancelled, ExecutorDied)
-"""What a job may fail with under a fault: each names the shard, the job or the task."""
+CLEAR_ERRORS = {ShardLost: "redis shard", wukong.JobCancelled: "cancelled",
+                ExecutorDied: "task "}
+"""What a job may fail with under a fault, and what its message must say (in any case): the
+shard, that the job was cancelled, the task."""
 POLL_SECONDS = 0.005
 PROXY_THRESHOLD = 2
 """The chaos clusters hand batches this large to the KV proxy."""
@@ -204,7 +206,9 @@ def classify(value: object, error: BaseException | None, expected: object, done:
     if not done or isinstance(error, wukong.JobTimeout):
         return "hung"
     if error is not None:
-        return "failed" if isinstance(error, CLEAR_ERRORS) else "unclear"
+        clear = any(isinstance(error, kind) and says in str(error).lower()
+                    for kind, says in CLEAR_ERRORS.items())
+        return "failed" if clear else "unclear"
     return "correct" if value == expected else "wrong"
 
 

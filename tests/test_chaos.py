@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import wukong
 from benchmarks import chaos_faults, random_dag
+from executor_lambda import ExecutorDied
 
 pytestmark = pytest.mark.chaos
 
@@ -89,7 +90,9 @@ def test_a_fault_free_chaos_job_is_correct_and_injects_nothing(chaos_cluster):
 
 def test_clear_errors_and_hangs_are_told_apart():
     classify = chaos_faults.classify
-    assert classify(None, wukong.JobCancelled("x"), 1, done=True) == "failed"
+    assert classify(None, wukong.JobCancelled("job j was cancelled"), 1, done=True) == "failed"
+    assert classify(None, ExecutorDied("died. It was running task 'a'."), 1, True) == "failed"
+    assert classify(None, ExecutorDied("died"), 1, done=True) == "unclear"
     assert classify(None, wukong.JobTimeout("x"), 1, done=True) == "hung"
     assert classify(None, None, 1, done=False) == "hung"
     assert classify(None, RuntimeError("x"), 1, done=True) == "unclear"
