@@ -77,11 +77,16 @@ def busy(worker: psutil.Process) -> bool:
     return IDLE_WAIT not in wchan
 
 
+def busy_workers(cluster: wukong.LocalCluster) -> list[psutil.Process]:
+    """The runtime's workers running an invocation now."""
+    return [w for w in runtime_workers(cluster) if busy(w)]
+
+
 def kill_executor(cluster: wukong.LocalCluster, rng: random.Random,
                   running: Callable[[], bool]) -> bool:
     """SIGKILL a random busy worker, waiting for one while `running()`; whether one died."""
     while running():
-        workers = [w for w in runtime_workers(cluster) if busy(w)]
+        workers = busy_workers(cluster)
         if workers:
             try:
                 os.kill(rng.choice(workers).pid, signal.SIGKILL)
@@ -222,6 +227,8 @@ def run_job(cluster: wukong.LocalCluster, nodes: list[random_dag.Node], fault: s
     """Run the DAG `nodes` on `cluster`, inject `fault` (or `none`) a random time within
     `delay` seconds of the job's start, wait for its end (the job timeout is `timeout`,
     the thread is given twice that) and classify it."""
+    if fault not in ("none", *FAULTS):
+        raise ValueError(f"unknown fault {fault!r}: none or one of {', '.join(FAULTS)}")
     expected = expected_value(nodes) if expected is None else expected
     before = set(wukong.running_jobs())
     ended: dict = {}
@@ -262,6 +269,4 @@ def inject(cluster: wukong.LocalCluster, fault: str, rng: random.Random,
         return kill_proxy(cluster)
     if fault == "shard":
         return restart_shard(cluster, rng)
-    if fault == "cancel":
-        return cancel_job(job_id)
-    raise ValueError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)}")
+    return cancel_job(job_id)
