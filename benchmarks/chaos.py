@@ -14,7 +14,10 @@ counted), jobs recovered (correct although a fault struck), failed clearly, hung
 Part two, the targets: a tree of `2 * --leaves - 1` tasks sleeping `--nap` seconds each,
 fault-free and with one executor SIGKILLed per `--kill-every` tasks started (median of
 `--repeat` runs each; the target ratio is at most 1.5), and on the duplicating cluster,
-where each task's side effect must happen once (repeats: must be 0).
+where each task's side effect must happen once (repeats: must be 0). The victim is any busy
+worker: one executor may run most of a tree, so a kill may strike the retry of one killed
+before, and three kills of one invocation spend its retries (`ExecutorDied`, listed under
+the targets' errors; the run's time still counts in the median).
 
 Prints a table, appends one record to `--out` (JSON lines) and writes a dated section at the
 top of `--markdown`'s `## History` (benchmarks/RESULTS.md). The machine may be shared: the
