@@ -71,13 +71,7 @@ def assert_survives(cluster: wukong.LocalCluster, fault: str, dag: tuple) -> Non
     assert after.keys_left == 0, after
 
 
-NEXT_JOB_AFTER_A_RESTART = pytest.mark.xfail(
-    strict=False, reason="now and then (about one restart in 30-40 under load) the job right "
-    "after a shard restart waits until the job timeout (issue 16, found by this suite)")
-
-
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=NEXT_JOB_AFTER_A_RESTART)
-                                   if f == "shard" else f for f in chaos_faults.FAULTS])
+@pytest.mark.parametrize("fault", chaos_faults.FAULTS)
 @CHAOS
 @given(dag=dags)
 def test_random_dags_survive_each_fault(chaos_cluster, fault, dag):
