@@ -174,8 +174,10 @@ class Prices:
             if not isinstance(entry, Mapping) or set(entry) != {"gb-second", "request"}:
                 raise refuse(name, self.accepts, value)
             numbers = {k: _number(v) for k, v in entry.items()}
-            if any(n is None or n < 0 for n in numbers.values()):
-                raise refuse(name, self.accepts, value)
+            for unit, number in numbers.items():
+                if number is None or number < 0:
+                    raise refuse(f"{name}.{architecture}.{unit}", "a number of USD at least 0",
+                                 entry[unit])
             prices[architecture] = numbers
         return prices
 
