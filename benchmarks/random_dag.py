@@ -8,7 +8,8 @@ chain of consumers behind each), now and then a hub (a node many others read: fa
 The last node gathers the frontier left at the end, so the DAG has one output.
 
 Costs: most tasks are tiny; a tenth burn the CPU for a few milliseconds (holding the GIL);
-a tenth sleep for up to 20 ms (waiting, as on I/O). The graph is a plain dict of Dask task
+a tenth sleep for up to 20 ms (waiting, as on I/O), or the share `naps` asks for (the chaos
+runs sleep more, so faults land while tasks run). The graph is a plain dict of Dask task
 specs behind one `Delayed`: building it with `dask.delayed` calls would merge every
 ancestor's layers at every call, quadratic in the graph's depth.
 """
@@ -44,10 +45,13 @@ class Node:
     """Indexes of the nodes it reads, all earlier than itself."""
 
 
-def generate(tasks: int, seed: int) -> list[Node]:
-    """`tasks` nodes in topological order; the last reads every node no other reads."""
+def generate(tasks: int, seed: int, naps: float = 0.1) -> list[Node]:
+    """`tasks` nodes in topological order; the last reads every node no other reads. A share
+    `naps` of the nodes sleep (at most 0.9); the same arguments give the same graph."""
     if tasks < 2:
         raise ValueError(f"a random DAG needs at least 2 tasks, not {tasks}")
+    if not 0 <= naps <= 0.9:
+        raise ValueError(f"the share of sleeping tasks must be within 0-0.9, not {naps}")
     rng = random.Random(seed)
     width = max(4, tasks // 50)
     nodes: list[Node] = []
@@ -56,7 +60,7 @@ def generate(tasks: int, seed: int) -> list[Node]:
     for index in range(tasks - 1):
         source = len(frontier) < width // 2 or rng.random() < SOURCE_SHARE
         inputs = () if source else _read(rng, frontier, hubs)
-        nodes.append(Node(*_cost(rng), inputs=inputs))
+        nodes.append(Node(*_cost(rng, naps), inputs=inputs))
         frontier.append(index)
         if rng.random() < HUB_SHARE:
             hubs.append(index)
@@ -75,11 +79,11 @@ def _read(rng: random.Random, frontier: list[int], hubs: list[int]) -> tuple[int
     return tuple(sorted(picked))
 
 
-def _cost(rng: random.Random) -> tuple[str, float]:
+def _cost(rng: random.Random, naps: float) -> tuple[str, float]:
     draw = rng.random()
     if draw < 0.1:
         return "spin", rng.uniform(*SPIN_SECONDS)
-    if draw < 0.2:
+    if draw < 0.1 + naps:
         return "nap", rng.uniform(*NAP_SECONDS)
     return "tiny", 0.0
 

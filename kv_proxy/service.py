@@ -145,15 +145,31 @@ class Proxy:
             task.add_done_callback(self._held.discard)
 
     async def _serve_batch(self, entry_id: bytes, payloads: list[bytes]) -> None:
-        try:
-            if self.invoke_seconds <= 0:
-                await self._invoke_at_once(payloads)
-            else:
-                await asyncio.gather(*(self._invoke(p) for p in payloads))
-        except Exception:
-            logger.exception("proxy for %s could not invoke a batch of %d; it stays pending "
-                             "for the next proxy", self.function, len(payloads))
-            return
+        """Make a batch's invocations, then acknowledge it. While Redis cannot be reached
+        (a restart: the first use of a pooled connection fails) the batch is made again
+        every `RETRY_SECONDS` as long as the proxy runs, so no batch waits for the next
+        proxy meanwhile; an invocation made twice is a duplicate delivery, which claims
+        absorb."""
+        while True:
+            try:
+                if self.invoke_seconds <= 0:
+                    await self._invoke_at_once(payloads)
+                else:
+                    await asyncio.gather(*(self._invoke(p) for p in payloads))
+                break
+            except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                if not self.running:
+                    logger.warning("proxy for %s stops with a batch of %d not made (%s); it "
+                                   "stays pending for the next proxy", self.function,
+                                   len(payloads), exc)
+                    return
+                logger.warning("proxy for %s could not invoke a batch of %d (%s); trying "
+                               "again", self.function, len(payloads), exc)
+                await asyncio.sleep(RETRY_SECONDS)
+            except Exception:
+                logger.exception("proxy for %s could not invoke a batch of %d; it stays "
+                                 "pending for the next proxy", self.function, len(payloads))
+                return
         pipe = self.client.pipeline(transaction=False)
         pipe.xack(self._requests, PROXY_GROUP, entry_id)
         pipe.xdel(self._requests, entry_id)

@@ -127,9 +127,7 @@ class JobRun:
                 self._blame_shards(exc)
                 raise
             values.update((t, graph.node(t)()) for t in graph.results & graph.data)
-            self._collect_events()
-            LearnedEstimates(cluster.shards.shards[0].client, cluster.function).learn(
-                self.plan.estimates, self.plan.prefixes, self.executors)
+            self._learn()
             return values
         except (KeyboardInterrupt, JobTimeout, cancellation.JobCancelled, ShardLost):
             self._stop()
@@ -251,6 +249,18 @@ class JobRun:
         logger.debug("job %s: %d of %d tasks done", self.graph.job_id, self.tasks_done, total)
         if self.on_progress is not None:
             self.on_progress(self.tasks_done, total)
+
+    def _learn(self) -> None:
+        """Take the executors' last events and fold them into the learned estimates. The
+        results are in hand by now: a shard lost meanwhile costs the report those events and
+        the estimates this job's lesson, never the job."""
+        try:
+            self._collect_events()
+            LearnedEstimates(self.cluster.shards.shards[0].client, self.cluster.function).learn(
+                self.plan.estimates, self.plan.prefixes, self.executors)
+        except redis.RedisError as exc:
+            logger.warning("job %s: its last events or what it taught the estimates were "
+                           "lost with a shard: %s", self.job_id, exc)
 
     def _collect_events(self) -> None:
         """Every executor ships its events before its last fan-in mark, so they are all in
