@@ -172,7 +172,8 @@ class JobStore(JobIO):
         """Every key the graph names, by shard (each shard, maybe with none)."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
-        names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready]
+        names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready,
+                                    keys.pulled]
         for task in range(len(graph)):
             if task in graph.data:
                 continue

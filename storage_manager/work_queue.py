@@ -5,12 +5,19 @@ The plan decides which leaves are queued (in depth-first order, so a run of the 
 subtree and its fan-ins meet inside the executor that pulls it) and how many executors it
 starts to pull them (`QueuePlan`, carried in the `JobGraph`). The client writes the queue in
 the same pipeline as the graph (`push_queue`), before any executor starts; executors only
-take from it (`pull`, one call of `lua/pull.lua`). The queue therefore only shrinks while the
-job runs: an executor that finds it empty may stop pulling for good, and no task put in the
-queue can be left behind by executors that all stopped.
+take from it (`pull`, one call of `lua/pull.lua`), and each pull records its tasks under the
+pulling delivery (`JobKeys.pulled`) and sets its lease on the job's shard.
 
-Every task in the queue is taken exactly once (LPOP is atomic), so a leaf runs in exactly
-one executor, as with one invocation per leaf.
+A delivery that dies loses the tasks it pulled but had not finished; its retry (attempt > 0)
+takes over with its first pull: every task recorded under a delivery whose lease is gone, or
+under an earlier attempt of its invocation, goes back to the head of the queue and is pulled
+again (by the retry first), so a pulled task runs at least once per delivery that died with
+it. The queue only grows by such a take-over, and the retry pulls until the queue is empty:
+so an executor that finds it empty may stop pulling for good, and no task put in the queue
+can be left behind by executors that all stopped.
+
+Each pull takes a task once (LPOP is atomic), so under duplicate delivery a leaf still runs in
+exactly one executor, as with one invocation per leaf.
 """
 
 from __future__ import annotations
@@ -35,13 +42,18 @@ def push_queue(pipe: Pipeline, io: JobIO, tasks: Sequence[int]) -> None:
         pipe.pexpire(key, io.graph.ttl_ms)
 
 
-def pull(io: JobIO, most: int) -> list[int]:
+def pull(io: JobIO, most: int, take_over: bool = False) -> list[int]:
     """Take up to `most` tasks off the queue (fewer if that is more than this executor's fair
-    share of what is left); empty once the queue is drained. Raises `JobGone` once the job
-    was cleaned up."""
+    share of what is left), recorded under `io.owner`; empty once the queue is drained. With
+    `take_over`, dead deliveries' pulled tasks are queued again first. The job's shard
+    joins `io.leased` (the lease is there now). Raises `JobGone` once the job was cleaned
+    up."""
     keys, graph = io.keys, io.graph
-    reply = run_script(io.shards, graph.job_shard, "pull", [keys.live, keys.ready],
-                       [most, max(1, graph.queue.workers)], io.timed)
+    reply = run_script(io.shards, graph.job_shard, "pull", [keys.live, keys.ready, keys.pulled],
+                       [most, max(1, graph.queue.workers), io.owner, graph.recovery.lease_ms,
+                        graph.ttl_ms, "1" if take_over else "0"], io.timed)
     if reply == -1:
         raise JobGone(keys.prefix)
+    if reply:
+        io.leased.add(graph.job_shard)
     return [int(task) for task in reply or ()]

@@ -24,6 +24,8 @@ from static_scheduler import Batching, PlanSettings, plan, to_task_graph
 from static_scheduler.batching import leaves_depth_first
 from static_scheduler.estimates import Estimates
 from storage_manager import JobStore, dumps
+from storage_manager.protocol import Invocation
+from storage_manager.protocol.delivery import child_id
 from storage_manager.queue_plan import QueuePlan
 
 
@@ -183,10 +185,15 @@ def queued_store(cluster, tasks: int, workers: int = 1) -> JobStore:
     return store
 
 
+def start(store: JobStore) -> Invocation:
+    """A first delivery's invocation in `store`'s job."""
+    return Invocation(job=store.graph.job_id, task=0, id="first")
+
+
 def test_pulls_grow_while_tasks_are_cheap_and_drain_the_queue(cluster):
     store = queued_store(cluster, 200)
     clock = Clock()
-    puller = Puller(store, clock)
+    puller = Puller(store, start(store), clock)
     taken, sizes = [], []
     try:
         while batch := puller.pull():  # no time passes: every batch was cheap
@@ -202,7 +209,7 @@ def test_pulls_grow_while_tasks_are_cheap_and_drain_the_queue(cluster):
 def test_pulls_shrink_when_tasks_are_slow(cluster):
     store = queued_store(cluster, 100)
     clock = Clock()
-    puller = Puller(store, clock)
+    puller = Puller(store, start(store), clock)
     try:
         sizes = [len(puller.pull()) for _ in range(4)]
         clock.now += SLOW_BATCH_SECONDS * 2
@@ -225,20 +232,21 @@ class Invocations:
 
 def test_an_executor_near_its_deadline_hands_the_queue_over(cluster):
     store = queued_store(cluster, 10)
-    puller, invoker = Puller(store, Clock()), Invocations()
+    puller, invoker = Puller(store, start(store), Clock()), Invocations()
     try:
         assert puller.pull() == [0]
         puller.hand_over(invoker)
         assert not puller.active
         assert [i.task for i in invoker.made] == [1]  # the next pulls on
-        assert Puller(store, Clock()).pull() == [2]
+        assert invoker.made[0].id == child_id("first", 1)  # a retry's would be the same
+        assert Puller(store, start(store), Clock()).pull() == [2]
     finally:
         store.cleanup()
 
 
 def test_a_pull_takes_no_more_than_its_share(cluster):
     store = queued_store(cluster, 64, workers=4)
-    puller = Puller(store, Clock())
+    puller = Puller(store, start(store), Clock())
     puller.size = 1000
     try:
         assert len(puller.pull()) == 16  # a quarter of what is left

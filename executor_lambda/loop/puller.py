@@ -10,11 +10,14 @@ run on the executor's threads), a pull takes at least as many as it has threads 
 Nothing is learned before the job runs: each invocation sizes its own batches. The queue's
 script caps a batch at the executor's fair share of what is left (see `lua/pull.lua`).
 
-An empty pull is final (the queue only shrinks): the puller stops, and the executor ends
-once nothing is ready, running or held here. An invocation whose platform ends it at a
+An empty pull is final (only a retry's take-over grows the queue, and the retry pulls it
+empty): the puller stops, and the executor ends once nothing is ready, running or held here.
+The first pull of a retried delivery (attempt > 0) takes over the tasks dead deliveries
+pulled (see `storage_manager.work_queue`). An invocation whose platform ends it at a
 deadline (Lambda's timeout, the local runtime's) stops pulling `HAND_OVER_SECONDS` before
-it, and hands the queue over: it takes one task and invokes a new executor for it, which
-pulls on.
+it, and hands the queue over: it takes one task and invokes a new executor for it (with an
+id derived from its own and the task's, `child_id`, so a retry that hands the same task over
+makes a duplicate, not a second executor), which pulls on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from executor_lambda.platforms import Invoker
 from storage_manager.job_io import JobIO
 from storage_manager.protocol import Invocation
+from storage_manager.protocol.delivery import child_id
 from storage_manager.work_queue import pull
 
 GROW_FACTOR = 128
@@ -41,8 +45,12 @@ HAND_OVER_SECONDS = 30.0
 
 
 class Puller:
-    def __init__(self, io: JobIO, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, io: JobIO, invocation: Invocation,
+                 clock: Callable[[], float] = time.perf_counter):
         self.io = io
+        self.invocation = invocation
+        self._take_over = invocation.attempt > 0
+        """The next pull first queues dead deliveries' pulled tasks again (a retry's first)."""
         self.clock = clock
         self.size = 1
         """How many tasks the next pull asks for."""
@@ -61,7 +69,8 @@ class Puller:
         start = self.clock()
         if self._pulled_at is not None:
             self._resize(start - self._pulled_at)
-        tasks = pull(self.io, max(self.size, at_least))
+        tasks = pull(self.io, max(self.size, at_least), self._take_over)
+        self._take_over = False
         self._pulled_at = self.clock()
         self._pull_seconds = self._pulled_at - start
         self.pulls += 1
@@ -74,9 +83,12 @@ class Puller:
         """Stop pulling; start a new executor with the queue's next task, if any, so the
         queue is pulled on. The new executor pulls (every executor of the job does)."""
         self.active = False
-        tasks = pull(self.io, 1)
+        tasks = pull(self.io, 1, self._take_over)
         if tasks:
-            invoker.invoke([Invocation(job=self.io.graph.job_id, task=tasks[0])])
+            parent, graph = self.invocation.id, self.io.graph
+            invoker.invoke([Invocation(job=graph.job_id, task=tasks[0],
+                                       id=child_id(parent, tasks[0]), handed_by=self.io.owner,
+                                       retries=graph.recovery.retries)])
 
     def _resize(self, busy: float) -> None:
         """The last batch kept the executor busy `busy` seconds: size the next."""

@@ -82,7 +82,7 @@ class TaskLoop:
         waiting = WaitingTasks(self.graph, pools) if pools is not None and queued else None
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
                                  first, waiting, self.graph.recovery.task_retries, carried)
-        self.puller = Puller(store)
+        self.puller = Puller(store, invocation)
         self.invoker = invoker
         self.remaining_ms = remaining_ms
         self.publisher.others_busy = lambda: self.puller.active

@@ -67,6 +67,13 @@ class JobKeys:
         (`lua/pull.lua`), written once with the graph."""
         return self.prefix + "ready"
 
+    @property
+    def pulled(self) -> str:
+        """A hash of the tasks taken off the work queue, each to the delivery that pulled it
+        (on the job's shard, beside the queue), so the tasks of a delivery that died go back
+        to the queue (`lua/pull.lua`)."""
+        return self.prefix + "pulled"
+
     def output(self, task: int) -> str:
         return f"{self.prefix}o:{task}"
 

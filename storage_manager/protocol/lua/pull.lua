@@ -1,14 +1,52 @@
 -- Take unstarted tasks off a job's work queue, for one executor that has nothing ready.
 --
 -- KEYS[1] = the job's live flag; KEYS[2] = the job's work queue ('<prefix>ready', a list of
--- task indices, the plan's in depth-first order).
--- ARGV[1] = most tasks to take; ARGV[2] = how many executors the plan started to pull.
+-- task indices, the plan's in depth-first order); KEYS[3] = the pulled tasks ('<prefix>pulled',
+-- a hash: task -> the delivery that pulled it).
+-- ARGV[1] = most tasks to take; ARGV[2] = how many executors the plan started to pull;
+-- ARGV[3] = the pulling delivery (owner, see `protocol.delivery`); ARGV[4] = its lease in ms;
+-- ARGV[5] = the job's TTL in ms; ARGV[6] = '1' to take over dead deliveries' tasks first.
 -- Takes at most the caller's fair share of what is left (the queue's length over ARGV[2],
--- rounded up), so no executor takes work the others could start now.
--- Returns -1 if the job is gone, else the tasks taken (empty: the queue is drained). The
--- queue only shrinks once the job runs, so an empty reply is final.
+-- rounded up), so no executor takes work the others could start now. Every task taken is
+-- recorded under the caller in KEYS[3], and the caller's lease '<prefix>l:<owner>' is set
+-- here (PX ARGV[4]; the delivery refreshes it, and gives it the job's TTL once it ended).
+-- Take-over (ARGV[6]): the tasks recorded under a delivery that died (its lease is gone) or
+-- under an earlier attempt of the caller's invocation (the platform retries only a delivery
+-- it knows dead) go back to the head of the queue first, in one step with the pull: so a
+-- task pulled by a delivery that died is queued again, and taken once more, by the retry.
+-- Returns -1 if the job is gone, else the tasks taken (empty: the queue is drained). Only
+-- a take-over grows the queue, and only the retry of a dead delivery (which pulls until the
+-- queue is empty) asks for one: an empty reply is final for everyone else.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local owner, lease_ms, ttl = ARGV[3], ARGV[4], ARGV[5]
+local prefix = string.sub(KEYS[1], 1, -5)
+if ARGV[6] == '1' then
+  local my_id, my_attempt = string.match(owner, '^(.*)%.(%d+)%.[^.]*$')
+  local entries = redis.call('HGETALL', KEYS[3])
+  local back = {}
+  for i = 1, #entries, 2 do
+    local holder = entries[i + 1]
+    local id, attempt = string.match(holder, '^(.*)%.(%d+)%.[^.]*$')
+    local earlier = my_id ~= nil and id == my_id and tonumber(attempt) < tonumber(my_attempt)
+    if holder ~= owner and (earlier or redis.call('EXISTS', prefix .. 'l:' .. holder) == 0) then
+      back[#back + 1] = entries[i]
+    end
+  end
+  for start = 1, #back, 1000 do
+    local stop = math.min(#back, start + 999)
+    redis.call('HDEL', KEYS[3], unpack(back, start, stop))
+    redis.call('LPUSH', KEYS[2], unpack(back, start, stop))
+  end
+  if #back > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then return {} end
 local share = math.ceil(left / math.max(1, tonumber(ARGV[2])))
-return redis.call('LPOP', KEYS[2], math.max(1, math.min(tonumber(ARGV[1]), share)))
+local tasks = redis.call('LPOP', KEYS[2], math.max(1, math.min(tonumber(ARGV[1]), share)))
+for _, task in ipairs(tasks) do redis.call('HSET', KEYS[3], task, owner) end
+redis.call('PEXPIRE', KEYS[3], ttl)
+local lease = prefix .. 'l:' .. owner
+redis.call('SET', lease, '1', 'PX', lease_ms)
+redis.call('SADD', prefix .. 'chunks', lease)
+redis.call('PEXPIRE', prefix .. 'chunks', ttl)
+return tasks
