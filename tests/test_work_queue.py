@@ -29,6 +29,13 @@ from storage_manager.protocol.delivery import child_id
 from storage_manager.queue_plan import QueuePlan
 
 
+@pytest.fixture(autouse=True)
+def work_queue_on():
+    """The queue is opt-in (`wukong.scheduling.work-queue`); these tests turn it on."""
+    with dask.config.set({"wukong.scheduling.work-queue": True}):
+        yield
+
+
 def tree(prefix: str, leaves: int, combine=add) -> tuple[dict, tuple]:
     """Pairwise `combine` over `leaves` cheap leaf tasks; the root's key."""
     level = [(prefix + "_leaf", i) for i in range(leaves)]

@@ -101,7 +101,7 @@ _TABLE = (
     Setting("scheduling.threads", Number("threads", 1, whole=True), 64,
             "most waiting tasks one executor runs at once"),
     Setting("scheduling.client-finalize", Flag(), True, "the client runs finalizers"),
-    Setting("scheduling.work-queue", Flag(), True,
+    Setting("scheduling.work-queue", Flag(), False,
             "leaves beyond what runs at once wait in a queue executors pull from"),
     Setting("storage.chunk-bytes", _SIZE, 67108864, "values over this are chunked"),
     Setting("output.show", Flag(), True, "write what tasks print here"),
