@@ -61,17 +61,24 @@ def assert_nothing_starts_after(directory: pathlib.Path, seen: set[str]) -> None
     assert started(directory) == seen
 
 
-def test_cancel_returns_control_and_no_task_starts_after(cluster, tmp_path):
+def run_in_background(cluster: wukong.LocalCluster,
+                      directory: pathlib.Path) -> tuple[threading.Thread, list[BaseException]]:
+    """Start the lanes job on a thread; the thread, and the list its error lands in."""
     outcome: list[BaseException] = []
 
     def run() -> None:
         try:
-            wukong.get(lanes(tmp_path), "end", cluster=cluster)
+            wukong.get(lanes(directory), "end", cluster=cluster)
         except BaseException as exc:
             outcome.append(exc)
 
     job = threading.Thread(target=run)
     job.start()
+    return job, outcome
+
+
+def test_cancel_returns_control_and_no_task_starts_after(cluster, tmp_path):
+    job, outcome = run_in_background(cluster, tmp_path)
     wait_for(lambda: len(started(tmp_path)) >= LANES)
     ids = wukong.running_jobs()
     assert len(ids) == 1
@@ -119,16 +126,7 @@ def test_executors_that_hear_the_cancel_start_no_task(cluster, tmp_path, monkeyp
     channel and start no task of the job from their next task boundary, though a lane's
     tasks pass no Redis step between them (a chain runs in one executor, in memory)."""
     monkeypatch.setattr(cluster, "runtime_serves_queue", False)
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            wukong.get(lanes(tmp_path), "end", cluster=cluster)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    job = threading.Thread(target=run)
-    job.start()
+    job, outcome = run_in_background(cluster, tmp_path)
     wait_for(lambda: len(started(tmp_path)) >= LANES)
     wukong.cancel()
     job.join(timeout=30)
