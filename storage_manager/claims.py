@@ -3,7 +3,8 @@
 A duplicated delivery of an invocation, or a leaf invoked twice, must not run its tasks
 again: each delivery claims its start tasks (one `step` call per shard they live on) and
 runs only those it got (see `lua/step.lua` for who may take a claim). A delivery holds its
-lease on every shard where it claimed; `Claims.shards` says which, for its refresher.
+lease on every shard where it claimed; `claim_starts` says which, for its refresher. A
+retry that takes its start tasks over from earlier attempts ends their leases first.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def claim_starts(shards: ShardSet, job_id: str, tasks: Sequence[int], owner: str
         by_shard[task_shard(job_id, task, len(shards))].append(task)
     taken: set[int] = set()
     leased: set[int] = set()
+    superseded: set[str] = set()
     for shard, group in by_shard.items():
         args: list = [ttl_ms, owner, LARGE_VALUE_BYTES, lease_ms]
         for _ in group:
@@ -36,8 +38,20 @@ def claim_starts(shards: ShardSet, job_id: str, tasks: Sequence[int], owner: str
         replies = run_step(shards, shard, [keys.live, *map(keys.claim, group)], args, call)
         if replies == -1:
             raise JobGone(keys.prefix)
-        got = [task for task, reply in zip(group, replies, strict=True) if reply == 1]
+        got = [task for task, reply in zip(group, replies, strict=True) if reply != 0]
+        superseded.update(r.decode() for r in replies if isinstance(r, bytes))
         taken.update(got)
         if got:
             leased.add(shard)
+    if superseded:
+        end_leases(shards, keys, superseded, call)
     return [t for t in tasks if t in taken], leased
+
+
+def end_leases(shards: ShardSet, keys: JobKeys, owners: set[str], call) -> None:
+    """End the leases of `owners`, earlier attempts of a retried invocation, on every shard:
+    the platform retries only a delivery it knows dead, and whatever else it had claimed
+    may be taken by the next executor that reaches it (the retry need not walk the same
+    paths again: its own claims and what it finds done decide where it goes)."""
+    for shard in shards.shards:
+        call(shard.client.unlink, *map(keys.lease, sorted(owners)))

@@ -78,13 +78,7 @@ def test_random_dags_survive_each_fault(chaos_cluster, fault, dag):
     assert_survives(chaos_cluster, fault, dag)
 
 
-KILL_UNDER_DUPLICATES = pytest.mark.xfail(
-    strict=False, reason="about one job in 60-100 with a kill under duplicate delivery waits "
-    "for a task that never runs, until the job timeout (issue 16, found by this suite)")
-
-
-@pytest.mark.parametrize("fault", ["none", pytest.param("kill", marks=KILL_UNDER_DUPLICATES)],
-                         ids=["duplicates", "duplicates-and-kill"])
+@pytest.mark.parametrize("fault", ["none", "kill"], ids=["duplicates", "duplicates-and-kill"])
 @CHAOS
 @given(dag=dags)
 def test_random_dags_survive_duplicate_delivery(doubled_cluster, fault, dag):

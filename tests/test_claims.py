@@ -78,6 +78,28 @@ def test_a_later_attempt_takes_over_an_earlier_ones_claims(shards, graph):
     assert claim(shards, graph, [a], owner("inv", 0)) == []
 
 
+def test_a_retry_frees_what_the_dead_attempt_claimed_off_its_own_path(shards, graph):
+    """A retry need not walk its dead attempt's path again: taking over the start tasks ends
+    the dead one's leases everywhere, so a fan-in the dead one claimed is taken by the next
+    executor that completes it (here one the retry invoked), not left claimed for ever."""
+    a, c = idx(graph, "a"), idx(graph, "c")
+    dead = JobStore(shards, graph, owner=owner("inv", 0))
+    assert claim(shards, graph, [a], dead.owner) == [a]
+    publish = dead.publish()
+    publish.mark(c, [idx(graph, "a"), idx(graph, "b")])
+    assert publish.execute()[0].claimed
+    other = JobStore(shards, graph, owner=owner("other", 0))
+    publish = other.publish()
+    publish.mark(c, [idx(graph, "b")])
+    assert not publish.execute()[0].claimed, "the dead one's lease still lives"
+    assert claim(shards, graph, [a], owner("inv", 1)) == [a]
+    assert not any(s.client.exists(JobKeys(graph.job_id).lease(dead.owner))
+                   for s in shards.shards)
+    publish = other.publish()
+    publish.mark(c, [idx(graph, "b")])
+    assert publish.execute()[0].claimed
+
+
 def test_a_fan_out_hands_its_claim_to_the_invocation_it_makes(shards, graph):
     """A parent's delivery that claimed a fan-in hands it over to the child it invokes, once:
     a duplicate of the child is refused."""
