@@ -31,13 +31,15 @@ KEY_BLOCK = 256
 
 class Adjacency(Sequence):
     """One list of task indices per task, flattened into an int array with offsets: it
-    pickles as two byte strings instead of thousands of tuples."""
+    pickles as two byte strings instead of thousands of tuples. Each list is made a tuple
+    the first time it is read, and kept (an executor reads its tasks' lists many times)."""
 
-    __slots__ = ("_flat", "_offsets")
+    __slots__ = ("_flat", "_offsets", "_read")
 
     def __init__(self, offsets: array, flat: array):
         self._offsets = offsets
         self._flat = flat
+        self._read: dict[int, tuple[int, ...]] = {}
 
     @classmethod
     def of(cls, lists: Iterable[Iterable[int]]) -> Adjacency:
@@ -51,9 +53,14 @@ class Adjacency(Sequence):
         return len(self._offsets) - 1
 
     def __getitem__(self, task: int) -> tuple[int, ...]:  # type: ignore[override]
+        try:
+            return self._read[task]
+        except KeyError:
+            pass
         if not 0 <= task < len(self._offsets) - 1:
             raise IndexError(f"task {task} is not in the graph")
-        return tuple(self._flat[self._offsets[task]:self._offsets[task + 1]])
+        items = self._read[task] = tuple(self._flat[self._offsets[task]:self._offsets[task + 1]])
+        return items
 
     def __iter__(self) -> Iterator[tuple[int, ...]]:
         flat, offsets = self._flat, self._offsets

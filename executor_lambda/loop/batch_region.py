@@ -13,7 +13,8 @@ the regions of an invocation's batches are disjoint and each is complete on its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Container, Iterable
 
 from storage_manager import JobGraph
 from storage_manager.region import Region
@@ -27,6 +28,8 @@ class BatchRegion:
         """Tasks of the region that have not run yet."""
         self.waiting: dict[int, int] = {}
         """Region tasks some of whose parents ran here: how many have not yet."""
+        self._needed: Counter[int] = Counter()
+        """The inputs of the waiting tasks, each with how many of them read it."""
         self.planned = planned
         """The region is a planned batch's: what it makes ready outside runs elsewhere
         while it has tasks left. A pulled one's runs here first, depth first."""
@@ -49,14 +52,25 @@ class BatchRegion:
         ready = []
         for dependent in self.graph.dependents[task]:
             if dependent in self.tasks:
-                left = self.waiting.pop(dependent, self.graph.waits_for[dependent]) - 1
-                if left:
-                    self.waiting[dependent] = left
+                left = self.waiting.pop(dependent, None)
+                if left is None:
+                    left = self.graph.waits_for[dependent]
+                    self._needed.update(self.graph.dependencies[dependent])
+                if left > 1:
+                    self.waiting[dependent] = left - 1
                 else:
+                    self._unneed(self.graph.dependencies[dependent])
                     ready.append(dependent)
         return ready
 
-    def needed(self) -> set[int]:
+    def needed(self) -> Container[int]:
         """The inputs of the region's tasks still waiting for parents."""
-        dependencies = self.graph.dependencies
-        return {d for t in self.waiting for d in dependencies[t]}
+        return self._needed
+
+    def _unneed(self, inputs: Iterable[int]) -> None:
+        needed = self._needed
+        for dep in inputs:
+            if needed[dep] > 1:
+                needed[dep] -= 1
+            else:
+                del needed[dep]

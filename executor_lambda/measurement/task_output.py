@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from storage_manager.protocol import Printed
+from storage_manager.protocol import NOTHING_PRINTED, Printed
 
 LIMIT_CHARS = 4 * 1024 * 1024
 """Characters of each stream one task keeps: enough for any log a person reads, and a
@@ -51,6 +51,8 @@ class _Capture:
             self.kept[stream] += len(text)
 
     def printed(self) -> Printed:
+        if not (self.kept[0] or self.kept[1] or self.dropped[0] or self.dropped[1]):
+            return NOTHING_PRINTED
         out, err = ("".join(parts) + _note(dropped)
                     for parts, dropped in zip(self.parts, self.dropped, strict=True))
         return Printed(out, err)

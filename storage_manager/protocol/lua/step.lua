@@ -51,6 +51,18 @@ local function earlier_attempt(holder)
   return my_id ~= nil and id == my_id and tonumber(attempt) < tonumber(my_attempt)
 end
 
+local leased = false
+
+-- Sets owner's lease on this shard (once per call: it lives `lease_ms` from now).
+local function lease_once()
+  if leased then return end
+  leased = true
+  local lease = prefix .. 'l:' .. owner
+  redis.call('SET', lease, '1', 'PX', lease_ms)
+  redis.call('SADD', prefix .. 'chunks', lease)
+  redis.call('PEXPIRE', prefix .. 'chunks', ttl)
+end
+
 -- Takes `claim` for owner; false if refused. The second result names the earlier attempt
 -- of this invocation the claim was taken over from, if it was.
 local function take(claim, from)
@@ -62,10 +74,7 @@ local function take(claim, from)
     return false
   end
   redis.call('SET', claim, owner, 'PX', ttl)
-  local lease = prefix .. 'l:' .. owner
-  redis.call('SET', lease, '1', 'PX', lease_ms)
-  redis.call('SADD', prefix .. 'chunks', lease)
-  redis.call('PEXPIRE', prefix .. 'chunks', ttl)
+  lease_once()
   return true, superseded and current or nil
 end
 
