@@ -87,6 +87,16 @@ def test_values_from_environment_variables_are_read_as_yaml_would():
         assert setting("runtime.latency.invoke-seconds") == 0.25
 
 
+def test_an_environment_variables_underscores_read_as_hyphens(caplog):
+    """`DASK_WUKONG__SCHEDULING__WORK_QUEUE` arrives as `work_queue`: it is that setting,
+    checked as it (dask.config reads it so), not an unknown key."""
+    with caplog.at_level(logging.WARNING, "wukong.settings_table"):
+        check_all({"scheduling": {"work_queue": "true"}})
+    assert "not a Wukong setting" not in caplog.text
+    with pytest.raises(SettingError, match=r"wukong\.runtime\.invocation-timeout"):
+        check_all({"runtime": {"invocation_timeout": 0}})
+
+
 def test_an_explicit_argument_is_checked_as_the_setting():
     with pytest.raises(SettingError, match=r"wukong\.runtime\.concurrency .* got 0"):
         setting("runtime.concurrency", 0)

@@ -31,7 +31,8 @@ from storage_manager.queue_plan import QueuePlan
 
 @pytest.fixture(autouse=True)
 def work_queue_on():
-    """The queue is opt-in (`wukong.scheduling.work-queue`); these tests turn it on."""
+    """The queue is on by default (`wukong.scheduling.work-queue`); these tests make sure,
+    whatever the session's configuration."""
     with dask.config.set({"wukong.scheduling.work-queue": True}):
         yield
 

@@ -101,7 +101,7 @@ _TABLE = (
     Setting("scheduling.threads", Number("threads", 1, whole=True), 64,
             "most waiting tasks one executor runs at once"),
     Setting("scheduling.client-finalize", Flag(), True, "the client runs finalizers"),
-    Setting("scheduling.work-queue", Flag(), False,
+    Setting("scheduling.work-queue", Flag(), True,
             "leaves beyond what runs at once wait in a queue executors pull from"),
     Setting("storage.chunk-bytes", _SIZE, 67108864, "values over this are chunked"),
     Setting("output.show", Flag(), True, "write what tasks print here"),
@@ -156,7 +156,8 @@ def check(name: str, value: Any) -> Any:
 def check_all(config: Mapping[str, Any] | None = None) -> None:
     """Check every setting's value in `config` (`dask.config.config`'s `wukong` section by
     default); a key under `wukong.` that no setting has is logged once, with the closest
-    names."""
+    names. Underscores in a key read as hyphens, as `dask.config` reads them (an
+    environment variable such as `DASK_WUKONG__SCHEDULING__WORK_QUEUE` gives one)."""
     section = config if config is not None else dask.config.get("wukong", {})
     for name, value in _leaves(section, ""):
         if name in SETTINGS:
@@ -172,7 +173,7 @@ def check_all(config: Mapping[str, Any] | None = None) -> None:
 def _leaves(section: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
     leaves = []
     for key, value in section.items():
-        name = f"{prefix}{key}"
+        name = f"{prefix}{key.replace('_', '-') if isinstance(key, str) else key}"
         if name not in SETTINGS and isinstance(value, Mapping):
             leaves.extend(_leaves(value, f"{name}."))
         else:
