@@ -13,6 +13,7 @@ the task-based shuffle Dask's default, so only an explicit disk shuffle gets her
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from dask._task_spec import DataNode, GraphNode, Task
 
 _PARTD_WRAPPERS = frozenset({("dask.dataframe.shuffle", "maybe_buffered_partd")})
 """Dask's callables that make a partd store, by (module, qualified name) of their class."""
+_STORE_MODULES = ("partd", *{module for module, _ in _PARTD_WRAPPERS})
+"""The modules one of which is loaded if a graph can hold such a callable."""
 
 
 class DiskShuffleUnsupported(ValueError):
@@ -29,7 +32,11 @@ class DiskShuffleUnsupported(ValueError):
 
 
 def refuse_disk_shuffle(graph: Mapping[Any, GraphNode]) -> None:
-    """Raise `DiskShuffleUnsupported` if any task of `graph` makes a partd store."""
+    """Raise `DiskShuffleUnsupported` if any task of `graph` makes a partd store. Such a
+    callable's module is loaded wherever the graph is: while neither is, there is none to
+    look for (a graph of arrays, bags or delayed calls costs no walk)."""
+    if not any(module in sys.modules for module in _STORE_MODULES):
+        return
     for key, node in graph.items():
         if any(_makes_partd_store(f) for f in _callables(node)):
             method = dask.config.get("dataframe.shuffle.method", None)

@@ -82,8 +82,9 @@ def assert_names(error: BaseException, cluster: wukong.LocalCluster, index: int)
 
 def assert_runs_again(cluster: wukong.LocalCluster) -> None:
     one_per_leaf = {"wukong.scheduling.batch-cheap-tasks": False,
+                    "wukong.scheduling.work-queue": False,
                     "wukong.locality.grouping": False}
-    with dask.config.set(one_per_leaf):  # one batch of FAN_OUT invocations
+    with dask.config.set(one_per_leaf):  # one batch of FAN_OUT invocations, by the proxy
         assert wukong.get(fan_out(), "total", cluster=cluster) == sum(range(FAN_OUT))
     assert wukong.get({"x": 1, "y": (sum, ["x", "x"])}, "y", cluster=cluster) == 2
     assert job_keys(cluster.admin_urls) == []
