@@ -1,10 +1,12 @@
 """Retries of deliveries that die: the local runtime delivers a dead executor's invocation
-again (`attempt + 1`, up to `wukong.retries`), the new delivery takes over what the dead one
+again (`attempt + 1`, until one task was running at more than `wukong.retries` of its
+deaths), the new delivery takes over what the dead one
 claimed, and only once the retries are spent does the job fail, naming the task, the
 attempts and each cause."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -17,6 +19,9 @@ from dask.utils_test import inc
 
 import wukong
 from executor_lambda import ExecutorDied
+from executor_lambda.platforms.local.redelivery import Redeliveries
+from storage_manager.protocol import Invocation
+from storage_manager.signing import Signer
 
 
 def die_once(marker: str, x):
@@ -133,3 +138,17 @@ def test_bad_retries_annotation_is_named(cluster):
         bad = delayed(inc)(1)
     with pytest.raises(ValueError, match="retries= annotation"):
         bad.compute(scheduler="wukong")
+
+
+def test_deaths_are_blamed_on_the_task_that_ran_not_on_the_invocation():
+    """An executor that pulls from the work queue runs many tasks: deaths while it runs
+    different tasks keep it delivered; the third death while one task ran ends it."""
+    signer = Signer.generate()
+    redeliveries = Redeliveries(signer)
+    payload = Invocation(job="j", task=0, retries=2).encode(signer, limit=None)
+    for task in (5, 6, 7, 5):
+        payload = redeliveries.again(payload, "died", task)
+        assert payload is not None
+    assert json.loads(payload)["attempt"] == 4
+    assert redeliveries.again(payload, "died", 5) is None
+    assert "delivered 5 times" in redeliveries.spent(json.loads(payload)["id"])

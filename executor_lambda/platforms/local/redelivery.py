@@ -2,18 +2,25 @@
 asynchronous invocation its function did not finish.
 
 A delivery of an invocation from the runtime's own queue whose worker died or ran past the
-timeout is delivered again with `attempt + 1`, up to the invocation's `retries`; the new
-delivery takes over what the dead one claimed (see `executor_lambda.delivery`). Each cause
-is kept until the invocation finishes or its retries are spent; then the job's log gets an
-`ExecutorDied` naming the task, the attempts and every cause. A payload passed by reference
-is not delivered again (its full payload is in Redis, not here): it fails at once, as
-before.
+timeout is delivered again with `attempt + 1`; the new delivery takes over what the dead
+one claimed (see `executor_lambda.delivery`). The invocation's `retries` bound how often
+one *task* may be the one running when its deliveries end: an executor that pulls from the
+job's work queue runs many tasks over its life, and a death that strikes it while it runs
+another task is not that task's fault. So the invocation is delivered again until one task
+was running at `retries + 1` of its deaths (a task that kills its executor, or never
+finishes in time, fails its job after as many deliveries as Lambda would make); deaths are
+bounded by the tasks the invocation may run, each blamed at most that often. Each cause is
+kept until the invocation finishes or its retries are spent; then the job's log gets an
+`ExecutorDied` naming the task, the attempts and every cause. A payload passed by
+reference is not delivered again (its full payload is in Redis, not here): it fails at
+once, as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 
 from storage_manager.protocol import PAYLOAD_KEY, Invocation
 from storage_manager.signing import Signer, Unauthenticated
@@ -24,20 +31,25 @@ class Redeliveries:
         self.signer = signer
         self.causes: dict[str, list[str]] = {}
         """What ended each earlier delivery of the invocations being retried, by id."""
+        self.blamed: dict[str, Counter[int]] = {}
+        """How many of each invocation's deaths struck while each task ran, by id."""
 
-    def again(self, payload: bytes, why: str) -> bytes | None:
-        """The payload of the next delivery of the one that ended for `why`; None once its
-        retries are spent (`spent` then tells them)."""
+    def again(self, payload: bytes, why: str, task: int | None = None) -> bytes | None:
+        """The payload of the next delivery of the one that ended for `why` while it ran
+        `task` (None: not known, its first); None once its retries are spent (`spent` then
+        tells them)."""
         event = json.loads(payload)
-        causes = self.causes.setdefault(str(event.get("id")), [])
-        causes.append(why)
+        key = str(event.get("id"))
+        self.causes.setdefault(key, []).append(why)
         if PAYLOAD_KEY in event:
             return None
         try:
             invocation = Invocation.from_event(event, self.signer)
         except (ValueError, Unauthenticated):  # the handler refused it already
             return None
-        if invocation.attempt >= invocation.retries:
+        blamed = self.blamed.setdefault(key, Counter())
+        blamed[invocation.task if task is None else task] += 1
+        if max(blamed.values()) > invocation.retries:
             return None
         retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1)
         return retry.encode(self.signer, limit=None)
@@ -45,6 +57,7 @@ class Redeliveries:
     def spent(self, invocation_id: str) -> str:
         """How the invocation's deliveries ended, one by one; it is forgotten."""
         causes = self.causes.pop(invocation_id, [])
+        self.blamed.pop(invocation_id, None)
         if len(causes) <= 1:
             return ""
         listed = "; ".join(f"attempt {n}: {why}" for n, why in enumerate(causes, 1))
@@ -53,4 +66,6 @@ class Redeliveries:
     def finished(self, payload: bytes) -> None:
         """A delivery finished: forget the invocation's causes."""
         if self.causes:
-            self.causes.pop(str(json.loads(payload).get("id")), None)
+            key = str(json.loads(payload).get("id"))
+            self.causes.pop(key, None)
+            self.blamed.pop(key, None)
