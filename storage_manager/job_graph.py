@@ -53,13 +53,12 @@ class Adjacency(Sequence):
         return len(self._offsets) - 1
 
     def __getitem__(self, task: int) -> tuple[int, ...]:  # type: ignore[override]
-        try:
-            return self._read[task]
-        except KeyError:
-            pass
-        if not 0 <= task < len(self._offsets) - 1:
-            raise IndexError(f"task {task} is not in the graph")
-        items = self._read[task] = tuple(self._flat[self._offsets[task]:self._offsets[task + 1]])
+        items = self._read.get(task)
+        if items is None:
+            if not 0 <= task < len(self._offsets) - 1:
+                raise IndexError(f"task {task} is not in the graph")
+            offsets = self._offsets
+            items = self._read[task] = tuple(self._flat[offsets[task]:offsets[task + 1]])
         return items
 
     def __iter__(self) -> Iterator[tuple[int, ...]]:

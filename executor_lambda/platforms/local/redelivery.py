@@ -21,43 +21,49 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 
 from storage_manager.protocol import PAYLOAD_KEY, Invocation
 from storage_manager.signing import Signer, Unauthenticated
 
 
+@dataclass
+class _Deaths:
+    """How an invocation's earlier deliveries ended."""
+
+    causes: list[str] = field(default_factory=list)
+    """What ended each, in order."""
+    blamed: Counter[int] = field(default_factory=Counter)
+    """How many of them ended while each task ran."""
+
+
 class Redeliveries:
     def __init__(self, signer: Signer):
         self.signer = signer
-        self.causes: dict[str, list[str]] = {}
-        """What ended each earlier delivery of the invocations being retried, by id."""
-        self.blamed: dict[str, Counter[int]] = {}
-        """How many of each invocation's deaths struck while each task ran, by id."""
+        self.deaths: dict[str, _Deaths] = {}
+        """The invocations being retried, by id."""
 
-    def again(self, payload: bytes, why: str, task: int | None = None) -> bytes | None:
+    def again(self, payload: bytes, why: str, task: int) -> bytes | None:
         """The payload of the next delivery of the one that ended for `why` while it ran
-        `task` (None: not known, its first); None once its retries are spent (`spent` then
-        tells them)."""
+        `task`; None once its retries are spent (`spent` then tells them)."""
         event = json.loads(payload)
-        key = str(event.get("id"))
-        self.causes.setdefault(key, []).append(why)
+        deaths = self.deaths.setdefault(str(event.get("id")), _Deaths())
+        deaths.causes.append(why)
         if PAYLOAD_KEY in event:
             return None
         try:
             invocation = Invocation.from_event(event, self.signer)
         except (ValueError, Unauthenticated):  # the handler refused it already
             return None
-        blamed = self.blamed.setdefault(key, Counter())
-        blamed[invocation.task if task is None else task] += 1
-        if max(blamed.values()) > invocation.retries:
+        deaths.blamed[task] += 1
+        if deaths.blamed[task] > invocation.retries:
             return None
         retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1)
         return retry.encode(self.signer, limit=None)
 
     def spent(self, invocation_id: str) -> str:
         """How the invocation's deliveries ended, one by one; it is forgotten."""
-        causes = self.causes.pop(invocation_id, [])
-        self.blamed.pop(invocation_id, None)
+        causes = self.deaths.pop(invocation_id, _Deaths()).causes
         if len(causes) <= 1:
             return ""
         listed = "; ".join(f"attempt {n}: {why}" for n, why in enumerate(causes, 1))
@@ -65,7 +71,5 @@ class Redeliveries:
 
     def finished(self, payload: bytes) -> None:
         """A delivery finished: forget the invocation's causes."""
-        if self.causes:
-            key = str(json.loads(payload).get("id"))
-            self.causes.pop(key, None)
-            self.blamed.pop(key, None)
+        if self.deaths:
+            self.deaths.pop(str(json.loads(payload).get("id")), None)
