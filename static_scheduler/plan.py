@@ -11,7 +11,7 @@ configuration), and decides
 - what each invocation starts with (`Start`): one leaf, a batch of cheap or waiting leaves
   (`batching`), or a group of leaves whose large outputs meet (`grouping`), on how many
   threads, and the seed that lets a lone leaf run before its executor reads the graph
-  (unless it is known to wait: then it runs on a thread, while more start);
+  (unless it may wait: then it runs on a thread, while more start);
 - which leaves wait in the job's work queue (`Plan.queued`, see `work_queue`): those that
   would start alone beyond what the platform runs at once. The invocations started pull
   them as they run out of ready work, so a first run, with nothing learned, needs about as
@@ -106,10 +106,33 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
                         if share <= WAITING_CPU_SHARE)
     graph.queue = QueuePlan(workers=len(batches) if queued else 0,
                             threads=settings.batching.threads, waiting=waiting)
+    seeded = _seeded(estimates, waiting, bool(queued))
     starts = tuple(Start(tasks, threads,
-                         b"" if prefixes[tasks[0]] in waiting else _seed(graph, tasks))
+                         _seed(graph, tasks) if prefixes[tasks[0]] in seeded else b"")
                    for tasks, threads in batches)
     return Plan(graph, starts, client_tasks, prefixes, estimates, queued)
+
+
+class _Seeded:
+    """The prefixes whose lone leaves get a seed. A seeded task runs before its executor can
+    start another, so none that is known to wait gets one; in a job with a queue, only
+    those known to compute do (the loop watches the first task of a kind not judged yet,
+    see `executor_lambda.loop.waiting`, and goes on pulling if it waits)."""
+
+    def __init__(self, computing: frozenset[str] | None, waiting: frozenset[str]):
+        self.computing = computing
+        self.waiting = waiting
+
+    def __contains__(self, prefix: str) -> bool:
+        if self.computing is not None:
+            return prefix in self.computing
+        return prefix not in self.waiting
+
+
+def _seeded(estimates: Estimates, waiting: frozenset[str], queued: bool) -> _Seeded:
+    computing = frozenset(p for p, share in estimates.cpu_shares.items()
+                          if share > WAITING_CPU_SHARE)
+    return _Seeded(computing if queued else None, waiting)
 
 
 def _queue(batches: list[Batch], batching: Batching) -> tuple[list[Batch], tuple[int, ...]]:

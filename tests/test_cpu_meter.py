@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 import time
 
 from executor_lambda.loop import TaskRun
@@ -34,6 +36,29 @@ def measured(work, *args) -> float:
 def test_a_sleeping_task_waits_and_a_spinning_one_computes():
     assert measured(time.sleep, 0.05) < 0.25
     assert measured(spin, 0.05) > 0.75
+
+
+def share_so_far(work, *args) -> float:
+    """The share read from this thread while `work` runs on another, past its first half."""
+    meters: queue.SimpleQueue = queue.SimpleQueue()
+
+    def watched() -> None:
+        meters.put(CpuMeter())
+        work(*args)
+
+    thread = threading.Thread(target=watched)
+    thread.start()
+    meter = meters.get()
+    time.sleep(args[0] / 2)
+    share = meter.share()
+    thread.join()
+    return share
+
+
+def test_a_task_is_judged_from_another_thread_while_it_runs():
+    with SPAWN.Pool(1) as pool:
+        assert pool.apply(share_so_far, (time.sleep, 0.1)) < 0.25
+        assert pool.apply(share_so_far, (spin, 0.1)) > 0.75
 
 
 def test_a_computing_task_on_a_crowded_machine_still_computes():

@@ -7,7 +7,10 @@ uses task prefixes of its own, so nothing one test teaches the cluster steers an
 
 from __future__ import annotations
 
+import os
+import pathlib
 import time
+import uuid
 from collections import Counter
 from operator import add
 
@@ -127,6 +130,29 @@ def test_a_cold_waiting_task_does_not_block_ready_ones(cluster):
     assert overlapping
 
 
+def meet(directory: str, name: int, everyone: int) -> int:
+    """Wait, mostly asleep, until `everyone` tasks have arrived in `directory`."""
+    pathlib.Path(directory, str(name)).touch()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(directory)) < everyone:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(os.listdir(directory))} of {everyone} arrived")
+        time.sleep(0.001)
+    return name
+
+
+def test_the_first_task_of_a_kind_is_judged_while_it_waits(cluster, tmp_path):
+    """Leaves of a kind never seen that wait until all of them have started: each executor
+    must start several at once, so the first of them, judged while it runs, must not hold
+    up the others until it ends (it would never end)."""
+    everyone = 4 * cluster.parallelism + 1
+    name = f"meet-{uuid.uuid4().hex[:8]}"
+    dsk = {(name, i): (meet, str(tmp_path), i, everyone) for i in range(everyone)}
+    dsk["all"] = (sum, list(dsk))
+    assert wukong.get(dsk, "all") == sum(range(everyone))
+    assert wukong.last_job().executors_invoked <= cluster.parallelism + 1
+
+
 def test_a_failing_task_in_a_pulled_batch_raises_with_its_key(cluster):
     dsk, root = tree("qfail", 256)
 
@@ -148,12 +174,23 @@ def test_the_plan_starts_what_runs_at_once_and_queues_the_rest():
     graph = job_plan.graph
     started = [s.tasks for s in job_plan.starts]
     assert len(started) == 3 and all(len(tasks) == 1 for tasks in started)
-    assert all(s.seed for s in job_plan.starts)  # each still runs before reading the graph
+    # nothing learned: the first task might wait, so the loop runs it, watched (no seed)
+    assert not any(s.seed for s in job_plan.starts)
     assert len(job_plan.queued) == 13
     assert {t for s in started for t in s} | set(job_plan.queued) == set(graph.leaves)
     assert graph.queue.workers == 3
     # depth-first, so a run of the queue is a subtree: after the three started
     assert list(job_plan.queued) == leaves_depth_first(graph)[3:]
+
+
+def test_a_queued_job_seeds_only_leaves_known_to_compute():
+    dsk, root = tree("seeded", 16)
+    settings = PlanSettings(num_shards=2, ttl_ms=60_000, batching=Batching(parallelism=3))
+    tasks = to_task_graph(dsk, root)
+    computing = plan(tasks, root, Estimates(cpu_shares={"seeded_leaf": 1.0}), settings)
+    waiting = plan(tasks, root, Estimates(cpu_shares={"seeded_leaf": 0.0}), settings)
+    assert computing.queued and all(s.seed for s in computing.starts)
+    assert waiting.queued and not any(s.seed for s in waiting.starts)
 
 
 def test_few_leaves_need_no_queue():

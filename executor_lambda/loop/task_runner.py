@@ -2,32 +2,41 @@
 
 A batch of tasks the plan knows to wait runs on a warm thread pool; so does any task that
 `WaitingTasks` has seen to wait in this invocation (the others run here, and the first of
-each kind is measured). Only their functions run there; gathering inputs, publishing and
-all the loop's state stay in the loop's thread. The first task may have run already, from
-the invocation's seed (see `GraphSeed`): it is then only handed back to be published. A
-task with Dask's `retries=n` annotation that raises is run again, up to n times, before its
-error is published (`Recovery.task_retries`).
+each kind is measured). The first task of a kind not judged yet starts on the pool and is
+watched: it is judged by its CPU share over its first `JUDGE_SECONDS`, so a task that waits
+for seconds holds up nothing behind it while it is measured. Only their functions run
+there; gathering inputs, publishing and all the loop's state stay in the loop's thread.
+The first task may have run already, from the invocation's seed (see `GraphSeed`): it is
+then only handed back to be published. A task with Dask's `retries=n` annotation that
+raises is run again, up to n times, before its error is published
+(`Recovery.task_retries`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.waiting import WaitingTasks
-from executor_lambda.measurement import GilProbe, Snapshot, TaskRecorder
+from executor_lambda.measurement import CpuMeter, GilProbe, Measures, Snapshot, TaskRecorder
+from storage_manager.queue_plan import WAITING_CPU_SHARE
 
 logger = logging.getLogger(__name__)
 
 CPU_SAMPLES = 16
 """Tasks per invocation that measure their CPU share: enough to learn from, and cheap even
 when an invocation runs thousands of tiny tasks."""
+
+JUDGE_SECONDS = 0.005
+"""How long the first task of a kind not judged yet runs before its CPU share so far tells
+whether it waits: long against starting a thread, short against a task that waits."""
 
 
 @dataclass(slots=True)
@@ -89,9 +98,11 @@ class TaskRunner:
             if self.waiting is not None:
                 self.waiting.observe(task, first.measures)
             return Finished(first, before)
-        pool = self.pool
-        if pool is None and self.waiting is not None and self.waiting.waits(task):
-            pool = self.waiting.pool()
+        pool, waiting = self.pool, self.waiting
+        if pool is None and waiting is not None and first is None and waiting.unjudged(task):
+            return self._run_watched(task, before, waiting)
+        if pool is None and waiting is not None and waiting.waits(task):
+            pool = waiting.pool()
         if pool is None:
             return Finished(self._run_here(task, first), before)
         start = time.time()
@@ -102,6 +113,38 @@ class TaskRunner:
         gathered = self.recorder.since(before)
         pool.submit(lambda: self._finished.put((
             self._tried(task, lambda: TaskRun.of(task, lambda: prepared)), gathered)))
+        self.running += 1
+        return None
+
+    def _run_watched(self, task: int, before: Snapshot, waiting: WaitingTasks
+                     ) -> Finished | None:
+        """Start `task`, the first of a kind not judged yet, on the pool and watch its CPU
+        share: if it finishes within `JUDGE_SECONDS` or computes, wait for it here (it runs
+        alone, as a task run here does); if it mostly waits, its kind is judged to wait and
+        it runs on as a waiting task does (None: `next_finished` hands it back)."""
+        start = time.time()
+        try:
+            prepared = self.inputs.node_and_inputs(task)
+        except Exception as exc:  # the task's failure, as in `TaskRun.of`
+            return Finished(TaskRun(task, start, 0.0, error=exc), before)
+        gathered = self.recorder.since(before)
+        meters: queue.SimpleQueue[CpuMeter] = queue.SimpleQueue()
+
+        def watched() -> TaskRun:
+            meters.put(CpuMeter())
+            return self._tried(task, lambda: TaskRun.of(task, lambda: prepared))
+
+        future = waiting.pool().submit(watched)
+        meter = meters.get()
+        wait([future], JUDGE_SECONDS)
+        share = meter.share()
+        if future.done() or share > WAITING_CPU_SHARE:
+            run = _measured(future.result(), meter.share())
+            waiting.observe(task, run.measures)
+            return Finished(run, before)
+        waiting.observe(task, Measures(share, None))
+        future.add_done_callback(
+            lambda done: self._finished.put((_measured(done.result(), share), gathered)))
         self.running += 1
         return None
 
@@ -155,3 +198,10 @@ class TaskRunner:
         probe serves one task at a time)."""
         self._measured += 1
         return self.probe if self._measured <= CPU_SAMPLES or measure else None
+
+
+def _measured(run: TaskRun, cpu_share: float) -> TaskRun:
+    """`run`, with the CPU share it was judged by (a failed run measures nothing)."""
+    if run.error is not None:
+        return run
+    return dataclasses.replace(run, measures=Measures(cpu_share, None))

@@ -3,9 +3,10 @@ the executor runs them on threads and keeps starting ready tasks meanwhile.
 
 Per task prefix (`dask.utils.key_split` of its key, as estimates are learned): a prefix the
 plan knows to wait (`QueuePlan.waiting`, learned in earlier jobs) waits from the start;
-any other is run here, measured (`CpuMeter`), and judged by its latest measured run: a CPU
-share of at most `WAITING_CPU_SHARE` waits. A prefix not yet measured is always run here and
-measured, so the first task of each kind tells the executor what the others will do.
+any other is measured (`CpuMeter`) and judged by its latest measured run: a CPU share of at
+most `WAITING_CPU_SHARE` waits. The first task of a prefix not judged yet is watched as it
+runs (`TaskRunner`): it tells the executor what the others will do within milliseconds,
+not only once it ends.
 Tasks that wait run on up to `QueuePlan.threads` threads of the process's warm pool. Only
 executors of a job with a work queue tell them apart; without one, the plan's learned
 batches of waiting leaves decide (see `static_scheduler.batching`).
@@ -39,6 +40,11 @@ class WaitingTasks:
     def known(self, task: int) -> bool:
         """Whether the task's prefix has been judged (else: run it here and measure it)."""
         return self._prefix(task) in self._waits
+
+    def unjudged(self, task: int) -> bool:
+        """Whether the task's prefix is not judged yet and its tasks could run on threads
+        (then its first is watched as it runs, see `TaskRunner`)."""
+        return self.threads > 1 and not self.known(task)
 
     def waits(self, task: int) -> bool:
         """Whether the task is to run on a thread."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 
@@ -14,23 +15,34 @@ class CpuMeter:
     process's CPU time, so a task whose library computes in threads of its own does not look
     idle; less the run delay, so that neither a computing task starved of CPU on a crowded
     machine nor a sleeping one that waits for a CPU after it wakes is judged by the crowd.
-    Where the run delay is unknown (not Linux) it counts as zero."""
+    Where the run delay is unknown (not Linux) it counts as zero.
+
+    It is made on the thread that runs the task; `share` may be read from any thread, also
+    while the task runs (the share so far)."""
 
     def __init__(self) -> None:
+        self._thread = threading.get_native_id()
+        self._wall = time.perf_counter()
         self._cpu = time.process_time()
-        self._delay = run_delay_seconds()
+        self._delay = run_delay_seconds(self._thread)
 
-    def share(self, wall_seconds: float) -> float:
-        own = wall_seconds - (run_delay_seconds() - self._delay)
+    def share(self, wall_seconds: float | None = None) -> float:
+        """The share over `wall_seconds` of the task's time (default: all since the meter
+        was made)."""
+        if wall_seconds is None:
+            wall_seconds = time.perf_counter() - self._wall
+        own = wall_seconds - (run_delay_seconds(self._thread) - self._delay)
         if own <= 0:
             return 1.0
         return max(0.0, min(1.0, (time.process_time() - self._cpu) / own))
 
 
-def run_delay_seconds() -> float:
-    """How long the calling thread has waited, runnable, for a CPU (0.0 if unknown)."""
+def run_delay_seconds(thread: int | None = None) -> float:
+    """How long a thread (by native id; default the calling one) has waited, runnable, for a
+    CPU (0.0 if unknown)."""
+    path = f"/proc/self/task/{thread}/schedstat" if thread else "/proc/thread-self/schedstat"
     try:
-        with open("/proc/thread-self/schedstat", "rb") as f:
+        with open(path, "rb") as f:
             return int(f.read().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
