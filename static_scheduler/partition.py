@@ -19,6 +19,7 @@ import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
 from storage_manager import JobGraph, Locality, dumps
+from storage_manager.job_graph import dump_node_blocks
 from storage_manager.recovery import Recovery
 
 
@@ -30,17 +31,20 @@ class UnserializableTask(TypeError):
     """A task (its function or its data) cannot be pickled; the message names it."""
 
 
-def _serialize(key: Any, node: GraphNode) -> bytes:
-    try:
-        return dumps(node)
-    except Exception as exc:
-        raise UnserializableTask(
-            f"task {key!r} cannot be serialized for the executors: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
 def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
-    return tuple(_serialize(key, node) for key, node in tasks.items())
+    """The graph's blocks of nodes; `UnserializableTask` naming the first task that cannot
+    be pickled."""
+    nodes = list(tasks.values())
+    try:
+        return dump_node_blocks(nodes)
+    except Exception:
+        for key, node in tasks.items():
+            try:
+                dumps(node)
+            except Exception as exc:
+                raise UnserializableTask(f"task {key!r} cannot be serialized for the "
+                                         f"executors: {type(exc).__name__}: {exc}") from exc
+        raise
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],
@@ -66,7 +70,7 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
     return JobGraph(
         job_id=job_id,
         keys=keys,
-        node_blobs=_serialize_all(tasks),
+        node_blocks=_serialize_all(tasks),
         dependencies=dependencies,
         dependents=tuple(map(tuple, dependents)),
         data=frozenset(i for i, node in enumerate(tasks.values()) if isinstance(node, DataNode)),

@@ -7,9 +7,11 @@ whether the client asked for it. Placement of its keys on shards follows from th
 
 Every executor process that serves a job loads its graph, so the graph travels in a form
 that loads in well under a millisecond even for thousands of tasks: the edges as flat int
-arrays with offsets, the task blobs as one bytes object with offsets, `waits_for` stored
-rather than recomputed, and the Dask keys in pickled blocks, each decoded only when an
-executor first needs one of its keys (a leaf that reads no inputs never does).
+arrays with offsets, `waits_for` stored rather than recomputed, and the Dask keys and the
+task nodes in pickled blocks, each decoded only when an executor first needs one of its
+keys or nodes (a leaf that reads no inputs never needs a key). A block of nodes is one
+pickle: a function many tasks call is saved once per block, and a pickler is set up once
+per block, not per task.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from storage_manager.shards import job_shard, task_shard
 
 KEY_BLOCK = 256
 """Keys per pickled block: an executor decodes the few blocks holding its inputs' keys."""
+
+NODE_BLOCK = 32
+"""Task nodes per pickled block: few enough that an executor needing one task decodes
+little else, enough that picklers and shared functions are paid once for many tasks."""
 
 
 class Adjacency(Sequence):
@@ -77,22 +83,19 @@ class JobGraph:
     """A job's tasks by index: their keys, serialized nodes and edges, and what the client
     asked for."""
 
-    def __init__(self, job_id: str, keys: Sequence[Any], node_blobs: Iterable[bytes],
+    def __init__(self, job_id: str, keys: Sequence[Any], node_blocks: Sequence[bytes],
                  dependencies: Iterable[Iterable[int]], dependents: Iterable[Iterable[int]],
                  data: frozenset[int], results: frozenset[int], num_shards: int, ttl_ms: int,
                  locality: Locality | None = None, config: Mapping[str, Any] | None = None,
                  notices: bool = False, recovery: Recovery | None = None):
-        blobs = list(node_blobs)
-        offsets = array("q", [0])
-        for blob in blobs:
-            offsets.append(offsets[-1] + len(blob))
         self.job_id = job_id
         self._keys: tuple[Any, ...] | None = tuple(keys)
         self._key_blocks = tuple(pickle.dumps(self._keys[i:i + KEY_BLOCK], protocol=PROTOCOL)
                                  for i in range(0, len(self._keys), KEY_BLOCK))
         self._decoded_blocks: dict[int, tuple[Any, ...]] = {}
-        self._node_bytes = b"".join(blobs)
-        self._node_offsets = offsets
+        self._size = len(self._keys)
+        self._node_blocks = tuple(node_blocks)
+        """`NODE_BLOCK` tasks' nodes each, in task order (see `dump_node_blocks`)."""
         self.dependencies = Adjacency.of(dependencies)
         self.dependents = Adjacency.of(dependents)
         """Dependents of each task; the first ready one is the one an executor becomes."""
@@ -117,7 +120,8 @@ class JobGraph:
         self.waits_for = array("i", (sum(1 for d in deps if d not in self.data)
                                      for deps in self.dependencies))
         """How many parents each task waits for: its dependencies that are not data."""
-        self._nodes: dict[int, Any] = {}
+        self._nodes: dict[int, tuple[Any, ...]] = {}
+        """Decoded blocks of nodes, by block."""
         self.queue = QueuePlan()
         """How executors pull the job's queued leaves and run its waiting tasks: set by the
         plan once it knows its starts, before the graph is stored (see `work_queue`)."""
@@ -137,7 +141,7 @@ class JobGraph:
         return self._config
 
     def __len__(self) -> int:
-        return len(self._node_offsets) - 1
+        return self._size
 
     @property
     def keys(self) -> tuple[Any, ...]:
@@ -160,18 +164,17 @@ class JobGraph:
         return keys
 
     def node_blob(self, task: int) -> bytes:
-        """The task-spec node (`dask._task_spec.GraphNode`), serialized on its own, so an
-        executor unpickles only the tasks it runs."""
-        offsets = self._node_offsets
-        return self._node_bytes[offsets[task]:offsets[task + 1]]
+        """The task-spec node (`dask._task_spec.GraphNode`), serialized on its own (what a
+        `GraphSeed` carries)."""
+        return dumps(self.node(task))
 
     def node(self, task: int) -> Any:
-        node = self._nodes.get(task)
-        if node is None:
-            offsets = self._node_offsets
-            blob = memoryview(self._node_bytes)[offsets[task]:offsets[task + 1]]
-            node = self._nodes[task] = loads(blob)  # copied there, once, if it has buffers
-        return node
+        """The task's node, unpickling only its block (once)."""
+        block, offset = divmod(task, NODE_BLOCK)
+        nodes = self._nodes.get(block)
+        if nodes is None:
+            nodes = self._nodes[block] = loads(self._node_blocks[block])
+        return nodes[offset]
 
     @property
     def leaves(self) -> list[int]:
@@ -211,3 +214,9 @@ class JobGraph:
             and len(dependents) == 1
             and self.waits_for[dependents[0]] == 1
         )
+
+
+def dump_node_blocks(nodes: Sequence[Any]) -> tuple[bytes, ...]:
+    """The blocks of `nodes` (in task order) a `JobGraph` stores; `dumps`' errors as they
+    come (the caller names the task: see `static_scheduler.partition`)."""
+    return tuple(dumps(tuple(nodes[i:i + NODE_BLOCK])) for i in range(0, len(nodes), NODE_BLOCK))

@@ -112,7 +112,7 @@ def test_executors_count_the_bytes_each_shard_sent_and_received(
     for t, deps in enumerate(report.dependencies):
         for d in deps:
             dependents[d].append(t)
-    graph = JobGraph(report.job_id, report.task_keys, [b""] * len(dependents),
+    graph = JobGraph(report.job_id, report.task_keys, (),
                      report.dependencies, dependents, frozenset(), frozenset(),
                      len(cluster.shards), 1)
     placed, written, read = Counter(), Counter(), Counter()
