@@ -58,6 +58,11 @@ class ExecutorEnvironment:
         return cls(shards, make_invoker(settings.invoker, shards), records_itself=not reports,
                    cancels=cancels)
 
+    def connect(self) -> None:
+        """Connect to every shard now (redis-py connects on first use)."""
+        for shard in self.shards.shards:
+            shard.client.ping()
+
     def cancelled(self, job_id: str) -> bool:
         """The job was cancelled (as far as this process heard): no task of it starts."""
         return self.cancels is not None and self.cancels.cancelled(job_id)

@@ -50,6 +50,16 @@ def environment() -> ExecutorEnvironment:
     return _environment
 
 
+def warm_up() -> None:
+    """Set up the process's environment and connect to the shards before the first
+    invocation, as a Lambda function's init phase does. A failure is left for the first
+    invocation to meet and report."""
+    try:
+        environment().connect()
+    except Exception:
+        logger.debug("warming up failed; the first invocation sets up again", exc_info=True)
+
+
 def handler(event: dict, context: Any = None) -> dict:
     started_at = time.time()
     env = environment()

@@ -10,7 +10,11 @@ error naming the running task to the job's log (for the invocations of its own q
 `duplicate_delivery` (for tests and chaos) every invocation of its queue is delivered twice,
 as Lambda may.
 
-Admission: at most `Admission.cap` invocations run at once (see `admission`).
+Admission: at most `Admission.cap` invocations run at once (see `admission`). As many
+workers as the cap starts with (the cores) are started with the runtime and wait idle, as
+a Dask distributed cluster starts its workers with it: a first job does not wait for them
+to fork. Not under the latency model (`cold_start_seconds`), which gives every worker a
+Lambda cold start, as Lambda without provisioned concurrency does.
 
 Cancellation (see `cancels`): a cancel record on the queue stops the job's running workers
 (killed, unreported) and drops its invocations; then the runtime tells the job's client.
@@ -117,6 +121,8 @@ class Dispatcher:
         warm_up = self._ctx.Process(target=int)  # starts the fork server and its preload
         warm_up.start()
         warm_up.join()
+        if not self.settings.cold_start_seconds:
+            self._start_idle(min(self.admission.cap, self.settings.concurrency))
         threading.Thread(target=self._intake, name="intake", daemon=True).start()
         if on_ready is not None:
             on_ready()
@@ -150,13 +156,18 @@ class Dispatcher:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"!")
 
+    def _start_idle(self, workers: int) -> None:
+        """Start `workers` workers that wait idle for invocations."""
+        self.idle += [self._new_worker() for _ in range(workers)]
+
+    def _new_worker(self) -> Worker:
+        self.started += 1
+        return Worker(self._ctx, self.settings, self.environments)
+
     def _assign(self) -> None:
         while self.pending and len(self.busy) < self.admission.cap:
-            if self.idle:
-                w = self.idle.pop()  # the most recently used: its caches are warmest
-            else:
-                w = Worker(self._ctx, self.settings, self.environments)
-                self.started += 1
+            # the most recently used idle worker: its caches are warmest
+            w = self.idle.pop() if self.idle else self._new_worker()
             request = self.pending.popleft()
             if self.cancels.covers(request.payload):
                 self._drop(request)

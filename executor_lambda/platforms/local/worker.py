@@ -46,7 +46,7 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
 
     Under the latency model a new worker first waits `cold_start_seconds`, in its own
     process, so cold starts happen in parallel as they do on a real platform."""
-    from executor_lambda.handler import handler
+    from executor_lambda.handler import handler, warm_up
 
     log_records.configure("executor")
     gc.freeze()  # the preloaded modules' objects: never worth a full collection's scan
@@ -54,6 +54,7 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     if cold_start_seconds > 0:
         time.sleep(cold_start_seconds)
+    warm_up()
     while True:
         try:
             payload = conn.recv_bytes()
