@@ -29,7 +29,7 @@ from static_scheduler.estimates import Estimates
 from storage_manager import JobStore, dumps
 from storage_manager.protocol import Invocation
 from storage_manager.protocol.delivery import child_id
-from storage_manager.queue_plan import QueuePlan
+from storage_manager.queue_plan import WAITING_CPU_SHARE, QueuePlan
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +151,18 @@ def test_the_first_task_of_a_kind_is_judged_while_it_waits(cluster, tmp_path):
     dsk["all"] = (sum, list(dsk))
     assert wukong.get(dsk, "all") == sum(range(everyone))
     assert wukong.last_job().executors_invoked <= cluster.parallelism + 1
+
+
+def test_a_kind_is_judged_by_what_its_first_task_did(cluster):
+    """On a first run, cheap adds measure as computing (their share is taken over their own
+    run, not over the loop's wake-up) and naps as waiting."""
+    report = run(*tree("judged", 64, combine=nap))
+    shares: dict[str, list[float]] = {}
+    for t in report.tasks:
+        if t.cpu_share is not None:
+            shares.setdefault(t.key[0], []).append(t.cpu_share)
+    assert shares["judged_leaf"] and min(shares["judged_leaf"]) > WAITING_CPU_SHARE
+    assert shares["judged"] and max(shares["judged"]) <= WAITING_CPU_SHARE
 
 
 def test_a_failing_task_in_a_pulled_batch_raises_with_its_key(cluster):

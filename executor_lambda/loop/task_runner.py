@@ -139,7 +139,8 @@ class TaskRunner:
         wait([future], JUDGE_SECONDS)
         share = meter.share()
         if future.done() or share > WAITING_CPU_SHARE:
-            run = _measured(future.result(), meter.share())
+            run = future.result()
+            run = _measured(run, meter.share(run.compute_seconds))  # not over the wake-up
             waiting.observe(task, run.measures)
             return Finished(run, before)
         waiting.observe(task, Measures(share, None))
