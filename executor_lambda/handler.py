@@ -83,7 +83,7 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
     if env.cancelled(invocation.job):
         return _gone(_named(invocation))
     try:
-        if invocation.seed:
+        if invocation.seed and not invocation.attempt:  # a retry looks for checkpoints first
             graph_read = env.graph_later(invocation.job)
             seed = GraphSeed.decode(invocation.seed)
             ttl_ms, lease_ms = seed.ttl_ms, seed.lease_ms

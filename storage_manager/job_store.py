@@ -44,10 +44,12 @@ class JobStore(JobIO):
         return Publish(self)
 
     # -- executors ---------------------------------------------------------------------------
-    def fetch_outputs(self, tasks: Iterable[int]) -> dict[int, Buffer]:
+    def fetch_outputs(self, tasks: Iterable[int], missing_ok: bool = False
+                      ) -> dict[int, Buffer]:
         """Read outputs with one MGET per shard, then the chunks of any large ones (large
         values arrive in writable buffers). Bytes are counted as read by whoever consumes
-        them, not here."""
+        them, not here. An output not stored raises `MissingOutput`, or with `missing_ok`
+        is left out."""
         by_shard: dict[int, list[int]] = defaultdict(list)
         for task in tasks:
             by_shard[self.graph.output_shard(task)].append(task)
@@ -57,6 +59,8 @@ class JobStore(JobIO):
             values = self.timed(client.mget, [self.keys.output(t) for t in group])
             for task, data in zip(group, values, strict=True):
                 if data is None:
+                    if missing_ok:
+                        continue
                     raise MissingOutput(task)
                 found[task] = data
                 self.stats.read_from(shard, len(data))
@@ -177,8 +181,7 @@ class JobStore(JobIO):
         for task in range(len(graph)):
             if task in graph.data:
                 continue
-            if not graph.stays_local(task):
-                names[graph.output_shard(task)].append(keys.output(task))
+            names[graph.output_shard(task)].append(keys.output(task))  # stored, or a checkpoint
             names[graph.task_shard(task)].append(keys.claim(task))
             if graph.recovery.task_retries.get(task) == 0:
                 names[graph.task_shard(task)].append(keys.started(task))

@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import signal
+import time
 from operator import add
 
 import dask
@@ -19,6 +20,7 @@ from dask.utils_test import inc
 
 import wukong
 from executor_lambda import ExecutorDied
+from executor_lambda.loop.resumption import CHECKPOINT_SECONDS
 from executor_lambda.platforms.local.redelivery import Redeliveries
 from storage_manager.protocol import Invocation
 from storage_manager.signing import Signer
@@ -59,6 +61,28 @@ def test_a_killed_fan_in_is_taken_over_by_the_retry(cluster, tmp_path):
     dsk["dies"] = (die_once, "m", "j")
     dsk["total"] = (add, "dies", ("p", 0))
     assert wukong.get(dsk, "total") == sum(range(1, 9)) + 1 + 1
+
+
+def slow_count(counter: str, x):
+    """Counts its runs in a file; runs long enough that its output is checkpointed."""
+    with open(counter, "a") as f:
+        f.write("run\n")
+    time.sleep(2 * CHECKPOINT_SECONDS)
+    return x + 1
+
+
+@pytest.mark.timeout(120)
+def test_a_retry_reads_what_took_long_instead_of_running_it_again(cluster, tmp_path):
+    """A chain whose slow middle task finished before its executor died further down: the
+    retry reads that task's checkpointed output (it ran once), runs the rest again, and
+    the job's result is right."""
+    runs = tmp_path / "runs"
+    dsk = {"m": str(tmp_path / "died"), "c": str(runs), "a": (inc, 1),
+           "slow": (slow_count, "c", "a"), "dies": (die_once, "m", "slow"),
+           "after": (inc, "dies")}
+    assert wukong.get(dsk, "after") == 5
+    assert (tmp_path / "died").exists()
+    assert runs.read_text().splitlines() == ["run"]
 
 
 @pytest.mark.timeout(120)

@@ -10,7 +10,8 @@ task is ready at once. Of the ready dependents, all run here (a large output, or
 unwritten) or the first in DFS order, and executors are invoked for the rest, each with
 what inputs fit in its payload. Inside a batch's region nothing is published: its
 dependents there are ready at once, and a publish that may be the executor's last ships the
-events recorded so far, before its marks.
+events recorded so far, before its marks. A task that took long also has its output
+written when no one outside reads it, as a checkpoint for a retry (see `resumption`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.holds import Holds
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
+from executor_lambda.loop.resumption import checkpoints
 from executor_lambda.measurement import TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore, MarkResult, Publish
@@ -64,8 +66,12 @@ class Publisher:
         local = region.ready_after(task) if region is not None else []
         outside = [d for d in graph.dependents[task] if region is None or d not in region]
         self.inputs.values[task] = value
+        checkpoint = checkpoints(timing.compute_seconds, timing.output_bytes,
+                                 graph.recovery.retries)
         if not outside and task not in graph.results and (local or not last):
-            self.recorder.record(task, timing)  # in a batch's region: no publish
+            if checkpoint:
+                self._checkpoint(task, value)
+            self.recorder.record(task, timing)  # in a batch's region: no other publish
             return local
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
@@ -75,6 +81,8 @@ class Publisher:
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
+        elif checkpoint and not plan.hold:
+            publish.write_output(task, self._blob(task, value, plan))
         if task in graph.results:
             publish.announce(RESULT, task)
         mine = [task] if plan.write else []
@@ -89,6 +97,17 @@ class Publisher:
         if plan.cluster or plan.hold or not ready:
             return local + ready
         return local + self._run_here_or_invoke(task, ready, plan, keep)
+
+    def _blob(self, task: int, value: Any, plan: OutputPlan | None = None) -> bytes:
+        if plan is not None and plan.blob is not None:
+            return plan.blob
+        return dumps_result(value, task, self.graph.key(task), self.store.signer)
+
+    def _checkpoint(self, task: int, value: Any) -> None:
+        """Write the output of a task that took long, for a retry (see `resumption`)."""
+        publish = self.store.publish()
+        publish.write_output(task, self._blob(task, value))
+        publish.execute()
 
     def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan,
                             keep: bool) -> list[int]:

@@ -45,6 +45,7 @@ from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.publisher import Publisher
 from executor_lambda.loop.puller import HAND_OVER_SECONDS, Puller
 from executor_lambda.loop.ready_stack import ReadyStack
+from executor_lambda.loop.resumption import StoredOutputs
 from executor_lambda.loop.task_run import TaskRun
 from executor_lambda.loop.task_runner import Finished, TaskRunner
 from executor_lambda.loop.waiting import WaitingTasks
@@ -83,6 +84,8 @@ class TaskLoop:
         self.runner = TaskRunner(self.inputs, self.recorder, invocation.threads, pool, probe,
                                  first, waiting, self.graph.recovery.task_retries, carried)
         self.puller = Puller(store, invocation)
+        self.stored = StoredOutputs(store, retry=invocation.attempt > 0)
+        """What a retry need not run again: outputs checkpointed before (see `resumption`)."""
         self.invoker = invoker
         self.remaining_ms = remaining_ms
         self.publisher.others_busy = lambda: self.puller.active
@@ -91,6 +94,7 @@ class TaskLoop:
         stack = ReadyStack(self.graph)
         stack.push(self.invocation.tasks)
         try:
+            self.stored.look_up(self.invocation.tasks)
             while (stack or self.publisher.holds or self.runner.running
                    or self.puller.active):
                 if self.cancelled():
@@ -123,6 +127,10 @@ class TaskLoop:
             task = stack.pop()
             if self.on_task is not None:
                 self.on_task(task)
+            resumed = self.stored.take(task)
+            if resumed is not None:
+                finished = Finished(resumed, self.recorder.snapshot())
+                return self._complete(finished, last=not stack)
             if not self._may_start(task):
                 return None
             self.recorder.started(task)
@@ -145,6 +153,7 @@ class TaskLoop:
             return []
         runner = self.runner
         tasks = self.puller.pull(runner.room() if runner.waits else 1)
+        self.stored.look_up(tasks)
         if tasks:
             if self.region is None:
                 self.region = self.publisher.region = BatchRegion(self.graph, tasks,
