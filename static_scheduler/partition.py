@@ -18,9 +18,10 @@ from typing import Any
 import networkx as nx
 from dask._task_spec import DataNode, GraphNode
 
-from storage_manager import JobGraph, Locality, dumps
+from storage_manager import JobGraph, Locality
 from storage_manager.job_graph import dump_node_blocks
 from storage_manager.recovery import Recovery
+from storage_manager.serialization import first_unpicklable
 
 
 class CycleError(ValueError):
@@ -34,17 +35,15 @@ class UnserializableTask(TypeError):
 def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
     """The graph's blocks of nodes; `UnserializableTask` naming the first task that cannot
     be pickled."""
-    nodes = list(tasks.values())
     try:
-        return dump_node_blocks(nodes)
+        return dump_node_blocks(list(tasks.values()))
     except Exception:
-        for key, node in tasks.items():
-            try:
-                dumps(node)
-            except Exception as exc:
-                raise UnserializableTask(f"task {key!r} cannot be serialized for the "
-                                         f"executors: {type(exc).__name__}: {exc}") from exc
-        raise
+        culprit = first_unpicklable(tasks)
+        if culprit is None:
+            raise
+        key, exc = culprit
+        raise UnserializableTask(f"task {key!r} cannot be serialized for the executors: "
+                                 f"{type(exc).__name__}: {exc}") from exc
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,31 +108,21 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
                             threads=settings.batching.threads, waiting=waiting)
     seeded = _seeded(estimates, waiting, bool(queued))
     starts = tuple(Start(tasks, threads,
-                         _seed(graph, tasks) if prefixes[tasks[0]] in seeded else b"")
+                         _seed(graph, tasks) if seeded(prefixes[tasks[0]]) else b"")
                    for tasks, threads in batches)
     return Plan(graph, starts, client_tasks, prefixes, estimates, queued)
 
 
-class _Seeded:
-    """The prefixes whose lone leaves get a seed. A seeded task runs before its executor can
-    start another, so none that is known to wait gets one; in a job with a queue, only
+def _seeded(estimates: Estimates, waiting: frozenset[str], queued: bool
+            ) -> Callable[[str], bool]:
+    """Whether a lone leaf of a prefix gets a seed. A seeded task runs before its executor
+    can start another, so none that is known to wait gets one; in a job with a queue, only
     those known to compute do (the loop watches the first task of a kind not judged yet,
     see `executor_lambda.loop.waiting`, and goes on pulling if it waits)."""
-
-    def __init__(self, computing: frozenset[str] | None, waiting: frozenset[str]):
-        self.computing = computing
-        self.waiting = waiting
-
-    def __contains__(self, prefix: str) -> bool:
-        if self.computing is not None:
-            return prefix in self.computing
-        return prefix not in self.waiting
-
-
-def _seeded(estimates: Estimates, waiting: frozenset[str], queued: bool) -> _Seeded:
-    computing = frozenset(p for p, share in estimates.cpu_shares.items()
-                          if share > WAITING_CPU_SHARE)
-    return _Seeded(computing if queued else None, waiting)
+    if not queued:
+        return lambda prefix: prefix not in waiting
+    return frozenset(p for p, share in estimates.cpu_shares.items()
+                     if share > WAITING_CPU_SHARE).__contains__
 
 
 def _queue(batches: list[Batch], batching: Batching) -> tuple[list[Batch], tuple[int, ...]]:

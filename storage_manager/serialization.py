@@ -27,7 +27,7 @@ import pickle
 import re
 import struct
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cloudpickle
@@ -58,6 +58,17 @@ def dumps(obj: Any, signer: Signer | None = None) -> bytes:
             tag = signer.tag((body,))
         file.write(tag)
     return file.getvalue()  # the buffer itself, not a copy, once no view of it is left
+
+
+def first_unpicklable(items: Mapping[Any, Any]) -> tuple[Any, Exception] | None:
+    """The first (key, error) of `items` whose value `dumps` refuses; None if none does.
+    For naming the culprit once pickling them together failed."""
+    for key, value in items.items():
+        try:
+            dumps(value)
+        except Exception as exc:
+            return key, exc
+    return None
 
 
 def _framed(body: memoryview, views: list[memoryview], signer: Signer | None) -> bytes:

@@ -18,6 +18,7 @@ from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
 from storage_manager.connections import TlsFiles
 from storage_manager.recovery import Recovery
+from storage_manager.serialization import first_unpicklable
 from wukong.cluster_protocol import Cluster
 from wukong.settings_table import check
 
@@ -116,12 +117,12 @@ def task_settings() -> dict[str, Any]:
     try:
         dumps(settings)
     except Exception:
-        for key, value in settings.items():
-            try:
-                dumps(value)
-            except Exception as exc:
-                raise ValueError(f"dask.config setting {key!r} cannot be sent to the tasks: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        culprit = first_unpicklable(settings)
+        if culprit is None:
+            raise
+        key, exc = culprit
+        raise ValueError(f"dask.config setting {key!r} cannot be sent to the tasks: "
+                         f"{type(exc).__name__}: {exc}") from exc
     return settings
 
 

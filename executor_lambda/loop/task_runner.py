@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.task_run import TaskRun
@@ -105,14 +106,12 @@ class TaskRunner:
             pool = waiting.pool()
         if pool is None:
             return Finished(self._run_here(task, first), before)
-        start = time.time()
-        try:
-            prepared = self.inputs.node_and_inputs(task)
-        except Exception as exc:  # the task's failure, as in `TaskRun.of`
-            return Finished(TaskRun(task, start, 0.0, error=exc), before)
-        gathered = self.recorder.since(before)
+        prepared = self._prepare(task, before)
+        if isinstance(prepared, Finished):
+            return prepared
+        inputs, gathered = prepared
         pool.submit(lambda: self._finished.put((
-            self._tried(task, lambda: TaskRun.of(task, lambda: prepared)), gathered)))
+            self._tried(task, lambda: TaskRun.of(task, lambda: inputs)), gathered)))
         self.running += 1
         return None
 
@@ -122,17 +121,15 @@ class TaskRunner:
         share: if it finishes within `JUDGE_SECONDS` or computes, wait for it here (it runs
         alone, as a task run here does); if it mostly waits, its kind is judged to wait and
         it runs on as a waiting task does (None: `next_finished` hands it back)."""
-        start = time.time()
-        try:
-            prepared = self.inputs.node_and_inputs(task)
-        except Exception as exc:  # the task's failure, as in `TaskRun.of`
-            return Finished(TaskRun(task, start, 0.0, error=exc), before)
-        gathered = self.recorder.since(before)
+        prepared = self._prepare(task, before)
+        if isinstance(prepared, Finished):
+            return prepared
+        inputs, gathered = prepared
         meters: queue.SimpleQueue[CpuMeter] = queue.SimpleQueue()
 
         def watched() -> TaskRun:
             meters.put(CpuMeter())
-            return self._tried(task, lambda: TaskRun.of(task, lambda: prepared))
+            return self._tried(task, lambda: TaskRun.of(task, lambda: inputs))
 
         future = waiting.pool().submit(watched)
         meter = meters.get()
@@ -148,6 +145,17 @@ class TaskRunner:
             lambda done: self._finished.put((_measured(done.result(), share), gathered)))
         self.running += 1
         return None
+
+    def _prepare(self, task: int, before: Snapshot
+                 ) -> tuple[tuple[Any, dict], Snapshot] | Finished:
+        """For a run on the pool: the task's node and inputs, gathered in this thread, and
+        the I/O totals once gathered; or, if gathering failed, the task's failed run."""
+        start = time.time()
+        try:
+            prepared = self.inputs.node_and_inputs(task)
+        except Exception as exc:  # the task's failure, as in `TaskRun.of`
+            return Finished(TaskRun(task, start, 0.0, error=exc), before)
+        return prepared, self.recorder.since(before)
 
     def _before(self) -> Snapshot:
         """The I/O totals the next task counts from: less the I/O carried in for it."""
