@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import signal
+import threading
 import time
 from operator import add
 
@@ -19,6 +20,7 @@ from dask import delayed
 from dask.utils_test import inc
 
 import wukong
+from benchmarks import chaos_faults
 from executor_lambda import ExecutorDied
 from executor_lambda.loop.resumption import CHECKPOINT_SECONDS
 from executor_lambda.platforms.local.redelivery import Redeliveries
@@ -176,3 +178,53 @@ def test_deaths_are_blamed_on_the_task_that_ran_not_on_the_invocation():
     assert json.loads(payload)["attempt"] == 4
     assert redeliveries.again(payload, "died", 5) is None
     assert "delivered 5 times" in redeliveries.spent(json.loads(payload)["id"])
+
+
+def hold(gate: str, x: int) -> int:
+    """Keep its executor busy until the file `gate` exists."""
+    while not os.path.exists(gate):
+        time.sleep(0.005)
+    return x
+
+
+def workers_while_all_busy(cluster: wukong.LocalCluster, gate: pathlib.Path) -> int:
+    """Run as many holding leaves as the runtime has workers, one executor each (named
+    after `gate`: a kind not seen before, so none is grouped with another); once every one
+    of those workers is busy, how many worker processes the runtime has. The job is then
+    let go and must be right."""
+    count = len(chaos_faults.runtime_workers(cluster))
+    dsk = {(gate.name, i): (hold, str(gate), i) for i in range(count)}
+    dsk["total"] = (sum, list(dsk))
+    done: dict = {}
+    with dask.config.set({"wukong.scheduling.work-queue": False}):
+        job = threading.Thread(target=lambda: done.update(value=wukong.get(dsk, "total")))
+        job.start()
+    try:
+        wait_for(lambda: len(chaos_faults.busy_workers(cluster)) >= count)
+        return len(chaos_faults.runtime_workers(cluster))
+    finally:
+        gate.touch()
+        job.join()
+        assert done.get("value") == sum(range(count))
+
+
+@pytest.mark.timeout(120)
+def test_once_a_worker_died_one_more_waits_beside_the_busy_ones(tmp_path):
+    """A job that keeps every worker busy forks no other while none has died. Once one
+    died, the runtime keeps one more started and idle beside busy workers (a standby for the
+    next death's retry), and the jobs are right."""
+    with wukong.LocalCluster(shards=1) as cluster:
+        before = len(chaos_faults.runtime_workers(cluster))
+        assert workers_while_all_busy(cluster, tmp_path / "first") == before
+        dsk = {"m": str(tmp_path / "died"), "dies": (die_once, "m", 1)}
+        assert wukong.get(dsk, "dies") == 2
+        wait_for(lambda: not chaos_faults.busy_workers(cluster))
+        now = len(chaos_faults.runtime_workers(cluster))
+        assert workers_while_all_busy(cluster, tmp_path / "second") == now + 1
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)

@@ -13,8 +13,10 @@ as Lambda may.
 Admission: at most `Admission.cap` invocations run at once (see `admission`). As many
 workers as the cap starts with (the cores) are started with the runtime and wait idle, as
 a Dask distributed cluster starts its workers with it: a first job does not wait for them
-to fork. Not under the latency model (`cold_start_seconds`), which gives every worker a
-Lambda cold start, as Lambda without provisioned concurrency does.
+to fork. Once a worker died, one more is kept started and idle while invocations run (a
+standby, see `_keep_standby`), so the next death's retry starts at once. Neither under the
+latency model (`cold_start_seconds`), which gives every worker a Lambda cold start, as
+Lambda without provisioned concurrency does.
 
 Cancellation (see `cancels`): a cancel record on the queue stops the job's running workers
 (killed, unreported) and drops its invocations; then the runtime tells the job's client.
@@ -78,6 +80,8 @@ class Dispatcher:
         self.started = 0
         self.redeliveries = Redeliveries(settings.signer)
         self._copies = 2 if settings.duplicate_delivery else 1
+        self._standby = False
+        """A worker was lost: keep a standby (see `_keep_standby`)."""
 
     # -- intake ----------------------------------------------------------------------------
     def _intake(self) -> None:
@@ -130,6 +134,7 @@ class Dispatcher:
             while self.running:
                 self._stop_cancelled()
                 self._assign()
+                self._keep_standby()
                 saturated = self.admission.full(len(self.busy), len(self.pending))
                 timeout = self._next_timeout()
                 if saturated:
@@ -180,6 +185,15 @@ class Dispatcher:
                 w.kill()
                 continue
             self.busy[w.conn] = w
+
+    def _keep_standby(self) -> None:
+        """Once a worker was lost, keep one worker started and idle while invocations run, so
+        the next invocation delivered again after a death starts at once, not after a fork
+        and a warm-up. It is the last idle worker to be used (`_assign` takes the most
+        recently used first). Never before a death (a fault-free job forks nothing more),
+        nor under the latency model, where every worker starts cold."""
+        if self._standby and self.busy and not self.idle and not self.settings.cold_start_seconds:
+            self.idle.insert(0, self._new_worker())
 
     def _stop_cancelled(self) -> None:
         """Kill the workers running jobs just cancelled (their tasks stop where they are),
@@ -263,6 +277,7 @@ class Dispatcher:
         del self.busy[w.conn]
         request, event = w.request, w.failed_invocation()
         w.kill()
+        self._standby = True
         if request is not None and request.respond is not None:
             request.respond(replies.error(error_type, f"the execution environment {why}"))
         if event is None or not request.reported:
