@@ -27,7 +27,7 @@ from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.holds import Holds
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
-from executor_lambda.loop.resumption import checkpoints
+from executor_lambda.loop.resumption import CheckpointWriter, checkpoints
 from executor_lambda.measurement import TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
 from storage_manager import JobGone, JobStore, MarkResult, Publish
@@ -52,6 +52,8 @@ class Publisher:
         self.remaining_ms = remaining_ms
         self.policy = LocalityPolicy(self.graph, store.signer)
         self.holds = Holds()
+        self.checkpoints = CheckpointWriter(store)
+        """Writes the checkpoints of tasks whose publish does not go to Redis."""
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
         self.others_busy: Callable[[], bool] = lambda: False
@@ -104,10 +106,8 @@ class Publisher:
         return dumps_result(value, task, self.graph.key(task), self.store.signer)
 
     def _checkpoint(self, task: int, value: Any) -> None:
-        """Write the output of a task that took long, for a retry (see `resumption`)."""
-        publish = self.store.publish()
-        publish.write_output(task, self._blob(task, value))
-        publish.execute()
+        """Have the output of a task that took long written, for a retry (see `resumption`)."""
+        self.checkpoints.write(task, self._blob(task, value))
 
     def _run_here_or_invoke(self, task: int, ready: list[int], plan: OutputPlan,
                             keep: bool) -> list[int]:

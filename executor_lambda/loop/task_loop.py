@@ -114,6 +114,7 @@ class TaskLoop:
         except UnserializableResult as exc:  # the task's failure, though its function ran
             self.publisher.fail(exc.task, exc, Timing(time.time(), 0.0, self.recorder.snapshot()))
         finally:
+            self.publisher.checkpoints.close()
             self.recorder.close()
 
     def _step(self, stack: ReadyStack) -> list[int] | None:
