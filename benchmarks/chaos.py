@@ -11,13 +11,14 @@ counted), jobs recovered (correct although a fault struck), failed clearly, hung
 0), wrong or unclear (must be 0), next jobs wrong (must be 0), job keys left on the shards
 (must be 0), and the median extra time of the recovered jobs per fault.
 
-Part two, the targets: a tree of `2 * --leaves - 1` tasks sleeping `--nap` seconds each,
-fault-free and with one executor SIGKILLed per `--kill-every` tasks started (median of
-`--repeat` runs each; the target ratio is at most 1.5), and on the duplicating cluster,
-where each task's side effect must happen once (repeats: must be 0). The victim is any busy
-worker: one executor may run most of a tree, so a kill may strike the retry of one killed
-before, and three kills of one invocation spend its retries (`ExecutorDied`, listed under
-the targets' errors; the run's time still counts in the median).
+Part two, the targets: a tree reduction over `--leaves` leaves of tasks sleeping `--nap`
+seconds each, fault-free and with one executor SIGKILLed per `--kill-every` tasks started
+(median of `--repeat` runs each, the two kinds alternated; the target ratio is at most
+1.5), and on the duplicating cluster, where each task's side effect must happen once
+(repeats: must be 0). The victim is any busy worker: one executor may run most of a tree,
+so a kill may strike the retry of one killed before, and three kills of one invocation
+spend its retries (`ExecutorDied`, listed under the targets' errors; the run's time still
+counts in the median).
 
 Prints a table, appends one record to `--out` (JSON lines) and writes a dated section at the
 top of `--markdown`'s `## History` (benchmarks/RESULTS.md). The machine may be shared: the
@@ -137,10 +138,13 @@ def sleeping_job(cluster: wukong.LocalCluster, args: argparse.Namespace, kill: b
 def targets(clusters: dict[str, wukong.LocalCluster], args: argparse.Namespace) -> dict:
     """Part two (see the module's docstring)."""
     sleeping_job(clusters["plain"], args, kill=False)  # warm-up: workers, learned estimates
-    free = [sleeping_job(clusters["plain"], args, kill=False) for _ in range(args.repeat)]
-    killed = [sleeping_job(clusters["plain"], args, kill=True) for _ in range(args.repeat)]
+    free, killed = [], []
+    for _ in range(args.repeat):  # alternated, so a machine whose speed drifts skews neither
+        free.append(sleeping_job(clusters["plain"], args, kill=False))
+        killed.append(sleeping_job(clusters["plain"], args, kill=True))
     doubled = sleeping_job(clusters["duplicate"], args, kill=False)
-    return target_summary(free, killed, doubled, 2 * args.leaves - 1)
+    tasks = len(chaos_faults.sleeping_tree(args.leaves, args.nap, HERE)[0])
+    return target_summary(free, killed, doubled, tasks)
 
 
 def target_summary(free: list[dict], killed: list[dict], doubled: dict, tasks: int) -> dict:
