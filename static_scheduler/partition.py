@@ -21,7 +21,7 @@ from dask._task_spec import DataNode, GraphNode
 from storage_manager import JobGraph, Locality
 from storage_manager.job_graph import dump_node_blocks
 from storage_manager.recovery import Recovery
-from storage_manager.serialization import first_unpicklable
+from storage_manager.serialization import dumped_or_culprit
 
 
 class CycleError(ValueError):
@@ -35,15 +35,10 @@ class UnserializableTask(TypeError):
 def _serialize_all(tasks: dict[Any, GraphNode]) -> tuple[bytes, ...]:
     """The graph's blocks of nodes; `UnserializableTask` naming the first task that cannot
     be pickled."""
-    try:
-        return dump_node_blocks(list(tasks.values()))
-    except Exception:
-        culprit = first_unpicklable(tasks)
-        if culprit is None:
-            raise
-        key, exc = culprit
-        raise UnserializableTask(f"task {key!r} cannot be serialized for the executors: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+    return dumped_or_culprit(
+        lambda: dump_node_blocks(list(tasks.values())), tasks,
+        lambda key, exc: UnserializableTask(f"task {key!r} cannot be serialized for the "
+                                            f"executors: {type(exc).__name__}: {exc}"))
 
 
 def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[Any],

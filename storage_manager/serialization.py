@@ -28,7 +28,7 @@ import re
 import struct
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import cloudpickle
 
@@ -39,6 +39,7 @@ PROTOCOL = 5
 MAGIC = b"WKB1"
 _COUNTS = struct.Struct("<4sIQ")
 ALIGN = 64
+T = TypeVar("T")
 
 
 def dumps(obj: Any, signer: Signer | None = None) -> bytes:
@@ -60,15 +61,20 @@ def dumps(obj: Any, signer: Signer | None = None) -> bytes:
     return file.getvalue()  # the buffer itself, not a copy, once no view of it is left
 
 
-def first_unpicklable(items: Mapping[Any, Any]) -> tuple[Any, Exception] | None:
-    """The first (key, error) of `items` whose value `dumps` refuses; None if none does.
-    For naming the culprit once pickling them together failed."""
-    for key, value in items.items():
-        try:
-            dumps(value)
-        except Exception as exc:
-            return key, exc
-    return None
+def dumped_or_culprit(dump: Callable[[], T], items: Mapping[Any, Any],
+                      culprit_error: Callable[[Any, Exception], Exception]) -> T:
+    """`dump()` (which pickles `items` together); if it fails, `culprit_error(key, error)`
+    for the first item `dumps` refuses on its own, raised from that error (the first
+    failure again if every item pickles alone)."""
+    try:
+        return dump()
+    except Exception:
+        for key, value in items.items():
+            try:
+                dumps(value)
+            except Exception as exc:
+                raise culprit_error(key, exc) from exc
+        raise
 
 
 def _framed(body: memoryview, views: list[memoryview], signer: Signer | None) -> bytes:

@@ -18,7 +18,7 @@ from static_scheduler import Batching, PlanSettings
 from storage_manager import Locality, dumps
 from storage_manager.connections import TlsFiles
 from storage_manager.recovery import Recovery
-from storage_manager.serialization import first_unpicklable
+from storage_manager.serialization import dumped_or_culprit
 from wukong.cluster_protocol import Cluster
 from wukong.settings_table import check
 
@@ -114,15 +114,10 @@ def task_settings() -> dict[str, Any]:
     changed = _changes(dask.config.config, _merged_defaults[1], "")
     settings = {key: value for key, value in changed.items()
                 if key.split(".")[0] not in NOT_SENT}
-    try:
-        dumps(settings)
-    except Exception:
-        culprit = first_unpicklable(settings)
-        if culprit is None:
-            raise
-        key, exc = culprit
-        raise ValueError(f"dask.config setting {key!r} cannot be sent to the tasks: "
-                         f"{type(exc).__name__}: {exc}") from exc
+    dumped_or_culprit(
+        lambda: dumps(settings), settings,
+        lambda key, exc: ValueError(f"dask.config setting {key!r} cannot be sent to the "
+                                    f"tasks: {type(exc).__name__}: {exc}"))
     return settings
 
 
