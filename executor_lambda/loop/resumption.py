@@ -107,14 +107,14 @@ class CheckpointWriter:
             self._waiting.put(None)
 
     def _run(self) -> None:
-        while True:
+        closed = False
+        while not closed:
             batch = [self._waiting.get()]
             while not self._waiting.empty():
                 batch.append(self._waiting.get())
+            closed = None in batch
             writes = [item for item in batch if item is not None]
             if writes and not self._write(writes):
-                return
-            if len(writes) < len(batch):
                 return
 
     def _write(self, writes: list[tuple[int, bytes]]) -> bool:
