@@ -115,6 +115,16 @@ def running(p: psutil.Process) -> bool:
         return False
 
 
+def wait_for(condition, timeout: float = 60.0, poll: float = 0.01):
+    """Wait until `condition()` is truthy and return what it returned; fail the test
+    after `timeout` seconds. Tests wait for a state, never for a time."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(poll)
+    return found
+
+
 def wait_until_gone(procs: list[psutil.Process], timeout: float = 15.0) -> list[psutil.Process]:
     """Wait for processes that were told to stop; those still running after `timeout`."""
     deadline = time.monotonic() + timeout

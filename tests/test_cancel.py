@@ -11,7 +11,7 @@ import time
 
 import dask
 import pytest
-from conftest import job_keys
+from conftest import job_keys, wait_for
 
 import wukong
 from executor_lambda.platforms.local.cancels import Cancels
@@ -45,13 +45,6 @@ def lanes(directory: pathlib.Path) -> dict:
 
 def started(directory: pathlib.Path) -> set[str]:
     return set(os.listdir(directory))
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
 
 
 def assert_nothing_starts_after(directory: pathlib.Path, seen: set[str]) -> None:

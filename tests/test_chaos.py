@@ -20,6 +20,7 @@ import threading
 import time
 
 import pytest
+from conftest import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,13 +110,6 @@ def wait_for_go(directory: str, x: int) -> int:
 
 def pids_started(directory: pathlib.Path) -> set[int]:
     return {int(p.name[4:]) for p in directory.glob("pid-*")}
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
 
 
 def test_the_kill_strikes_the_worker_running_a_task_and_spares_idle_ones(chaos_cluster,

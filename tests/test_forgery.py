@@ -11,11 +11,11 @@ import json
 import os
 import pickle
 import threading
-import time
 from operator import add
 
 import pytest
 import redis
+from conftest import wait_for
 from dask.utils_test import inc
 
 import wukong
@@ -42,14 +42,6 @@ def refused(cluster) -> int:
         return int(client.get(FunctionKeys(cluster.function).refused) or 0)
     finally:
         client.close()
-
-
-def wait_for(condition, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
-    return found
 
 
 def live_job(url: str) -> str | None:

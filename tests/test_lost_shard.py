@@ -11,7 +11,7 @@ import time
 
 import dask
 import pytest
-from conftest import job_keys
+from conftest import job_keys, wait_for
 
 import wukong
 from storage_manager import ShardLost
@@ -44,13 +44,6 @@ def fan_out() -> dict:
     dsk = {f"leaf-{i}": (int, str(i)) for i in range(FAN_OUT)}
     dsk["total"] = (sum, list(dsk))
     return dsk
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
 
 
 def fail_mid_job(cluster: wukong.LocalCluster, directory: pathlib.Path, fault) -> ShardLost:

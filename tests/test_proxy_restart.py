@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import dask
 import redis
-from conftest import job_keys
+from conftest import job_keys, wait_for
 from dask.utils_test import inc
 
 import wukong
@@ -22,13 +21,6 @@ CONCURRENCY = 2  # with 0.05 s per invocation the proxy needs about a second for
 
 def pending_batches(client: redis.Redis, function: str) -> int:
     return client.xpending(FunctionKeys(function).proxy_requests, PROXY_GROUP)["pending"]
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def latency_env(_):

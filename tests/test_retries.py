@@ -16,6 +16,7 @@ from operator import add
 
 import dask
 import pytest
+from conftest import wait_for
 from dask import delayed
 from dask.utils_test import inc
 
@@ -221,10 +222,3 @@ def test_once_a_worker_died_one_more_waits_beside_the_busy_ones(tmp_path):
         wait_for(lambda: not chaos_faults.busy_workers(cluster))
         now = len(chaos_faults.runtime_workers(cluster))
         assert workers_while_all_busy(cluster, tmp_path / "second") == now + 1
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.01)
