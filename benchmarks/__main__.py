@@ -19,11 +19,11 @@ import shlex
 import sys
 
 from benchmarks import runner, suites, tables
+from benchmarks.history import kept_history
 from benchmarks.systems import NAMES as SYSTEMS
 
 HERE = pathlib.Path(__file__).parent
 BUDGETS = {"quick": 2.0, "paper": 60.0, "shapes": 30.0, "all": 60.0}
-HISTORY = "## History\n"
 
 
 def _names(text: str) -> list[str]:
@@ -94,15 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(markdown)
     failed = any("error" in r or r.get("verified") is False for r in records)
     return 1 if failed else 0
-
-
-def kept_history(path: pathlib.Path) -> str:
-    """The `## History` section of an earlier results file, to carry over ('' if none)."""
-    if not path.exists():
-        return ""
-    text = path.read_text()
-    start = text.find(HISTORY)
-    return "\n" + text[start:] if start >= 0 else ""
 
 
 if __name__ == "__main__":

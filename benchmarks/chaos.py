@@ -28,7 +28,6 @@ times are indicative.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import logging
 import os
@@ -44,11 +43,10 @@ import time
 from collections import Counter
 
 import wukong
-from benchmarks import chaos_faults, random_dag
+from benchmarks import chaos_faults, history, random_dag
 from benchmarks.chaos_faults import Outcome
 
 HERE = pathlib.Path(__file__).parent
-HISTORY = "## History\n"
 KINDS = (*chaos_faults.FAULTS, "duplicate")
 BAD = ("hung", "wrong", "unclear")
 
@@ -180,17 +178,9 @@ def table(part_one: dict, part_two: dict) -> str:
 
 def write_history(markdown: pathlib.Path, command: str, out: str, text: str) -> None:
     """A dated section at the top of the file's `## History` (the section is made if none)."""
-    old = markdown.read_text() if markdown.exists() else "# Benchmark results\n"
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    section = (f"### {when}: chaos (`{command}`)\n\n{os.cpu_count()}-core `{host.node()}`; "
-               f"times indicative. Records in `{out}`.\n\n{text}\n\n")
-    head, found, rest = old.partition(HISTORY)
-    if not found:
-        markdown.write_text(f"{old.rstrip()}\n\n{HISTORY}\n{section}")
-        return
-    intro, marker, older = rest.partition("\n### ")
-    markdown.write_text(f"{head}{HISTORY}{intro.rstrip()}\n\n{section}"
-                        f"{marker.lstrip() + older if marker else ''}")
+    heading = f"### {history.now()}: chaos (`{command}`)"
+    about = f"{os.cpu_count()}-core `{host.node()}`; times indicative. Records in `{out}`."
+    history.add_section(markdown, f"{heading}\n\n{about}\n\n{text}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ are indicative.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import logging
 import os
@@ -39,12 +38,12 @@ from operator import add
 import dask
 
 import wukong
+from benchmarks import history
 from benchmarks.workloads import gemm, tree_reduction
 from executor_lambda.platforms.local import QueueInvoker
 from storage_manager.protocol import Invocation
 
 HERE = pathlib.Path(__file__).parent
-HISTORY = "## History\n"
 GONE = Invocation(job="benchmark-no-such-job", task=0)
 
 
@@ -138,23 +137,15 @@ def table(records: list[dict]) -> str:
 
 def write_history(markdown: pathlib.Path, args: argparse.Namespace, records: list[dict]) -> None:
     """A dated section at the top of the file's `## History` (the section is made if none)."""
-    text = markdown.read_text() if markdown.exists() else "# Benchmark results\n"
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     hosted = args.interface_client or "Wukong's worker loop"
     about = textwrap.fill(
         f"The local platform against `wukong.platform=aws` on the local runtime's Lambda API "
         f"fronts, one cluster ({args.shards} shard(s), executors hosted by {hosted}), "
         f"{os.cpu_count()}-core `{host.node()}`; indicative (the machine may have been "
         f"shared). Records in `{args.out}`.", 92)
-    section = (f"### {when}: platforms (`python -m benchmarks.platforms --repeat "
-               f"{args.repeat}`)\n\n{about}\n\n{table(records)}\n\n")
-    head, found, rest = text.partition(HISTORY)
-    if not found:
-        markdown.write_text(f"{text.rstrip()}\n\n{HISTORY}\n{section}")
-        return
-    intro, marker, older = rest.partition("\n### ")
-    markdown.write_text(f"{head}{HISTORY}{intro.rstrip()}\n\n{section}"
-                        f"{marker.lstrip() + older if marker else ''}")
+    command = f"python -m benchmarks.platforms --repeat {args.repeat}"
+    heading = f"### {history.now()}: platforms (`{command}`)"
+    history.add_section(markdown, f"{heading}\n\n{about}\n\n{table(records)}")
 
 
 def main(argv: list[str] | None = None) -> int:
