@@ -38,8 +38,9 @@ class Inputs:
                    and d not in graph.data]
         if missing:
             received.update(self.store.fetch_outputs(missing))
-        received.update(self.store.resolve_chunks(
-            {d: received[d] for d in deps if d in received and d not in values}))
+        serialized = {d: received[d] for d in deps if d in received and d not in values}
+        if serialized:
+            received.update(self.store.resolve_chunks(serialized))
         inputs = {}
         for dep in deps:
             if dep not in values:

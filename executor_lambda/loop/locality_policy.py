@@ -27,8 +27,10 @@ RESERVE_SECONDS = 1.0
 """Time kept back from the invocation's remaining time to write a held output after all."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OutputPlan:
+    """What to do with one task's output; never changed once made."""
+
     blob: bytes | None
     """The serialized output, if it is written or inlined."""
     write: bool
@@ -58,8 +60,7 @@ class LocalityPolicy:
                 and task not in graph.results)
         blob = None
         inline = False
-        budget = settings.inline_budget
-        if invoked and size <= budget:
+        if invoked and size <= (budget := settings.inline_budget):
             blob = dumps_result(value, task, graph.key(task), self.signer)
             inline = len(blob) <= budget
         write = (task in graph.results or (bool(invoked) and not inline)

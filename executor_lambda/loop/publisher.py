@@ -156,13 +156,17 @@ class Publisher:
 
     def _ship(self, publish: Publish, task: int, timing: Timing,
               last: bool) -> list[MarkResult]:
-        """Execute `publish`, with the events if it may be the last; record the task."""
-        self.recorder.record(task, timing, publish.round_trips)
-        self.recorder.ride(publish)
-        flushed = last and self.recorder.flush(publish)
-        results = publish.execute() if publish else []
+        """Execute `publish`, with the events if it may be the last; record the task (again
+        once it ran, with its I/O, unless its event shipped with it or nothing was sent)."""
+        recorder = self.recorder
+        recorder.record(task, timing, publish.round_trips)
+        recorder.ride(publish)
+        flushed = last and recorder.flush(publish)
+        if not publish:
+            return []
+        results = publish.execute()
         if not flushed:
-            self.recorder.record(task, timing)
+            recorder.record(task, timing)
         return results
 
     def _settle(self, results: list[MarkResult]) -> list[int]:

@@ -18,8 +18,10 @@ from executor_lambda.measurement.task_warnings import recording
 from storage_manager.protocol import NOTHING_PRINTED, Printed, TaskWarning
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TaskRun:
+    """One run; never changed once made (`dataclasses.replace` makes another)."""
+
     task: int
     start: float
     compute_seconds: float

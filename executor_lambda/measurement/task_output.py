@@ -18,8 +18,6 @@ from __future__ import annotations
 import io
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TextIO
 
 from storage_manager.protocol import NOTHING_PRINTED, Printed
@@ -104,15 +102,18 @@ def install() -> None:
         sys.stderr = _TaskStream(1, sys.stderr)
 
 
-@contextmanager
-def capturing() -> Iterator[list[Printed]]:
+class capturing:
     """What this thread prints while the block runs (a task's run): once it ends, the list
-    holds one `Printed`."""
-    result: list[Printed] = []
-    outer = getattr(_running, "capture", None)
-    capture = _running.capture = _Capture()
-    try:
-        yield result
-    finally:
-        _running.capture = outer
-        result.append(capture.printed())
+    it gave holds one `Printed`. (A class, not a generator: it wraps every task run.)"""
+
+    __slots__ = ("_capture", "_outer", "_result")
+
+    def __enter__(self) -> list[Printed]:
+        self._result: list[Printed] = []
+        self._outer = getattr(_running, "capture", None)
+        self._capture = _running.capture = _Capture()
+        return self._result
+
+    def __exit__(self, *exc_info: object) -> None:
+        _running.capture = self._outer
+        self._result.append(self._capture.printed())

@@ -16,8 +16,6 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -38,16 +36,20 @@ def install() -> None:
         warnings.showwarning = _record
 
 
-@contextmanager
-def recording() -> Iterator[list[TaskWarning]]:
-    """The warnings raised in this thread while the block runs (a task's run)."""
-    caught: list[TaskWarning] = []
-    outer = getattr(_running, "caught", None)
-    _running.caught = caught
-    try:
-        yield caught
-    finally:
-        _running.caught = outer
+class recording:
+    """The warnings raised in this thread while the block runs (a task's run), in the list
+    it gives. (A class, not a generator: it wraps every task run.)"""
+
+    __slots__ = ("_caught", "_outer")
+
+    def __enter__(self) -> list[TaskWarning]:
+        self._caught: list[TaskWarning] = []
+        self._outer = getattr(_running, "caught", None)
+        _running.caught = self._caught
+        return self._caught
+
+    def __exit__(self, *exc_info: object) -> None:
+        _running.caught = self._outer
 
 
 def _record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
