@@ -65,4 +65,5 @@ class Inputs:
             for task in [t for t in held if t not in needs and t not in needed
                          and t not in holding]:
                 del held[task]
-        self.inline &= set(self.received)
+        if self.inline:
+            self.inline &= self.received.keys()

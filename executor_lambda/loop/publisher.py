@@ -141,7 +141,8 @@ class Publisher:
 
     def forget(self) -> None:
         """Unpin the fan-ins no output here is held for any more."""
-        self.pinned &= self.holds.fan_ins()
+        if self.pinned:
+            self.pinned &= self.holds.fan_ins()
 
     def _mark(self, publish: Publish, fan_in: int, firm: list[int], tentative: list[int],
               hold: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from storage_manager import JobGraph
@@ -15,23 +14,26 @@ class ReadyStack:
     def __init__(self, graph: JobGraph):
         self.dependencies = graph.dependencies
         self.tasks: list[int] = []
-        self.needs: Counter[int] = Counter()
-        """How many tasks on the stack need each input."""
+        self.needs: dict[int, int] = {}
+        """How many tasks on the stack need each input (only inputs some task needs)."""
 
     def __bool__(self) -> bool:
         return bool(self.tasks)
 
     def push(self, tasks: Iterable[int]) -> None:
         """Push `tasks` so that the first of them runs first."""
+        needs, dependencies = self.needs, self.dependencies
         for task in reversed(list(tasks)):
             self.tasks.append(task)
-            self.needs.update(self.dependencies[task])
+            for dependency in dependencies[task]:
+                needs[dependency] = needs.get(dependency, 0) + 1
 
     def pop(self) -> int:
         task = self.tasks.pop()
         needs = self.needs
         for dependency in self.dependencies[task]:
-            needs[dependency] -= 1
-            if not needs[dependency]:
+            if needs[dependency] > 1:
+                needs[dependency] -= 1
+            else:
                 del needs[dependency]
         return task
