@@ -11,7 +11,9 @@ unwritten) or the first in DFS order, and executors are invoked for the rest, ea
 what inputs fit in its payload. Inside a batch's region nothing is published: its
 dependents there are ready at once, and a publish that may be the executor's last ships the
 events recorded so far, before its marks. A task that took long also has its output
-written when no one outside reads it, as a checkpoint for a retry (see `resumption`).
+written when no one outside reads it, as a checkpoint for a retry (see `resumption`). A
+result that no task reads waits in a batch of results written and announced together
+(see `result_batch`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from executor_lambda.loop.batch_region import BatchRegion
 from executor_lambda.loop.holds import Holds
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
+from executor_lambda.loop.result_batch import ResultBatch
 from executor_lambda.loop.resumption import CheckpointWriter, checkpoints
 from executor_lambda.measurement import TaskRecorder, Timing
 from executor_lambda.platforms import Invoker
@@ -54,6 +57,8 @@ class Publisher:
         self.holds = Holds()
         self.checkpoints = CheckpointWriter(store)
         """Writes the checkpoints of tasks whose publish does not go to Redis."""
+        self.results = ResultBatch(store)
+        """Results no task reads, not yet written and announced (see `result_batch`)."""
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
         self.others_busy: Callable[[], bool] = lambda: False
@@ -68,6 +73,8 @@ class Publisher:
         local = region.ready_after(task) if region is not None else []
         outside = [d for d in graph.dependents[task] if region is None or d not in region]
         self.inputs.values[task] = value
+        if task in graph.results and not graph.dependents[task]:
+            return self._batch_result(task, value, timing, last)
         checkpoint = checkpoints(timing.compute_seconds, timing.output_bytes,
                                  graph.recovery.retries)
         if not outside and task not in graph.results and (local or not last):
@@ -80,6 +87,8 @@ class Publisher:
         keep = self.others_busy()
         plan = self.policy.plan(task, value, timing.output_bytes,
                                 ready_now[:1] if keep else ready_now, fan_ins)
+        if last:
+            self.flush_results()
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
@@ -99,6 +108,23 @@ class Publisher:
         if plan.cluster or plan.hold or not ready:
             return local + ready
         return local + self._run_here_or_invoke(task, ready, plan, keep)
+
+    def _batch_result(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
+        """A result only the client reads joins the pending batch, which goes out now if it
+        is full or nothing else is ready here. No dependents to run."""
+        full = self.results.add(task, self._blob(task, value), timing)
+        if full or last:
+            self.flush_results(last)
+        else:
+            self.recorder.record(task, timing)
+        return []
+
+    def flush_results(self, last: bool = False) -> None:
+        """Write and announce the pending results, in one step; with the events if this may
+        be the executor's last step. The executor calls it before it waits or ends."""
+        if self.results:
+            publish, task, timing = self.results.take()
+            self._ship(publish, task, timing, last and not self.holds)
 
     def _blob(self, task: int, value: Any, plan: OutputPlan | None = None) -> bytes:
         if plan is not None and plan.blob is not None:
@@ -202,6 +228,8 @@ class Publisher:
         """Holds whose time is up: re-check their fan-ins once more (the other parents may
         have finished while this executor was busy), then write and mark the outputs still
         waiting; the fan-ins claimed."""
+        if last:
+            self.flush_results()
         claimed = self.recheck(self.holds.due(now))
         due = self.holds.expire(now)
         return claimed + (self._write_and_mark(due, last and not claimed) if due else [])

@@ -17,17 +17,18 @@ so the batch never delays them. For each task:
 
 Its state, each part's own: the tasks ready here (`ReadyStack`), the values held and inputs
 received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
-fan-ins and the fan-ins pinned here (`Publisher`), the region's progress (`BatchRegion`), and
-the events not yet shipped (`TaskRecorder`), the size of the next pull (`Puller`) and which
-tasks wait (`WaitingTasks`).
+fan-ins, the fan-ins pinned here and the results not yet sent (`Publisher`), the region's
+progress (`BatchRegion`), and the events not yet shipped (`TaskRecorder`), the size of the
+next pull (`Puller`) and which tasks wait (`WaitingTasks`).
 
 Whenever nothing is ready here and a task could start, the executor pulls a batch from the
 job's work queue (see `Puller`) and runs it as a batch, its region growing by the batch's. The
 loop ends when no task is ready here, none runs, nothing is held, and a pull found the
 queue empty (final: the queue only shrinks), or at the first task boundary or hold re-check
-after its job is cancelled (`cancelled`, a local check: no Redis round trip). Events are
-shipped with any publish that may be the last, before its marks, so the client has them
-with the results.
+after its job is cancelled (`cancelled`, a local check: no Redis round trip). Results only
+the client reads go out in batches (`ResultBatch`), flushed before the executor pulls,
+waits or ends. Events are shipped with any publish that may be the last, before its
+marks, so the client has them with the results.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class TaskLoop:
                     return
                 stack.push(here)
                 self._forget_unneeded(stack)
+            self.publisher.flush_results(last=True)
             logger.debug("executor %s pulled %d times, at most %d tasks at once",
                          self.invocation.id, self.puller.pulls, self.puller.largest)
         except JobGone:
@@ -134,9 +136,12 @@ class TaskLoop:
                 return self._complete(finished, last=not stack)
             if not self._may_start(task):
                 return None
+            if publisher.results.overdue():
+                publisher.flush_results()
             self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
+        publisher.flush_results()  # nothing to start now: it pulls, waits or ends next
         if not stack and self.puller.active and runner.has_room():
             return self._pull()
         if runner.running:
