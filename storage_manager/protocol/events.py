@@ -7,6 +7,7 @@ a client's Dask callbacks follow a job (`JobGraph.notices`), executors also ship
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -108,4 +109,14 @@ class ExecutorEvents:
 
     @staticmethod
     def decode(blob: bytes, signer: Signer) -> ExecutorEvents:
-        return loads(blob, signer, "an executor's events")
+        """The record `encode` made. The garbage collector is paused meanwhile: a record
+        holds an object per task, and unpickling many of them would otherwise trigger
+        full collections over everything the reading process holds (a client: the job's
+        graph)."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return loads(blob, signer, "an executor's events")
+        finally:
+            if enabled:
+                gc.enable()
