@@ -87,8 +87,6 @@ class Publisher:
         keep = self.others_busy()
         plan = self.policy.plan(task, value, timing.output_bytes,
                                 ready_now[:1] if keep else ready_now, fan_ins)
-        if last:
-            self.flush_results()
         publish = self.store.publish()
         if plan.write:
             publish.write_output(task, plan.blob)
@@ -121,7 +119,8 @@ class Publisher:
 
     def flush_results(self, last: bool = False) -> None:
         """Write and announce the pending results, in one step; with the events if this may
-        be the executor's last step. The executor calls it before it waits or ends."""
+        be the executor's last step. The loop calls it before it pulls, waits or ends, so
+        no other publish needs to."""
         if self.results:
             publish, task, timing = self.results.take()
             self._ship(publish, task, timing, last and not self.holds)
@@ -228,8 +227,6 @@ class Publisher:
         """Holds whose time is up: re-check their fan-ins once more (the other parents may
         have finished while this executor was busy), then write and mark the outputs still
         waiting; the fan-ins claimed."""
-        if last:
-            self.flush_results()
         claimed = self.recheck(self.holds.due(now))
         due = self.holds.expire(now)
         return claimed + (self._write_and_mark(due, last and not claimed) if due else [])
