@@ -56,14 +56,24 @@ waits for its next invocation on the runtime's pipe."""
 
 
 def runtime_workers(cluster: wukong.LocalCluster) -> list[psutil.Process]:
-    """The runtime's worker processes: the children of its fork server."""
+    """The runtime's live worker processes: the children of its fork server, less those
+    that died and wait to be reaped (a zombie is no worker, though the fork server still
+    lists it for a moment)."""
     try:
         runtime = psutil.Process(cluster.runtime.process.pid)
-        return [worker for child in runtime.children()
-                if "forkserver" in " ".join(child.cmdline())
-                for worker in child.children()]
+        workers = [worker for child in runtime.children()
+                   if "forkserver" in " ".join(child.cmdline())
+                   for worker in child.children()]
     except psutil.Error:
         return []
+    return [worker for worker in workers if _alive(worker)]
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def busy(worker: psutil.Process) -> bool:
