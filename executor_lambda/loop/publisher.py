@@ -110,20 +110,28 @@ class Publisher:
     def _batch_result(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
         """A result only the client reads joins the pending batch, which goes out now if it
         is full or nothing else is ready here. No dependents to run."""
-        full = self.results.add(task, self._blob(task, value), timing)
+        full = self.results.add(task, self._blob(task, value))
+        self.recorder.record(task, timing)
         if full or last:
             self.flush_results(last)
-        else:
-            self.recorder.record(task, timing)
         return []
 
     def flush_results(self, last: bool = False) -> None:
         """Write and announce the pending results, in one step; with the events if this may
         be the executor's last step. The loop calls it before it pulls, waits or ends, so
-        no other publish needs to."""
-        if self.results:
-            publish, task, timing = self.results.take()
-            self._ship(publish, task, timing, last and not self.holds)
+        no other publish needs to. The step's I/O is added to its last task's event if that
+        was not shipped yet (each task's event ships once, whatever shipped meanwhile)."""
+        if not self.results:
+            return
+        publish, task = self.results.take()
+        recorder, before = self.recorder, self.recorder.snapshot()
+        ship = last and not self.holds and bool(recorder.events)
+        if ship:
+            recorder.amend(task, before, publish.round_trips)
+            recorder.flush(publish)
+        publish.execute()
+        if not ship:
+            recorder.amend(task, before)
 
     def _blob(self, task: int, value: Any, plan: OutputPlan | None = None) -> bytes:
         if plan is not None and plan.blob is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 
-from executor_lambda.measurement import Timing
 from storage_manager import JobStore, Publish
 from storage_manager.protocol import RESULT
 
@@ -34,21 +33,21 @@ class ResultBatch:
     def __init__(self, store: JobStore):
         self.store = store
         self._publish: Publish | None = None
-        self._tasks: list[tuple[int, Timing]] = []
+        self._tasks: list[int] = []
         self._bytes = 0
         self._since = 0.0
 
     def __bool__(self) -> bool:
         return bool(self._tasks)
 
-    def add(self, task: int, blob: bytes, timing: Timing) -> bool:
+    def add(self, task: int, blob: bytes) -> bool:
         """Add a result (its serialized value); whether the batch is full and goes out now."""
         if self._publish is None:
             self._publish = self.store.publish()
             self._since = time.monotonic()
         self._publish.write_output(task, blob)
         self._publish.announce(RESULT, task)
-        self._tasks.append((task, timing))
+        self._tasks.append(task)
         self._bytes += len(blob)
         return len(self._tasks) >= MOST_RESULTS or self._bytes >= MOST_BYTES
 
@@ -56,10 +55,10 @@ class ResultBatch:
         """Whether its oldest result has waited `MOST_WAIT_SECONDS` or more."""
         return bool(self._tasks) and time.monotonic() - self._since >= MOST_WAIT_SECONDS
 
-    def take(self) -> tuple[Publish, int, Timing]:
-        """The pending step, with the last task added and its timing (the step's I/O is
-        counted in its event); the batch is empty again."""
+    def take(self) -> tuple[Publish, int]:
+        """The pending step, with the last task added (whose event counts the step's I/O);
+        the batch is empty again."""
         assert self._publish is not None, "take() needs a result in the batch"
-        publish, (task, timing) = self._publish, self._tasks[-1]
+        publish, task = self._publish, self._tasks[-1]
         self._publish, self._tasks, self._bytes = None, [], 0
-        return publish, task, timing
+        return publish, task
