@@ -188,11 +188,13 @@ def hold(gate: str, x: int) -> int:
     return x
 
 
-def workers_while_all_busy(cluster: wukong.LocalCluster, gate: pathlib.Path) -> int:
+def workers_while_all_busy(cluster: wukong.LocalCluster, gate: pathlib.Path,
+                           awaited: int | None = None) -> int:
     """Run as many holding leaves as the runtime has workers, one executor each (named
     after `gate`: a kind not seen before, so none is grouped with another); once every one
-    of those workers is busy, how many worker processes the runtime has. The job is then
-    let go and must be right."""
+    of those workers is busy, how many worker processes the runtime has (with `awaited`:
+    once it has that many, while they are held; a standby is forked after the busy ones
+    start). The job is then let go and must be right."""
     count = len(chaos_faults.runtime_workers(cluster))
     dsk = {(gate.name, i): (hold, str(gate), i) for i in range(count)}
     dsk["total"] = (sum, list(dsk))
@@ -202,6 +204,8 @@ def workers_while_all_busy(cluster: wukong.LocalCluster, gate: pathlib.Path) -> 
         job.start()
     try:
         wait_for(lambda: len(chaos_faults.busy_workers(cluster)) >= count)
+        if awaited is not None:
+            wait_for(lambda: len(chaos_faults.runtime_workers(cluster)) >= awaited, 30.0)
         return len(chaos_faults.runtime_workers(cluster))
     finally:
         gate.touch()
@@ -221,4 +225,4 @@ def test_once_a_worker_died_one_more_waits_beside_the_busy_ones(tmp_path):
         assert wukong.get(dsk, "dies") == 2
         wait_for(lambda: not chaos_faults.busy_workers(cluster))
         now = len(chaos_faults.runtime_workers(cluster))
-        assert workers_while_all_busy(cluster, tmp_path / "second") == now + 1
+        assert workers_while_all_busy(cluster, tmp_path / "second", now + 1) == now + 1
