@@ -7,12 +7,13 @@ The paper starts one executor per leaf. When tasks take microseconds, an invocat
 more than the work it carries, so here leaves whose tasks are known to be cheap (learned
 durations well under one invocation's cost, `Estimates.durations`) start in batches: one
 invocation runs a batch's leaves and its `Region`, the tasks only those leaves make ready,
-with no Redis call inside the region. Leaves are taken in depth-first order from the outputs,
-so sibling subtrees share a batch and their fan-ins meet inside it. A leaf is batched only if
-everything it brings into the region is cheap too, so no expensive task is ever serialized
-behind another; a task of unknown duration counts as expensive (a first run keeps the
-paper's one executor per leaf). There are just enough batches that each carries at least one
-invocation's cost of work, and no more than the platform can run at once.
+with no Redis call inside the region. Leaves are taken in task order, which is depth-first
+from the outputs (see `JobGraph`), so sibling subtrees share a batch and their fan-ins meet
+inside it. A leaf is batched only if everything it brings into the region is cheap too, so
+no expensive task is ever serialized behind another; a task of unknown duration counts as
+expensive (a first run keeps the paper's one executor per leaf). There are just enough
+batches that each carries at least one invocation's cost of work, and no more than the
+platform can run at once.
 
 Tasks that mostly wait (a remote call, I/O, a sleep: a learned CPU share, see `CpuMeter`, of
 at most `WAITING_CPU_SHARE`) need an executor's thread, not its CPU. Leaves of such tasks start
@@ -99,7 +100,7 @@ def start_batches(graph: JobGraph, expected: Sequence[float | None], batching: B
     as they are, each on `group_threads` threads (see `threads_per_group`); the other leaves
     are batched if cheap or waiting, else come one per invocation, as in the paper."""
     grouped = {leaf for group in groups for leaf in group}
-    leaves = [leaf for leaf in leaves_depth_first(graph) if leaf not in grouped]
+    leaves = [leaf for leaf in graph.leaves if leaf not in grouped]
     starts = [Batch(tuple(group), min(group_threads, len(group))) for group in groups]
     if not batching.enabled:
         return [*starts, *(Batch((leaf,)) for leaf in leaves)]
@@ -175,19 +176,3 @@ class _Batchable:
         batches = [leaves[a:b] for a, b in itertools.pairwise(bounds) if b > a]
         return [tuple(batch[i:i + MAX_BATCH_TASKS]) for batch in batches
                 for i in range(0, len(batch), MAX_BATCH_TASKS)]
-
-
-def leaves_depth_first(graph: JobGraph) -> list[int]:
-    """The leaves in the order a depth-first walk down from the outputs meets them, so the
-    leaves of sibling subtrees are neighbours."""
-    sinks = [t for t, dependents in enumerate(graph.dependents) if not dependents]
-    seen, order, stack = set(), [], sinks[::-1]
-    while stack:
-        task = stack.pop()
-        if task in seen:
-            continue
-        seen.add(task)
-        if not graph.waits_for[task] and task not in graph.data:
-            order.append(task)
-        stack.extend(reversed(graph.dependencies[task]))
-    return order

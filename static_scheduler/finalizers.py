@@ -39,11 +39,13 @@ def split_client_tasks(tasks: Mapping[Any, GraphNode], wanted: list
     The client takes a requested collection finalizer with no dependents whose dependencies
     are at least two, all tasks (not data, which would make it a leaf that needs no
     executor's output)."""
-    depended_on = {dep for node in tasks.values() for dep in node.dependencies}
     finalizers = collection_finalizers()
-    mine = {key: tasks[key] for key in wanted
-            if key not in depended_on and getattr(tasks[key], "func", None) in finalizers
-            and _meets_task_outputs(tasks, tasks[key])}
+    candidates = [key for key in wanted if getattr(tasks[key], "func", None) in finalizers]
+    if not candidates:
+        return dict(tasks), wanted, {}
+    depended_on = {dep for node in tasks.values() for dep in node.dependencies}
+    mine = {key: tasks[key] for key in candidates
+            if key not in depended_on and _meets_task_outputs(tasks, tasks[key])}
     if not mine:
         return dict(tasks), wanted, {}
     remote = {key: node for key, node in tasks.items() if key not in mine}

@@ -34,7 +34,6 @@ from collections.abc import Sequence
 
 from networkx.utils import UnionFind
 
-from static_scheduler.batching import leaves_depth_first
 from storage_manager import JobGraph
 
 MEASURED_TIME = 0.8
@@ -57,7 +56,7 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
     large = [size is not None and size >= settings.large_object_bytes for size in sizes]
     if not any(large):
         return []
-    leaves = leaves_depth_first(graph)
+    leaves = graph.leaves
     groups = UnionFind(leaves)
     order = topological_order(graph)
     affinity = _affinity(graph, order, groups, sizes, large)

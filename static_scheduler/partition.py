@@ -50,24 +50,18 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
     with), `notices` (ship notices as tasks start and finish) and `recovery` (with the
     tasks' `retries=` annotations, by key), decided on the client, travel with it to the
     executors."""
-    keys = tuple(tasks)
+    keys, dependencies, dependents = _numbered_depth_first(tasks)
     index = {key: i for i, key in enumerate(keys)}
-    dependencies = tuple(tuple(index[d] for d in tasks[k].dependencies) for k in keys)
-    dependents: list[list[int]] = [[] for _ in keys]
-    for task, deps in enumerate(dependencies):
-        for dep in deps:
-            dependents[dep].append(task)
-    _refuse_cycles(keys, dependencies, dependents)
     if task_retries:
         recovery = dataclasses.replace(recovery or Recovery(), task_retries={
             index[k]: n for k, n in task_retries.items() if k in index})
     return JobGraph(
         job_id=job_id,
         keys=keys,
-        node_blocks=_serialize_all(tasks),
+        node_blocks=_serialize_all({key: tasks[key] for key in keys}),
         dependencies=dependencies,
-        dependents=tuple(map(tuple, dependents)),
-        data=frozenset(i for i, node in enumerate(tasks.values()) if isinstance(node, DataNode)),
+        dependents=dependents,
+        data=frozenset(i for i, key in enumerate(keys) if isinstance(tasks[key], DataNode)),
         results=frozenset(index[k] for k in results),
         num_shards=num_shards,
         ttl_ms=ttl_ms,
@@ -76,6 +70,39 @@ def build_job_graph(job_id: str, tasks: dict[Any, GraphNode], results: Iterable[
         notices=notices,
         recovery=recovery,
     )
+
+
+def _numbered_depth_first(tasks: dict[Any, GraphNode]
+                          ) -> tuple[tuple[Any, ...], list[list[int]], list[list[int]]]:
+    """(keys, dependencies, dependents), the tasks numbered in the order a depth-first walk
+    down from the graph's sinks meets them, so each subtree's tasks are neighbours: an
+    executor running a subtree decodes the few blocks of keys and nodes that hold it.
+    `CycleError` for a graph that is not a DAG."""
+    keys = tuple(tasks)
+    index = {key: i for i, key in enumerate(keys)}
+    dependencies = [[index[d] for d in tasks[k].dependencies] for k in keys]
+    dependents = _dependents(dependencies)
+    _refuse_cycles(keys, dependencies, dependents)
+    order, seen = [], set()
+    stack = [t for t in range(len(keys) - 1, -1, -1) if not dependents[t]]
+    while stack:
+        task = stack.pop()
+        if task not in seen:
+            seen.add(task)
+            order.append(task)
+            stack.extend(reversed(dependencies[task]))
+    renumbered = {old: new for new, old in enumerate(order)}
+    numbered = [[renumbered[d] for d in dependencies[t]] for t in order]
+    return tuple(keys[t] for t in order), numbered, _dependents(numbered)
+
+
+def _dependents(dependencies: list[list[int]]) -> list[list[int]]:
+    """Each task's dependents, in ascending order."""
+    dependents: list[list[int]] = [[] for _ in dependencies]
+    for task, deps in enumerate(dependencies):
+        for dep in deps:
+            dependents[dep].append(task)
+    return dependents
 
 
 def _refuse_cycles(keys, dependencies, dependents) -> None:

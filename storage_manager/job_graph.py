@@ -16,9 +16,10 @@ per block, not per task.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from storage_manager.locality import Locality
@@ -48,12 +49,9 @@ class Adjacency(Sequence):
         self._read: dict[int, tuple[int, ...]] = {}
 
     @classmethod
-    def of(cls, lists: Iterable[Iterable[int]]) -> Adjacency:
-        offsets, flat = array("i", [0]), array("i")
-        for items in lists:
-            flat.extend(items)
-            offsets.append(len(flat))
-        return cls(offsets, flat)
+    def of(cls, lists: Sequence[Sequence[int]]) -> Adjacency:
+        offsets = array("i", itertools.accumulate(map(len, lists), initial=0))
+        return cls(offsets, array("i", itertools.chain.from_iterable(lists)))
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -81,10 +79,13 @@ class Adjacency(Sequence):
 
 class JobGraph:
     """A job's tasks by index: their keys, serialized nodes and edges, and what the client
-    asked for."""
+    asked for. Each task's dependencies are distinct; its dependents are in ascending
+    order. A graph from `static_scheduler.build_job_graph` numbers its tasks in the order a
+    depth-first walk down from its sinks meets them, so each subtree's tasks are neighbours
+    and its leaves, in task order, come subtree by subtree."""
 
     def __init__(self, job_id: str, keys: Sequence[Any], node_blocks: Sequence[bytes],
-                 dependencies: Iterable[Iterable[int]], dependents: Iterable[Iterable[int]],
+                 dependencies: Sequence[Sequence[int]], dependents: Sequence[Sequence[int]],
                  data: frozenset[int], results: frozenset[int], num_shards: int, ttl_ms: int,
                  locality: Locality | None = None, config: Mapping[str, Any] | None = None,
                  notices: bool = False, recovery: Recovery | None = None):
@@ -117,8 +118,8 @@ class JobGraph:
         follow the job live (see `executor_lambda.measurement.notices`)."""
         self.recovery = recovery or Recovery()
         """Retries of dead deliveries and of failed tasks, and the deliveries' lease."""
-        self.waits_for = array("i", (sum(1 for d in deps if d not in self.data)
-                                     for deps in self.dependencies))
+        self.waits_for = array("i", [len(deps) - len(self.data.intersection(deps))
+                                     for deps in dependencies])
         """How many parents each task waits for: its dependencies that are not data."""
         self._nodes: dict[int, tuple[Any, ...]] = {}
         """Decoded blocks of nodes, by block."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from operator import add
 
 import dask.array as da
@@ -112,6 +113,37 @@ def test_job_graph_pickles_without_its_caches():
     assert back.node(idx(g, "c"))({"a": 2, "b": 3}) == 5
 
 
+def test_tasks_are_numbered_depth_first_so_each_subtree_is_consecutive():
+    """However the graph's dict is ordered, the tasks under each task (it and everything it
+    depends on) take consecutive numbers: an executor running a subtree decodes few blocks."""
+    leaves = [f"leaf-{i}" for i in range(16)]
+    dsk = {leaf: (inc, i) for i, leaf in enumerate(leaves)}
+    level = leaves
+    while len(level) > 1:
+        level = [_pair(dsk, level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    items = list(dsk.items())
+    random.Random(7).shuffle(items)
+    shuffled = dict(items)
+    g = build_job_graph("dfs", to_task_graph(shuffled, level), level, 1, TTL_MS)
+    for task in range(len(g)):
+        under, stack = set(), [task]
+        while stack:
+            t = stack.pop()
+            under.add(t)
+            stack.extend(g.dependencies[t])
+        assert under == set(range(min(under), max(under) + 1)), g.keys[task]
+    order = g.leaves
+    assert sorted(g.keys[t] for t in order) == sorted(leaves)
+    pairs = zip(order[::2], order[1::2], strict=True)
+    assert all(g.dependents[a] == g.dependents[b] for a, b in pairs), "siblings are neighbours"
+
+
+def _pair(dsk: dict, a: str, b: str) -> str:
+    key = f"({a}+{b})"
+    dsk[key] = (add, a, b)
+    return key
+
+
 def test_job_graph_round_trip_of_a_large_graph():
     """Every task's edges, blob, data flag and result flag survive the compact encoding, and
     a task outside the graph is an IndexError naming it."""
@@ -122,7 +154,8 @@ def test_job_graph_round_trip_of_a_large_graph():
     tasks = to_task_graph(dsk, keys)
     g = build_job_graph("big", tasks, keys, 4, TTL_MS)
     back = loads(dumps(g))
-    index = {k: i for i, k in enumerate(tasks)}
+    index = {k: i for i, k in enumerate(g.keys)}
+    assert set(index) == set(tasks)
     assert len(back) == len(tasks) == len(back.dependencies) == len(back.dependents)
     for key, node in tasks.items():
         t = index[key]

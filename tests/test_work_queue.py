@@ -24,7 +24,6 @@ from executor_lambda.loop.puller import SLOW_BATCH_SECONDS, Puller
 from executor_lambda.loop.waiting import WaitingTasks
 from executor_lambda.measurement import Measures
 from static_scheduler import Batching, PlanSettings, plan, to_task_graph
-from static_scheduler.batching import leaves_depth_first
 from static_scheduler.estimates import Estimates
 from storage_manager import JobStore, dumps
 from storage_manager.protocol import Invocation
@@ -192,7 +191,19 @@ def test_the_plan_starts_what_runs_at_once_and_queues_the_rest():
     assert {t for s in started for t in s} | set(job_plan.queued) == set(graph.leaves)
     assert graph.queue.workers == 3
     # depth-first, so a run of the queue is a subtree: after the three started
-    assert list(job_plan.queued) == leaves_depth_first(graph)[3:]
+    assert list(job_plan.queued) == _leaves_depth_first(graph)[3:]
+
+
+def _leaves_depth_first(graph) -> list[int]:
+    """The leaves in the order a depth-first walk down from the outputs meets them."""
+    seen, order, stack = set(), [], [t for t, d in enumerate(graph.dependents) if not d][::-1]
+    while stack:
+        task = stack.pop()
+        if task not in seen:
+            seen.add(task)
+            order += [task] if task in graph.leaves else []
+            stack.extend(reversed(graph.dependencies[task]))
+    return order
 
 
 def test_a_queued_job_seeds_only_leaves_known_to_compute():
