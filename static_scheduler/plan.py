@@ -101,11 +101,11 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
                             getattr(tasks, "retries", {}))
     prefixes = task_prefixes(graph.keys)
     batches = _batches(graph, prefixes, estimates, settings.batching)
-    batches, queued = _queue(batches, settings.batching)
+    batches, queued, end = _queue(batches, settings.batching)
     waiting = frozenset(p for p, share in estimates.cpu_shares.items()
                         if share <= WAITING_CPU_SHARE)
     graph.queue = QueuePlan(workers=len(batches) if queued else 0,
-                            threads=settings.batching.threads, waiting=waiting)
+                            threads=settings.batching.threads, waiting=waiting, end=end)
     seeded = _seeded(estimates, waiting, bool(queued))
     starts = tuple(Start(tasks, threads,
                          _seed(graph, tasks) if seeded(prefixes[tasks[0]]) else b"")
@@ -125,16 +125,18 @@ def _seeded(estimates: Estimates, waiting: frozenset[str], queued: bool
                      if share > WAITING_CPU_SHARE).__contains__
 
 
-def _queue(batches: list[Batch], batching: Batching) -> tuple[list[Batch], tuple[int, ...]]:
-    """The batches to start, and the leaves to queue: of the leaves that would start alone,
-    so many start as the platform runs executors at once (less those the batches and groups
-    take), and the rest, in depth-first order, wait in the queue for those to pull."""
+def _queue(batches: list[Batch], batching: Batching
+           ) -> tuple[list[Batch], tuple[int, ...], int]:
+    """The batches to start, the leaves to queue and the queue's end (`QueuePlan.end`): of
+    the leaves that would start alone, so many start as the platform runs executors at once
+    (less those the batches and groups take), and the rest, in depth-first order, wait in
+    the queue for those to pull."""
     alone = [b for b in batches if len(b.tasks) == 1 and b.threads == 1]
     if not batching.queue or len(alone) <= batching.parallelism:
-        return batches, ()
+        return batches, (), 0
     planned = [b for b in batches if len(b.tasks) > 1 or b.threads > 1]
     first = max(1, batching.parallelism - len(planned))
-    return planned + alone[:first], tuple(b.tasks[0] for b in alone[first:])
+    return planned + alone[:first], tuple(b.tasks[0] for b in alone[first:]), len(alone)
 
 
 def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,

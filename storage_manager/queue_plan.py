@@ -20,7 +20,12 @@ class QueuePlan:
     """Most tasks that mostly wait one executor runs at once (`wukong.scheduling.threads`)."""
     waiting: frozenset[str] = field(default_factory=frozenset)
     """Task prefixes learned in earlier jobs to mostly wait: run on threads from the start."""
+    end: int = 0
+    """The queue's end, counted in the depth-first order of the leaves that start alone or
+    wait in it (those started first come before the queue's head): a pull ends where a
+    run of the leaves ends (see `work_queue`)."""
 
     def __post_init__(self) -> None:
-        if self.workers < 0 or self.threads < 1:
-            raise ValueError(f"a queue plan needs workers >= 0 and threads >= 1, got {self}")
+        if self.workers < 0 or self.threads < 1 or self.end < 0:
+            raise ValueError(f"a queue plan needs workers >= 0, threads >= 1 and end >= 0, "
+                             f"got {self}")

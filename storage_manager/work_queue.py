@@ -3,10 +3,17 @@ ready, so a job needs only as many invocations as can usefully run.
 
 The plan decides which leaves are queued (in depth-first order, so a run of the queue is a
 subtree and its fan-ins meet inside the executor that pulls it) and how many executors it
-starts to pull them (`QueuePlan`, carried in the `JobGraph`). The client writes the queue in
-the same pipeline as the graph (`push_queue`), before any executor starts; executors only
-take from it (`pull`, one call of `lua/pull.lua`), and each pull records its tasks under the
-pulling delivery (`JobKeys.pulled`) and sets its lease on the job's shard.
+starts to pull them (`QueuePlan`, carried in the `JobGraph`). A pull of up to n tasks ends
+where a run of the leaves' depth-first order ends, at a multiple of the largest power of two
+that is at most n (counted from the first leaf, `QueuePlan.end`): in a tree of pairs
+(Dask's tree reductions, any split that is a power of two) the runs pulled are whole
+subtrees, which meet nowhere but at their root, while executors doubling their pulls from
+one task take turns at the queue. It only shortens a pull, never below one task.
+
+The client writes the queue in the same pipeline as the graph (`push_queue`), before any
+executor starts; executors only take from it (`pull`, one call of `lua/pull.lua`), and each
+pull records its tasks under the pulling delivery (`JobKeys.pulled`) and sets its lease on
+the job's shard.
 
 A delivery that dies loses the tasks it pulled but had not finished; its retry (attempt > 0)
 takes over with its first pull: every task recorded under a delivery whose lease is gone, or
@@ -51,7 +58,7 @@ def pull(io: JobIO, most: int, take_over: bool = False) -> list[int]:
     keys, graph = io.keys, io.graph
     reply = run_script(io.shards, graph.job_shard, "pull", [keys.live, keys.ready, keys.pulled],
                        [most, max(1, graph.queue.workers), io.owner, graph.recovery.lease_ms,
-                        graph.ttl_ms, "1" if take_over else "0"], io.timed)
+                        graph.ttl_ms, "1" if take_over else "0", graph.queue.end], io.timed)
     if reply == -1:
         raise JobGone(keys.prefix)
     if reply:

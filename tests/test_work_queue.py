@@ -190,6 +190,7 @@ def test_the_plan_starts_what_runs_at_once_and_queues_the_rest():
     assert len(job_plan.queued) == 13
     assert {t for s in started for t in s} | set(job_plan.queued) == set(graph.leaves)
     assert graph.queue.workers == 3
+    assert graph.queue.end == 16  # the leaves started alone and queued, for aligned pulls
     # depth-first, so a run of the queue is a subtree: after the three started
     assert list(job_plan.queued) == _leaves_depth_first(graph)[3:]
 
@@ -245,9 +246,9 @@ class Clock:
         return self.now
 
 
-def queued_store(cluster, tasks: int, workers: int = 1) -> JobStore:
-    graph = job(f"pull{tasks}w{workers}", num_shards=len(cluster.shards))
-    graph.queue = QueuePlan(workers=workers)
+def queued_store(cluster, tasks: int, workers: int = 1, end: int = 0) -> JobStore:
+    graph = job(f"pull{tasks}w{workers}e{end}", num_shards=len(cluster.shards))
+    graph.queue = QueuePlan(workers=workers, end=end)
     store = JobStore(cluster.shards, graph, owner="puller")
     store.upload(dumps(graph), list(range(tasks)))
     return store
@@ -321,6 +322,23 @@ def test_a_pull_takes_no_more_than_its_share(cluster):
         assert len(puller.pull()) == 12
     finally:
         store.cleanup()
+
+
+def test_pulls_end_where_runs_of_the_leaves_end(cluster):
+    """Two leaves started first; of the 30 queued, each pull of n ends at a multiple of the
+    largest power of two <= n in the leaves' order: whole subtrees of a tree of pairs."""
+    store = queued_store(cluster, 30, workers=2, end=32)
+    puller = Puller(store, start(store), Clock())
+    taken = []
+    try:
+        for size in (1, 2, 4, 8, 8, 16):
+            puller.size = size
+            taken.append(puller.pull())
+    finally:
+        store.cleanup()
+    ranks = [[task + 2 for task in batch] for batch in taken]
+    assert ranks == [[2], [3], [4, 5, 6, 7], list(range(8, 16)), list(range(16, 24)),
+                     list(range(24, 28))]  # the last: its fair share of 8 left, 4
 
 
 # -- telling waiting tasks apart ------------------------------------------------------------

@@ -5,9 +5,11 @@
 -- a hash: task -> the delivery that pulled it).
 -- ARGV[1] = most tasks to take; ARGV[2] = how many executors the plan started to pull;
 -- ARGV[3] = the pulling delivery (owner, see `protocol.delivery`); ARGV[4] = its lease in ms;
--- ARGV[5] = the job's TTL in ms; ARGV[6] = '1' to take over dead deliveries' tasks first.
+-- ARGV[5] = the job's TTL in ms; ARGV[6] = '1' to take over dead deliveries' tasks first;
+-- ARGV[7] = the queue's end in the leaves' order (`QueuePlan.end`; 0: no alignment).
 -- Takes at most the caller's fair share of what is left (the queue's length over ARGV[2],
--- rounded up), so no executor takes work the others could start now. Every task taken is
+-- rounded up), so no executor takes work the others could start now; of n tasks, only up
+-- to a multiple of the largest power of two <= n in the leaves' order (at least one). Every task taken is
 -- recorded under the caller in KEYS[3], and the caller's lease '<prefix>l:<owner>' is set
 -- here (PX ARGV[4]; the delivery refreshes it, and gives it the job's TTL once it ended).
 -- Take-over (ARGV[6]): the tasks recorded under a delivery that died (its lease is gone) or
@@ -42,7 +44,14 @@ end
 local left = redis.call('LLEN', KEYS[2])
 if left == 0 then return {} end
 local share = math.ceil(left / math.max(1, tonumber(ARGV[2])))
-local tasks = redis.call('LPOP', KEYS[2], math.max(1, math.min(tonumber(ARGV[1]), share)))
+local take = math.max(1, math.min(tonumber(ARGV[1]), share))
+local at = tonumber(ARGV[7]) - left  -- the head's place in the leaves' order
+if take > 1 and tonumber(ARGV[7]) > 0 and at >= 0 then
+  local run = 1
+  while run * 2 <= take do run = run * 2 end
+  take = math.floor((at + take) / run) * run - at  -- >= 1, as run <= take
+end
+local tasks = redis.call('LPOP', KEYS[2], take)
 for _, task in ipairs(tasks) do redis.call('HSET', KEYS[3], task, owner) end
 redis.call('PEXPIRE', KEYS[3], ttl)
 local lease = prefix .. 'l:' .. owner
