@@ -13,6 +13,7 @@ from typing import Any
 from dask._task_spec import GraphNode, convert_legacy_graph, cull
 from dask.core import flatten
 
+from static_scheduler.chunk_priors import ChunkPriors, chunk_priors
 from static_scheduler.disk_shuffle import refuse_disk_shuffle
 
 
@@ -24,16 +25,18 @@ def requested_keys(keys: Any) -> list:
 
 class TaskGraph(dict):
     """A culled task-spec graph (key -> `GraphNode`), with the `retries=` annotations of its
-    tasks (`dask.annotate(retries=n)`, as distributed reads them)."""
+    tasks (`dask.annotate(retries=n)`, as distributed reads them) and what its array layers
+    say of their chunks (`chunk_priors`)."""
 
     retries: dict[Any, int]
+    priors: ChunkPriors
 
 
 def to_task_graph(dsk: Any, keys: Any) -> TaskGraph:
     """The graph culled to what `keys` need; `KeyError` for a key that is not in it,
     `DiskShuffleUnsupported` for a shuffle through local disk, `ValueError` naming a task
     whose `retries=` annotation is not a whole number of 0 or more."""
-    annotations = _annotations(dsk)
+    annotations, priors = _annotations(dsk), chunk_priors(dsk)
     if not isinstance(dsk, Mapping):
         dsk = dsk.__dask_graph__()
     wanted = requested_keys(keys)
@@ -49,6 +52,7 @@ def to_task_graph(dsk: Any, keys: Any) -> TaskGraph:
     refuse_disk_shuffle(graph)
     culled = TaskGraph(graph)
     culled.retries = _retries(annotations.get("retries", {}), culled)
+    culled.priors = priors
     return culled
 
 

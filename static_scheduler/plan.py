@@ -33,6 +33,7 @@ from typing import Any
 from dask._task_spec import GraphNode
 
 from static_scheduler.batching import Batch, Batching, start_batches
+from static_scheduler.chunk_priors import ChunkPriors
 from static_scheduler.estimates import Estimates, per_task, task_prefixes
 from static_scheduler.finalizers import split_client_tasks
 from static_scheduler.grouping import group_leaves, threads_per_group
@@ -100,7 +101,8 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
                             settings.task_config, settings.notices, settings.recovery,
                             getattr(tasks, "retries", {}))
     prefixes = task_prefixes(graph.keys)
-    batches = _batches(graph, prefixes, estimates, settings.batching)
+    batches = _batches(graph, prefixes, estimates, settings.batching,
+                       getattr(tasks, "priors", ChunkPriors()))
     batches, queued, end = _queue(batches, settings.batching)
     waiting = frozenset(p for p, share in estimates.cpu_shares.items()
                         if share <= WAITING_CPU_SHARE)
@@ -140,21 +142,36 @@ def _queue(batches: list[Batch], batching: Batching
 
 
 def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
-             batching: Batching) -> list[Batch]:
+             batching: Batching, priors: ChunkPriors) -> list[Batch]:
     """Groups first (their threads decide how many groups keep the parallelism), then
     batches of the other leaves, then each remaining leaf alone. Where the work queue takes
     leaves (more than the platform runs at once), it sizes their batches as they run,
     learned estimates or not, so none are batched ahead."""
     expected = per_task(estimates.durations, prefixes)
-    threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
-                                batching.executor_cores)
-    groups = group_leaves(graph, per_task(estimates.output_bytes, prefixes),
-                          -(-batching.parallelism // threads))
+    sizes, threads = estimates.output_bytes, 1
+    if _first_run_of_numpy_arrays(graph, prefixes, expected, priors):
+        sizes, threads = priors.chunk_bytes, batching.executor_cores
+    else:
+        threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
+                                    batching.executor_cores)
+    groups = group_leaves(graph, per_task(sizes, prefixes), -(-batching.parallelism // threads))
     ungrouped = len(graph.leaves) - sum(map(len, groups))
     if batching.queue and ungrouped > batching.parallelism:
         batching = dataclasses.replace(batching, enabled=False)
     return start_batches(graph, expected, batching, groups,
                          per_task(estimates.cpu_shares, prefixes), threads)
+
+
+def _first_run_of_numpy_arrays(graph: JobGraph, prefixes: Sequence[str],
+                               expected: Sequence[float | None], priors: ChunkPriors) -> bool:
+    """Nothing of the job was learned yet and every task makes a chunk of a numpy array:
+    then it is grouped on its chunks' sizes, each group on all the executor's cores, as
+    Dask runs arrays on threads by default (numpy's kernels leave the GIL free). Once
+    learned, the job's own measurements decide; with sizes alone (some tasks not numpy
+    chunks), groups on one thread each would only move work between executors."""
+    tasks = [t for t in range(len(graph)) if t not in graph.data]
+    return (graph.locality.grouping and all(expected[t] is None for t in tasks)
+            and priors.all_numpy(prefixes[t] for t in tasks))
 
 
 def _seed(graph: JobGraph, tasks: Sequence[int]) -> bytes:

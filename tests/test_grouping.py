@@ -19,12 +19,17 @@ import pytest
 
 import wukong
 from static_scheduler import (
+    Batching,
+    PlanSettings,
     build_job_graph,
     group_leaves,
+    plan,
     task_prefixes,
     threads_per_group,
     to_task_graph,
 )
+from static_scheduler.chunk_priors import ChunkPriors, chunk_priors
+from static_scheduler.estimates import Estimates
 from storage_manager import Locality
 
 MB = 1_000_000
@@ -183,3 +188,49 @@ def test_threads_per_group_needs_the_jobs_time_known_to_leave_the_gil_free():
     assert threads(blas, durations=[None, *expected[1:]]) == 1  # a duration unknown
     off = job(*gemm("static", 2, 1000), grouping=False)
     assert threads_per_group(off, expected, [blas.get(p) for p in prefixes], 2) == 1
+
+
+# -- a first run of numpy arrays: what Dask's array layers say -------------------------------
+
+def test_array_layers_give_each_prefix_its_chunk_size_and_chunk_type():
+    import dask.array as da
+
+    x = da.ones((400, 300), chunks=(100, 100), dtype="float32")
+    y = (x + 1).sum(axis=0)
+    priors = chunk_priors(dask.base.collections_to_expr([y]).optimize())
+    assert priors.chunk_bytes["ones_like"] == 100 * 100 * 4
+    assert {"ones_like", "add"} <= priors.numpy
+    assert chunk_priors({"a": 1}) == ChunkPriors()  # a plain dict graph says nothing
+    delayed = dask.delayed(sum)([1, 2])
+    assert chunk_priors(dask.base.collections_to_expr([delayed])).numpy == frozenset()
+
+
+def first_run_plan(collections, cores: int = 2, **estimates):
+    expr = dask.base.collections_to_expr(collections).optimize()
+    keys = expr.__dask_keys__()
+    settings = PlanSettings(num_shards=1, ttl_ms=60_000,
+                            batching=Batching(parallelism=2, executor_cores=cores))
+    return plan(to_task_graph(expr, keys), keys, Estimates(**estimates), settings)
+
+
+def test_a_first_run_of_numpy_arrays_groups_on_chunk_sizes_on_all_cores():
+    """Nothing learned: `x @ x.T` of 8 MB numpy chunks starts as one group on both cores,
+    as Dask's threaded default would run it, instead of one executor per leaf."""
+    import dask.array as da
+
+    x = da.random.default_rng(0).random((4000, 4000), chunks=(1000, 1000))
+    job_plan = first_run_plan([x @ x.T])
+    assert [(len(s.tasks), s.threads) for s in job_plan.starts] == [(16, 2)]
+    one_core = first_run_plan([x @ x.T], cores=1)
+    assert all(s.threads == 1 for s in one_core.starts)
+
+
+def test_learned_estimates_or_a_task_not_of_an_array_keep_the_priors_out():
+    import dask.array as da
+
+    x = da.random.default_rng(0).random((4000, 4000), chunks=(1000, 1000))
+    learned = first_run_plan([x @ x.T], durations={"random": 0.003, "chunk_sum": 0.03,
+                                                    "chunk_sum-aggregate": 0.006})
+    assert all(s.threads == 1 for s in learned.starts)  # no GIL-free share learned
+    mixed = first_run_plan([x @ x.T, dask.delayed(sum)([1, 2])])
+    assert all(s.threads == 1 for s in mixed.starts)

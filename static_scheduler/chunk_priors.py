@@ -1,0 +1,92 @@
+"""What Dask's array collections tell of their chunks before anything ran.
+
+Every layer of a `dask.array` graph carries `collection_annotations`: the array's shape,
+chunk size, dtype and chunk type (what distributed's dashboard shows). Per task prefix (the
+layer's name, `key_split`), they give a chunk's size in bytes and whether the chunks are
+numpy arrays. A first run's plan uses them where nothing was learned yet (see
+`plan._group_threads`): the chunk size as the tasks' output size, and, for a job whose every
+task makes a chunk of a numpy array, Dask's own bet for arrays, whose default scheduler is
+threads because numpy's kernels leave the GIL free. What a job measures always wins: a
+prefix with learned estimates is planned from them.
+
+The layers are read from the high-level graphs Dask hands the scheduler, before its
+low-level optimization merges them (fusion keeps the name of a fused chain's last layer,
+so the tasks' prefixes are still layer names); a graph without layers gives no priors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dask.highlevelgraph import HighLevelGraph
+from dask.utils import key_split
+
+NUMPY_CHUNKS = "numpy.ndarray"
+"""The chunk type of a numpy-backed array, as `collection_annotations` names it."""
+
+
+@dataclass(frozen=True)
+class ChunkPriors:
+    """Per task prefix, what the array layers of its name say."""
+
+    chunk_bytes: Mapping[str, float] = field(default_factory=dict)
+    """Bytes of a full chunk (the layer's chunk size times its item size)."""
+    numpy: frozenset[str] = frozenset()
+    """Prefixes whose chunks are numpy arrays."""
+
+    def all_numpy(self, prefixes: Iterable[str]) -> bool:
+        """Every one of `prefixes` (at least one) makes chunks of a numpy array."""
+        prefixes = set(prefixes)
+        return bool(prefixes) and prefixes <= self.numpy
+
+
+def chunk_priors(dsk: Any) -> ChunkPriors:
+    """The priors of the array layers in what Dask handed the scheduler (a high-level
+    graph, or an expression holding some); none for anything else."""
+    sizes: dict[str, float] = {}
+    numpy: set[str] = set()
+    for layer_name, about in _array_layers(dsk):
+        prefix = key_split(layer_name)
+        size = _chunk_bytes(about)
+        if size is not None:
+            sizes[prefix] = size
+        if str(about.get("chunk_type")) == NUMPY_CHUNKS:
+            numpy.add(prefix)
+    return ChunkPriors(sizes, frozenset(numpy))
+
+
+def _array_layers(dsk: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for graph in _graphs(dsk):
+        for name, layer in graph.layers.items():
+            annotations = getattr(layer, "collection_annotations", None)
+            if annotations:
+                yield name, annotations
+
+
+def _graphs(dsk: Any) -> Iterator[HighLevelGraph]:
+    """The high-level graphs in `dsk`: itself, or those of an expression (Dask's
+    `HLGExpr.hlg`) and of its operands."""
+    if isinstance(dsk, HighLevelGraph):
+        yield dsk
+        return
+    graph = getattr(dsk, "hlg", None)
+    if isinstance(graph, HighLevelGraph):
+        yield graph
+        return
+    operands = getattr(dsk, "operands", None)
+    if isinstance(operands, list):
+        for operand in operands:
+            yield from _graphs(operand)
+
+
+def _chunk_bytes(about: Mapping[str, Any]) -> float | None:
+    import numpy as np  # an array layer's graph has it loaded already
+
+    try:
+        itemsize = np.dtype(about["dtype"]).itemsize
+        return float(math.prod(int(n) for n in about["chunksize"]) * itemsize)
+    except (KeyError, TypeError, ValueError):
+        return None
