@@ -8,7 +8,9 @@ where a run of the leaves' depth-first order ends, at a multiple of the largest 
 that is at most n (counted from the first leaf, `QueuePlan.end`): in a tree of pairs
 (Dask's tree reductions, any split that is a power of two) the runs pulled are whole
 subtrees, which meet nowhere but at their root, while executors doubling their pulls from
-one task take turns at the queue. It only shortens a pull, never below one task.
+one task take turns at the queue. It only shortens a pull, never below one task, and not a
+pull sized to fill an executor's free threads with tasks that wait (their subtrees meet at
+sleeps, not at round trips; a shorter pull would leave threads idle).
 
 The client writes the queue in the same pipeline as the graph (`push_queue`), before any
 executor starts; executors only take from it (`pull`, one call of `lua/pull.lua`), and each
@@ -49,16 +51,17 @@ def push_queue(pipe: Pipeline, io: JobIO, tasks: Sequence[int]) -> None:
         pipe.pexpire(key, io.graph.ttl_ms)
 
 
-def pull(io: JobIO, most: int, take_over: bool = False) -> list[int]:
+def pull(io: JobIO, most: int, take_over: bool = False, aligned: bool = True) -> list[int]:
     """Take up to `most` tasks off the queue (fewer if that is more than this executor's fair
-    share of what is left), recorded under `io.owner`; empty once the queue is drained. With
-    `take_over`, dead deliveries' pulled tasks are queued again first. The job's shard
-    joins `io.leased` (the lease is there now). Raises `JobGone` once the job was cleaned
-    up."""
+    share of what is left, or, `aligned`, where a run of the leaves ends), recorded under
+    `io.owner`; empty once the queue is drained. With `take_over`, dead deliveries' pulled
+    tasks are queued again first. The job's shard joins `io.leased` (the lease is there
+    now). Raises `JobGone` once the job was cleaned up."""
     keys, graph = io.keys, io.graph
     reply = run_script(io.shards, graph.job_shard, "pull", [keys.live, keys.ready, keys.pulled],
                        [most, max(1, graph.queue.workers), io.owner, graph.recovery.lease_ms,
-                        graph.ttl_ms, "1" if take_over else "0", graph.queue.end], io.timed)
+                        graph.ttl_ms, "1" if take_over else "0",
+                        graph.queue.end if aligned else 0], io.timed)
     if reply == -1:
         raise JobGone(keys.prefix)
     if reply:

@@ -341,6 +341,16 @@ def test_pulls_end_where_runs_of_the_leaves_end(cluster):
                      list(range(24, 28))]  # the last: its fair share of 8 left, 4
 
 
+def test_a_pull_that_fills_free_threads_is_not_shortened(cluster):
+    """Tasks that wait run on an executor's threads: a pull sized to fill them takes as many
+    as it asks for, wherever a run of the leaves ends (aligned, it would take 2)."""
+    store = queued_store(cluster, 30, workers=2, end=32)
+    try:
+        assert len(Puller(store, start(store), Clock()).pull(at_least=3)) == 3
+    finally:
+        store.cleanup()
+
+
 # -- telling waiting tasks apart ------------------------------------------------------------
 def test_waiting_tasks_are_told_apart_per_prefix():
     dsk = {"x": 1, "nap-1": (inc, "x"), "nap-2": (inc, "x"), "work-1": (inc, "x")}

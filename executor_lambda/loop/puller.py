@@ -69,7 +69,8 @@ class Puller:
         start = self.clock()
         if self._pulled_at is not None:
             self._resize(start - self._pulled_at)
-        tasks = pull(self.io, max(self.size, at_least), self._take_over)
+        tasks = pull(self.io, max(self.size, at_least), self._take_over,
+                     aligned=at_least <= 1)
         self._take_over = False
         self._pulled_at = self.clock()
         self._pull_seconds = self._pulled_at - start
