@@ -3,11 +3,11 @@
 Every layer of a `dask.array` graph carries `collection_annotations`: the array's shape,
 chunk size, dtype and chunk type (what distributed's dashboard shows). Per task prefix (the
 layer's name, `key_split`), they give a chunk's size in bytes and whether the chunks are
-numpy arrays. A first run's plan uses them where nothing was learned yet (see
-`plan._group_threads`): the chunk size as the tasks' output size, and, for a job whose every
-task makes a chunk of a numpy array, Dask's own bet for arrays, whose default scheduler is
-threads because numpy's kernels leave the GIL free. What a job measures always wins: a
-prefix with learned estimates is planned from them.
+numpy arrays. For a job whose every task makes a chunk of a numpy array, the plan takes what
+was not learned yet from them (see `plan._batches`): the chunk size as the tasks' output
+size, and, while their GIL-free shares are unknown, Dask's own bet for arrays, whose default
+scheduler is threads because numpy's kernels leave the GIL free. What a job measures always
+wins.
 
 The layers are read from the high-level graphs Dask hands the scheduler, before its
 low-level optimization merges them (fusion keeps the name of a fused chain's last layer,

@@ -83,27 +83,28 @@ def group_leaves(graph: JobGraph, sizes: Sequence[float | None],
 
 
 def threads_per_group(graph: JobGraph, expected: Sequence[float | None],
-                      gil_free: Sequence[float | None], cores: int) -> int:
+                      gil_free: Sequence[float | None], cores: int, unknown: int = 1) -> int:
     """Threads each group's executor runs its tasks on: as many of its `cores` as the GIL can
     serve. The GIL is one core's worth of Python: if the job's tasks hold it a share `h` of
     their learned time (`expected[t]` seconds, `gil_free[t]` the share they leave it free),
-    `1 / h` threads keep their cores busy between them. 1 while any task's duration is
-    unknown, or most of the time was not measured."""
+    `1 / h` threads keep their cores busy between them. `unknown` (at most `cores`) while
+    any task's duration is unknown, or most of the time was not measured."""
     if cores <= 1 or not graph.locality.grouping:
         return 1
+    unknown = max(1, min(cores, unknown))
     total = measured = free = 0.0
     for task in range(len(graph)):
         if task in graph.data:
             continue
         seconds = expected[task]
         if seconds is None:
-            return 1
+            return unknown
         total += seconds
         if gil_free[task] is not None:
             measured += seconds
             free += seconds * gil_free[task]  # type: ignore[operator]
     if not measured or measured < MEASURED_TIME * total:
-        return 1
+        return unknown
     held = 1 - free / measured
     return max(1, min(cores, int(1 / held) if held > 0 else cores))
 

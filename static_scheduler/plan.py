@@ -146,32 +146,27 @@ def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,
     """Groups first (their threads decide how many groups keep the parallelism), then
     batches of the other leaves, then each remaining leaf alone. Where the work queue takes
     leaves (more than the platform runs at once), it sizes their batches as they run,
-    learned estimates or not, so none are batched ahead."""
+    learned estimates or not, so none are batched ahead.
+
+    Where every task makes a chunk of a numpy array, what was not learned yet is taken from
+    the array layers (`chunk_priors`): output sizes from the chunks, and all the executor's
+    cores per group while the GIL-free shares are unknown, as Dask runs arrays on threads
+    by default (numpy's kernels leave the GIL free). What was learned always decides. Other
+    graphs get no priors: chunk sizes of some of their tasks alone made groups on one
+    thread each, which only moved work between executors."""
     expected = per_task(estimates.durations, prefixes)
-    sizes, threads = estimates.output_bytes, 1
-    if _first_run_of_numpy_arrays(graph, prefixes, expected, priors):
-        sizes, threads = priors.chunk_bytes, batching.executor_cores
-    else:
-        threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
-                                    batching.executor_cores)
+    sizes, unknown = estimates.output_bytes, 1
+    if graph.locality.grouping and priors.all_numpy(
+            prefixes[t] for t in range(len(graph)) if t not in graph.data):
+        sizes, unknown = {**priors.chunk_bytes, **sizes}, batching.executor_cores
+    threads = threads_per_group(graph, expected, per_task(estimates.gil_free, prefixes),
+                                batching.executor_cores, unknown)
     groups = group_leaves(graph, per_task(sizes, prefixes), -(-batching.parallelism // threads))
     ungrouped = len(graph.leaves) - sum(map(len, groups))
     if batching.queue and ungrouped > batching.parallelism:
         batching = dataclasses.replace(batching, enabled=False)
     return start_batches(graph, expected, batching, groups,
                          per_task(estimates.cpu_shares, prefixes), threads)
-
-
-def _first_run_of_numpy_arrays(graph: JobGraph, prefixes: Sequence[str],
-                               expected: Sequence[float | None], priors: ChunkPriors) -> bool:
-    """Nothing of the job was learned yet and every task makes a chunk of a numpy array:
-    then it is grouped on its chunks' sizes, each group on all the executor's cores, as
-    Dask runs arrays on threads by default (numpy's kernels leave the GIL free). Once
-    learned, the job's own measurements decide; with sizes alone (some tasks not numpy
-    chunks), groups on one thread each would only move work between executors."""
-    tasks = [t for t in range(len(graph)) if t not in graph.data]
-    return (graph.locality.grouping and all(expected[t] is None for t in tasks)
-            and priors.all_numpy(prefixes[t] for t in tasks))
 
 
 def _seed(graph: JobGraph, tasks: Sequence[int]) -> bytes:

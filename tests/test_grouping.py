@@ -186,6 +186,9 @@ def test_threads_per_group_needs_the_jobs_time_known_to_leave_the_gil_free():
     assert threads({"static_dot": 0.9}, cores=8) == 8
     assert threads({"static_x": 0.9}) == 1  # most of the time not measured
     assert threads(blas, durations=[None, *expected[1:]]) == 1  # a duration unknown
+    unknown = [None] * len(prefixes)
+    assert threads_per_group(graph, expected, unknown, 2, unknown=2) == 2  # as the caller says
+    assert threads_per_group(graph, expected, unknown, 2, unknown=8) == 2  # at most the cores
     off = job(*gemm("static", 2, 1000), grouping=False)
     assert threads_per_group(off, expected, [blas.get(p) for p in prefixes], 2) == 1
 
@@ -225,12 +228,16 @@ def test_a_first_run_of_numpy_arrays_groups_on_chunk_sizes_on_all_cores():
     assert all(s.threads == 1 for s in one_core.starts)
 
 
-def test_learned_estimates_or_a_task_not_of_an_array_keep_the_priors_out():
+def test_what_was_learned_decides_and_a_task_not_of_an_array_keeps_the_priors_out():
     import dask.array as da
 
     x = da.random.default_rng(0).random((4000, 4000), chunks=(1000, 1000))
-    learned = first_run_plan([x @ x.T], durations={"random": 0.003, "chunk_sum": 0.03,
-                                                    "chunk_sum-aggregate": 0.006})
-    assert all(s.threads == 1 for s in learned.starts)  # no GIL-free share learned
+    seconds = {"random": 0.003, "chunk_sum": 0.03, "chunk_sum-aggregate": 0.006}
+    unmeasured = first_run_plan([x @ x.T], durations=seconds)  # GIL-free shares unknown
+    assert [(len(s.tasks), s.threads) for s in unmeasured.starts] == [(16, 2)]
+    holds_the_gil = first_run_plan([x @ x.T], durations=seconds,
+                                   gil_free={"random": 0.1, "chunk_sum": 0.1,
+                                             "chunk_sum-aggregate": 0.1})
+    assert all(s.threads == 1 for s in holds_the_gil.starts)
     mixed = first_run_plan([x @ x.T, dask.delayed(sum)([1, 2])])
     assert all(s.threads == 1 for s in mixed.starts)
