@@ -16,13 +16,23 @@ so the tasks' prefixes are still layer names); a graph without layers gives no p
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask._expr as dask_expr
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import key_split
+
+logger = logging.getLogger(__name__)
+
+_HLG_EXPR = getattr(dask_expr, "HLGExpr", ())
+"""Dask's expression holding a high-level graph (`hlg`); () where a release has none."""
+_SEQUENCES = tuple(getattr(dask_expr, name) for name in ("_ExprSequence", "_HLGExprSequence")
+                   if hasattr(dask_expr, name))
+"""Dask's expressions holding those of several collections computed together."""
 
 NUMPY_CHUNKS = "numpy.ndarray"
 """The chunk type of a numpy-backed array, as `collection_annotations` names it."""
@@ -45,7 +55,16 @@ class ChunkPriors:
 
 def chunk_priors(dsk: Any) -> ChunkPriors:
     """The priors of the array layers in what Dask handed the scheduler (a high-level
-    graph, or an expression holding some); none for anything else."""
+    graph, or an expression holding some); none for anything else, nor where reading them
+    fails (they only guide the plan: a job never fails for them)."""
+    try:
+        return _read_priors(dsk)
+    except Exception:
+        logger.debug("no chunk priors: reading the array layers failed", exc_info=True)
+        return ChunkPriors()
+
+
+def _read_priors(dsk: Any) -> ChunkPriors:
     sizes: dict[str, float] = {}
     numpy: set[str] = set()
     for layer_name, about in _array_layers(dsk):
@@ -67,18 +86,15 @@ def _array_layers(dsk: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def _graphs(dsk: Any) -> Iterator[HighLevelGraph]:
-    """The high-level graphs in `dsk`: itself, or those of an expression (Dask's
-    `HLGExpr.hlg`) and of its operands."""
+    """The high-level graphs in `dsk`: itself, that of Dask's `HLGExpr`, or those of the
+    expressions a sequence of them holds (what `dask.compute` hands a scheduler). Nothing
+    else is looked into: an expression's other attributes may compute its metadata."""
     if isinstance(dsk, HighLevelGraph):
         yield dsk
-        return
-    graph = getattr(dsk, "hlg", None)
-    if isinstance(graph, HighLevelGraph):
-        yield graph
-        return
-    operands = getattr(dsk, "operands", None)
-    if isinstance(operands, list):
-        for operand in operands:
+    elif isinstance(dsk, _HLG_EXPR):
+        yield dsk.hlg
+    elif isinstance(dsk, _SEQUENCES):
+        for operand in dsk.operands:
             yield from _graphs(operand)
 
 

@@ -208,6 +208,18 @@ def test_array_layers_give_each_prefix_its_chunk_size_and_chunk_type():
     assert chunk_priors(dask.base.collections_to_expr([delayed])).numpy == frozenset()
 
 
+def test_a_dataframe_expression_gives_no_priors_and_is_left_alone():
+    """Dataframe expressions hold no array layers; asking one for an attribute it lacks
+    computes its metadata, which fails for some (a groupby's covariance): never asked."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    df = pd.DataFrame(np.random.default_rng(0).random((20, 3)), columns=[0, 1, 2])
+    df["key"] = [0] * 10 + [1] * 5 + [2] * 5
+    cov = dd.from_pandas(df, npartitions=3).groupby("key").cov()
+    assert chunk_priors(dask.base.collections_to_expr([cov]).optimize()) == ChunkPriors()
+
+
 def first_run_plan(collections, cores: int = 2, **estimates):
     expr = dask.base.collections_to_expr(collections).optimize()
     keys = expr.__dask_keys__()
