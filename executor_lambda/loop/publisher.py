@@ -121,17 +121,22 @@ class Publisher:
         be the executor's last step. The loop calls it before it pulls, waits or ends, so
         no other publish needs to. The step's I/O is added to its last task's event if that
         was not shipped yet (each task's event ships once, whatever shipped meanwhile)."""
-        if not self.results:
-            return
-        publish, task = self.results.take()
+        if self.results:
+            self._execute_for(*self.results.take(), last)
+
+    def _execute_for(self, publish: Publish, task: int, last: bool) -> list[MarkResult]:
+        """Execute a step whose I/O is added to `task`'s event if that was not shipped yet
+        (each task's event ships once, whatever shipped meanwhile); with the events if this
+        may be the executor's last step."""
         recorder, before = self.recorder, self.recorder.snapshot()
         ship = last and not self.holds and bool(recorder.events)
         if ship:
             recorder.amend(task, before, publish.round_trips)
             recorder.flush(publish)
-        publish.execute()
+        results = publish.execute()
         if not ship:
             recorder.amend(task, before)
+        return results
 
     def _blob(self, task: int, value: Any, plan: OutputPlan | None = None) -> bytes:
         if plan is not None and plan.blob is not None:
@@ -262,15 +267,7 @@ class Publisher:
         for fan_in in sorted(set().union(*outputs.values())):
             firm = [t for t, fan_ins in outputs.items() if fan_in in fan_ins]
             self._mark(publish, fan_in, firm, [], False)
-        first, before = next(iter(outputs)), recorder.snapshot()
-        ship = last and not self.holds and bool(recorder.events)
-        if ship:
-            recorder.amend(first, before, publish.round_trips)
-            recorder.flush(publish)
-        claimed = self._settle(publish.execute())
-        if not ship:
-            recorder.amend(first, before)
-        return claimed
+        return self._settle(self._execute_for(publish, next(iter(outputs)), last))
 
     # -- invoking ---------------------------------------------------------------------------
     def _invoke(self, tasks: list[int], source: int, plan: OutputPlan) -> None:

@@ -9,8 +9,8 @@
 -- ARGV[7] = the queue's end in the leaves' order (`QueuePlan.end`; 0: no alignment).
 -- Takes at most the caller's fair share of what is left (the queue's length over ARGV[2],
 -- rounded up), so no executor takes work the others could start now; of n tasks, only up
--- to a multiple of the largest power of two <= n in the leaves' order (at least one). Every task taken is
--- recorded under the caller in KEYS[3], and the caller's lease '<prefix>l:<owner>' is set
+-- to a multiple of the largest power of two <= n in the leaves' order (at least one).
+-- Every task taken is recorded under the caller in KEYS[3], and the caller's lease '<prefix>l:<owner>' is set
 -- here (PX ARGV[4]; the delivery refreshes it, and gives it the job's TTL once it ended).
 -- Take-over (ARGV[6]): the tasks recorded under a delivery that died (its lease is gone) or
 -- under an earlier attempt of the caller's invocation (the platform retries only a delivery
