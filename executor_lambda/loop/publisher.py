@@ -246,14 +246,10 @@ class Publisher:
 
     def recheck(self, fan_ins: set[int]) -> list[int]:
         """Claim-if-last marks at `fan_ins` with the outputs held for them; those claimed."""
-        first = next(iter(self.holds.pending))
-        before = self.recorder.snapshot()
         publish = self.store.publish()
         for fan_in in sorted(fan_ins):
             self._mark(publish, fan_in, [], [], False)
-        claimed = self._settle(publish.execute())
-        self.recorder.amend(first, before)
-        return claimed
+        return self._settle(self._execute_for(publish, next(iter(self.holds.pending)), False))
 
     def _write_and_mark(self, outputs: dict[int, set[int]], last: bool) -> list[int]:
         """Write held outputs, then mark them done at their fan-ins; the fan-ins claimed.
