@@ -1,9 +1,10 @@
 """One delivery of an invocation: its claims on the tasks it starts with, and its lease.
 
 A platform may deliver an invocation twice, and retries one whose delivery died. Before any
-task runs, a delivery names itself (`protocol.delivery.owner`: a fresh nonce) and claims its
-start tasks (`claim_starts`); it runs only those it got, so a duplicate does nothing, and a
-retry takes over what the dead delivery claimed (see `lua/step.lua`). While it runs, a
+task runs, a delivery names itself (`protocol.delivery.owner`, with a nonce of its own) and
+claims its start tasks (`claim_starts`); it runs only those it got, so a duplicate does
+nothing, and a retry takes over what the delivery it replaces claimed (see `lua/step.lua`),
+never what a live duplicate holds. While it runs, a
 daemon thread refreshes its lease on every shard where it claimed (fan-ins it claims later
 included), every third of the lease; when it ends normally (its tasks' failures included)
 the lease gets the job's TTL, "done", so a late duplicate is refused for the job's life. A
@@ -49,11 +50,12 @@ class Delivery:
         """What claiming cost, for the job's I/O totals (counted with its first task)."""
 
     @classmethod
-    def claim(cls, shards: ShardSet, invocation: Invocation, ttl_ms: int,
+    def claim(cls, shards: ShardSet, invocation: Invocation, nonce: str, ttl_ms: int,
               lease_ms: int) -> Delivery | None:
-        """A delivery holding what it could claim of `invocation`'s start tasks; None if it
-        got none (another delivery holds them all). Raises `JobGone` if the job is."""
-        owner = delivery_owner(invocation.id, invocation.attempt)
+        """A delivery (named with `nonce`, its own) holding what it could claim of
+        `invocation`'s start tasks; None if it got none (another delivery holds them all).
+        Raises `JobGone` if the job is."""
+        owner = delivery_owner(invocation.id, invocation.attempt, nonce)
         calls: list[float] = []
 
         def timed(call, *args):
@@ -64,7 +66,8 @@ class Delivery:
                 calls.append(time.perf_counter() - start)
 
         tasks, leased = claim_starts(shards, invocation.job, invocation.tasks, owner,
-                                     invocation.handed_by, ttl_ms, lease_ms, timed)
+                                     invocation.handed_by, ttl_ms, lease_ms,
+                                     invocation.replaces, timed)
         if not tasks:
             logger.debug("%s: its tasks are claimed by another delivery; nothing to do",
                          invocation.describe())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from concurrent.futures import Future
 from typing import Any
 
@@ -69,15 +70,28 @@ def handler(event: dict, context: Any = None) -> dict:
         return _gone(event)
     except Unauthenticated as exc:
         return _refused(env, event, exc)
+    nonce = _delivery_nonce(env, context)
     if not env.records_itself:
-        return _run(env, invocation, context, started_at)
+        return _run(env, invocation, context, started_at, nonce)
     with liveness.recorded(env.shards, invocation,
-                           getattr(context, "get_remaining_time_in_millis", None)):
-        return _run(env, invocation, context, started_at)
+                           getattr(context, "get_remaining_time_in_millis", None), nonce):
+        return _run(env, invocation, context, started_at, nonce)
+
+
+def _delivery_nonce(env: ExecutorEnvironment, context: Any) -> str:
+    """What tells this delivery from the invocation's others. A platform that retries lost
+    executors itself (the local runtime) names the delivery a retry replaces by its request
+    id, which it makes unique per delivery; elsewhere (AWS Lambda, whose duplicates may
+    share one) a fresh token, recorded as the delivery's run (`liveness`), by which the
+    client names the delivery its retry replaces."""
+    request_id = getattr(context, "aws_request_id", "")
+    if not env.records_itself and request_id:
+        return str(request_id)
+    return uuid.uuid4().hex[:12]
 
 
 def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
-         started_at: float) -> dict:
+         started_at: float, nonce: str) -> dict:
     """Claim the invocation's start tasks (see `delivery`), then run what it got."""
     graph_read = seed = None
     if env.cancelled(invocation.job):
@@ -91,7 +105,7 @@ def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,
             graph = env.graph(invocation.job)
             graph_read = _done(graph)
             ttl_ms, lease_ms = graph.ttl_ms, graph.recovery.lease_ms
-        delivery = Delivery.claim(env.shards, invocation, ttl_ms, lease_ms)
+        delivery = Delivery.claim(env.shards, invocation, nonce, ttl_ms, lease_ms)
     except JobGone:
         return _gone(_named(invocation))
     except Unauthenticated as exc:

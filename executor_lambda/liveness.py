@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 
 import redis
@@ -34,10 +33,10 @@ NO_DEADLINE_MS = 900_000
 
 @contextlib.contextmanager
 def recorded(shards: ShardSet, invocation: Invocation,
-             remaining_ms: Callable[[], int] | None) -> Iterator[None]:
-    """Record the invocation's start and end around the block (see the module's text)."""
+             remaining_ms: Callable[[], int] | None, run: str) -> Iterator[None]:
+    """Record the start and end of the delivery `run` (its owner's nonce, see
+    `protocol.delivery`) of the invocation around the block (see the module's text)."""
     left = remaining_ms() if remaining_ms is not None else NO_DEADLINE_MS
-    run = uuid.uuid4().hex[:12]
     _append(shards, invocation, RunningRecord(invocation.id, invocation.task, left, run,
                                               invocation.attempt,
                                               invocation.encode(shards.signer, limit=None)))

@@ -18,12 +18,13 @@ pull records its tasks under the pulling delivery (`JobKeys.pulled`) and sets it
 the job's shard.
 
 A delivery that dies loses the tasks it pulled but had not finished; its retry (attempt > 0)
-takes over with its first pull: every task recorded under a delivery whose lease is gone, or
-under an earlier attempt of its invocation, goes back to the head of the queue and is pulled
-again (by the retry first), so a pulled task runs at least once per delivery that died with
-it. The queue only grows by such a take-over, and the retry pulls until the queue is empty:
-so an executor that finds it empty may stop pulling for good, and no task put in the queue
-can be left behind by executors that all stopped.
+takes over with its first pull: every task recorded under a delivery whose lease is gone (the
+retry ended the one of the delivery it replaces as it claimed, see `claims`) goes back to
+the head of the queue and is pulled again (by the retry first), so a pulled task runs at
+least once per delivery that died with it. The queue only grows by such a take-over, and
+the retry pulls until the queue is empty: so an executor that finds it empty may stop
+pulling for good, and no task put in the queue can be left behind by executors that all
+stopped.
 
 Each pull takes a task once (LPOP is atomic), so under duplicate delivery a leaf still runs in
 exactly one executor, as with one invocation per leaf.

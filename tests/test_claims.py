@@ -37,8 +37,9 @@ def graph(shards, request):
                 if not k.startswith(b"wk:fn:")], "cleanup left a claim or a lease"
 
 
-def claim(shards, g, tasks, who, handed_by=""):
-    return claim_starts(shards, g.job_id, tasks, who, handed_by, TTL_MS, LEASE_MS)[0]
+def claim(shards, g, tasks, who, handed_by="", replaces=""):
+    return claim_starts(shards, g.job_id, tasks, who, handed_by, TTL_MS, LEASE_MS,
+                        replaces)[0]
 
 
 def lease_gone(shards, g, who):
@@ -67,20 +68,25 @@ def test_a_claim_whose_lease_is_gone_is_taken_over(shards, graph):
     assert claim(shards, graph, [a], dead) == [], "the dead one, back, is refused"
 
 
-def test_a_later_attempt_takes_over_an_earlier_ones_claims(shards, graph):
-    """The platform retries only a delivery it knows is dead: attempt 1 may take attempt 0's
-    claims while its lease still lives; attempt 0 may not take attempt 1's."""
-    a = idx(graph, "a")
-    assert claim(shards, graph, [a], owner("inv", 0)) == [a]
+def test_a_retry_takes_over_the_delivery_it_replaces_and_no_duplicate(shards, graph):
+    """The platform retries only a delivery it knows is dead, and names it: the retry takes
+    that one's claims while its lease would still live, but not those of a duplicate of the
+    same invocation that still runs (a retry that took over every earlier attempt would
+    run the duplicate's tasks a second time); the dead one may not take them back."""
+    a, f = idx(graph, "a"), idx(graph, "f")
+    dead, duplicate = owner("inv", 0), owner("inv", 0)
+    assert claim(shards, graph, [a], dead) == [a]
+    assert claim(shards, graph, [f], duplicate) == [f]
     assert claim(shards, graph, [a], owner("other", 1)) == [], "another invocation's"
+    assert claim(shards, graph, [a, f], owner("inv", 1)) == [], "replacing nobody"
     retry = owner("inv", 1)
-    assert claim(shards, graph, [a], retry) == [a]
-    assert claim(shards, graph, [a], owner("inv", 0)) == []
+    assert claim(shards, graph, [a, f], retry, replaces=dead) == [a]
+    assert claim(shards, graph, [a], dead) == []
 
 
 def test_a_retry_frees_what_the_dead_attempt_claimed_off_its_own_path(shards, graph):
-    """A retry need not walk its dead attempt's path again: taking over the start tasks ends
-    the dead one's leases everywhere, so a fan-in the dead one claimed is taken by the next
+    """A retry need not walk its dead attempt's path again: it ends the dead one's leases
+    everywhere before it claims, so a fan-in the dead one claimed is taken by the next
     executor that completes it (here one the retry invoked), not left claimed for ever."""
     a, c = idx(graph, "a"), idx(graph, "c")
     dead = JobStore(shards, graph, owner=owner("inv", 0))
@@ -92,7 +98,7 @@ def test_a_retry_frees_what_the_dead_attempt_claimed_off_its_own_path(shards, gr
     publish = other.publish()
     publish.mark(c, [idx(graph, "b")])
     assert not publish.execute()[0].claimed, "the dead one's lease still lives"
-    assert claim(shards, graph, [a], owner("inv", 1)) == [a]
+    assert claim(shards, graph, [a], owner("inv", 1), replaces=dead.owner) == [a]
     assert not any(s.client.exists(JobKeys(graph.job_id).lease(dead.owner))
                    for s in shards.shards)
     publish = other.publish()

@@ -10,6 +10,7 @@ from executor_lambda import ExecutorDied
 from executor_lambda.liveness import recorded
 from storage_manager import JobStore, append_running_for, dumps
 from storage_manager.protocol import Invocation, RunningRecord
+from storage_manager.protocol.delivery import owner
 from wukong.executor_watch import GRACE_MS, ExecutorWatch
 
 
@@ -28,14 +29,14 @@ def test_lambda_invocation_records_its_start_and_end_and_reports_an_error(store)
     task = idx(store.graph, "a")
     invocation = Invocation(job="liveness", task=task)
     with pytest.raises(RuntimeError, match="boom"), recorded(store.shards, invocation,
-                                                             lambda: 60_000):
+                                                             lambda: 60_000, "run0"):
         raise RuntimeError("boom")
     (_, entry), = store.read_log("0-0", 0)
     assert entry.is_error and entry.task == task
     _, records = store.running_since("0-0")
     start, end = (r for _, r in records)
     assert (start.invocation, start.task, start.left_ms) == (invocation.id, task, 60_000)
-    assert start.payload and start.run and (end.run, end.task) == (start.run, -1)
+    assert start.payload and (start.run, end.run, end.task) == ("run0", "run0", -1)
     watch = ExecutorWatch(store)
     watch.check()  # it ended: nothing to find
 
@@ -63,8 +64,9 @@ class RecordingInvoker:
 
 def test_a_lost_lambda_delivery_is_delivered_again_until_its_retries_are_spent(store):
     """Past its deadline with no end, a delivery's invocation is invoked again from the
-    payload its start recorded, with the next attempt; a retry that never starts is lost in
-    turn; once `retries` are spent the job fails naming the task and every attempt."""
+    payload its start recorded, with the next attempt, replacing that delivery (by its run)
+    and no other; a retry that never starts is lost in turn; once `retries` are spent the
+    job fails naming the task and every attempt."""
     invoker = RecordingInvoker()
     watch = ExecutorWatch(store, invoker)
     task = idx(store.graph, "b")
@@ -74,6 +76,7 @@ def test_a_lost_lambda_delivery_is_delivered_again_until_its_retries_are_spent(s
     watch.check()
     (again,) = invoker.invoked
     assert (again.id, again.task, again.attempt) == (lost.id, task, 1)
+    assert again.replaces == owner(lost.id, 0, "run0")
     append_running_for(store.shards, "liveness", RunningRecord(
         lost.id, task, -GRACE_MS - 1000, "run1", 1, again.encode(store.signer)))
     with pytest.raises(ExecutorDied, match="delivered 2 times") as caught:

@@ -18,6 +18,7 @@ from conftest import job, job_keys
 import wukong
 from executor_lambda.platforms.local.settings import ENV_DUPLICATE_DELIVERY
 from storage_manager import JobStore, dumps
+from storage_manager.claims import claim_starts
 from storage_manager.queue_plan import QueuePlan
 from storage_manager.work_queue import pull
 
@@ -54,14 +55,22 @@ def test_a_retry_queues_the_dead_deliveries_pulled_tasks_again(cluster):
         store.cleanup()
 
 
-def test_a_retry_takes_over_its_earlier_attempt_while_its_lease_lives(cluster):
-    store = queued(cluster, "earlier", 6, "inv.0.aaa")
+def test_a_retry_takes_over_the_delivery_it_replaces_and_no_live_duplicate(cluster):
+    """The retry names the delivery it replaces, whose leases end as it claims: its pulled
+    tasks come back at once, while a live duplicate of the same invocation keeps its own
+    (taken back, they would run twice)."""
+    store = queued(cluster, "replaced", 8, "inv.0.aaa")
     try:
         assert pull(store, 2) == [0, 1]
+        duplicate = as_owner(store, "inv.0.bbb")
+        assert pull(duplicate, 2) == [2, 3]
         retry = as_owner(store, "inv.1.ddd")
-        assert pull(retry, 2, take_over=True)[:2] != [2, 3]  # its tasks come first
-        rest = pull(retry, 10)
-        assert pull(store, 10) == [] and len(rest) == 4
+        assert pull(retry, 1, take_over=True) == [4], "no lease ended: nothing taken back"
+        claim_starts(store.shards, store.graph.job_id, [], retry.owner, "",
+                     store.graph.ttl_ms, store.graph.recovery.lease_ms, replaces=store.owner)
+        assert sorted(pull(retry, 2, take_over=True)) == [0, 1]
+        assert sorted(pull(retry, 10, take_over=True)) == [5, 6, 7]
+        assert pull(store, 10) == []
     finally:
         store.cleanup()
 

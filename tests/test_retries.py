@@ -26,6 +26,7 @@ from executor_lambda import ExecutorDied
 from executor_lambda.loop.resumption import CHECKPOINT_SECONDS
 from executor_lambda.platforms.local.redelivery import Redeliveries
 from storage_manager.protocol import Invocation
+from storage_manager.protocol.delivery import owner
 from storage_manager.signing import Signer
 
 
@@ -57,7 +58,7 @@ def test_a_killed_executor_is_retried_and_the_job_succeeds(cluster, tmp_path):
 @pytest.mark.usefixtures("fan_ins_in_executors")
 def test_a_killed_fan_in_is_taken_over_by_the_retry(cluster, tmp_path):
     """The executor that claimed a fan-in dies running it: the retry takes the claim over
-    (its lease is an earlier attempt's) and the job's result is right."""
+    (it ended the lease of the delivery it replaces) and the job's result is right."""
     dsk = {("p", i): (inc, i) for i in range(8)}
     dsk["m"] = str(tmp_path / "fan-in")
     dsk["j"] = (sum, [("p", i) for i in range(8)])
@@ -169,15 +170,18 @@ def test_bad_retries_annotation_is_named(cluster):
 
 def test_deaths_are_blamed_on_the_task_that_ran_not_on_the_invocation():
     """An executor that pulls from the work queue runs many tasks: deaths while it runs
-    different tasks keep it delivered; the third death while one task ran ends it."""
+    different tasks keep it delivered; the third death while one task ran ends it. Each
+    retry replaces the delivery that died, named by its request id."""
     signer = Signer.generate()
     redeliveries = Redeliveries(signer)
     payload = Invocation(job="j", task=0, retries=2).encode(signer, limit=None)
-    for task in (5, 6, 7, 5):
-        payload = redeliveries.again(payload, "died", task)
+    for attempt, task in enumerate((5, 6, 7, 5)):
+        payload = redeliveries.again(payload, "died", task, f"request{attempt}")
         assert payload is not None
+        retry = Invocation.from_event(json.loads(payload), signer)
+        assert retry.replaces == owner(retry.id, attempt, f"request{attempt}")
     assert json.loads(payload)["attempt"] == 4
-    assert redeliveries.again(payload, "died", 5) is None
+    assert redeliveries.again(payload, "died", 5, "request4") is None
     assert "delivered 5 times" in redeliveries.spent(json.loads(payload)["id"])
 
 

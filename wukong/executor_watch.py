@@ -5,11 +5,12 @@ and delivers their invocations again.
 A delivery that recorded its start, never its end, and is past its deadline (by the job
 shard's clock, plus `GRACE_MS` for its end record to arrive) is gone. Its invocation is
 invoked again through the cluster's invoker with `attempt + 1`, from the payload its start
-recorded, up to the invocation's `retries`; the new delivery takes over what the dead one
-claimed (see `executor_lambda.delivery`). A retry that never starts is lost too, by the
-dead one's time left. Once the retries are spent, the job fails with `ExecutorDied` naming
-the task, the attempts and each cause. On the local platform the runtime retries and
-reports such executors itself, and nothing is recorded.
+recorded, up to the invocation's `retries`, naming the dead delivery by its run
+(`Invocation.replaces`); the new delivery takes over what that one claimed, and nothing a
+duplicate of it holds (see `executor_lambda.delivery`). A retry that never starts is lost
+too, by the dead one's time left. Once the retries are spent, the job fails with
+`ExecutorDied` naming the task, the attempts and each cause. On the local platform the
+runtime retries and reports such executors itself, and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import JobStore, StreamId
 from storage_manager.job_store import READ_BATCH
 from storage_manager.protocol import Invocation
+from storage_manager.protocol.delivery import owner
 from storage_manager.protocol.running import RunningRecord, entry_ms
 from storage_manager.signing import Unauthenticated
 
@@ -42,6 +44,8 @@ class _Delivery:
     left_ms: int
     attempt: int
     payload: bytes
+    run: str
+    """The delivery's nonce (empty for a retry not started yet)."""
 
 
 class ExecutorWatch:
@@ -81,10 +85,12 @@ class ExecutorWatch:
             attempt = lost.attempt + 1
             logger.info("job %s: %s was lost; delivering it again (attempt %d)",
                         self.store.graph.job_id, invocation.describe(), attempt + 1)
-            self.invoker.invoke([dataclasses.replace(invocation, attempt=attempt)])
+            dead = owner(lost.invocation, lost.attempt, lost.run) if lost.run else ""
+            self.invoker.invoke([dataclasses.replace(invocation, attempt=attempt,
+                                                     replaces=dead)])
             self._retried[lost.invocation] = attempt
             self._running["retry:" + lost.invocation] = dataclasses.replace(
-                lost, deadline=now + lost.left_ms, attempt=attempt)
+                lost, deadline=now + lost.left_ms, attempt=attempt, run="")
             return
         listed = "; ".join(causes)
         message = (f"Executor {lost.invocation} (invocation of task {lost.task}) did not end "
@@ -121,4 +127,4 @@ class ExecutorWatch:
             del self._running["retry:" + record.invocation]
         self._running[run] = _Delivery(record.invocation, record.task,
                                        entry_ms(entry_id) + record.left_ms, record.left_ms,
-                                       record.attempt, record.payload)
+                                       record.attempt, record.payload, record.run)

@@ -2,11 +2,12 @@
 
 A platform may deliver one invocation more than once (Lambda's asynchronous invocations are
 at least once), and retries a delivery that died with the next `attempt`. Each delivery
-names itself `<invocation id>.<attempt>.<nonce>` (`owner`), with a nonce fresh at its start:
+names itself `<invocation id>.<attempt>.<nonce>` (`owner`), with a nonce of its own (its
+request id where the platform makes that unique per delivery, else fresh at its start):
 claims (`lua/step.lua`) name that owner, and its lease `JobKeys.lease(owner)` says whether it
 still runs (PX `Recovery.lease_ms`, refreshed), ended ("done": the job's TTL), or died
-(gone). The step script reads the invocation id and the attempt back out of an owner, so
-the format is defined here and there only.
+(gone). A retry names the one delivery it replaces (`Invocation.replaces`), whose leases it
+ends: duplicates of the invocation that still run keep theirs.
 
 An invocation made at a fan-out gets an id derived from its parent's id and its task
 (`child_id`), so a retried parent that invokes the same child again makes a duplicate of it,
@@ -27,8 +28,9 @@ DEFAULT_LEASE_MS = 5000
 
 def owner(invocation_id: str, attempt: int, nonce: str | None = None) -> str:
     """The name of one delivery of an invocation; a fresh nonce unless given."""
-    if "." in invocation_id:
-        raise ValueError(f"invocation id {invocation_id!r} must not contain '.'")
+    for name, part in (("invocation id", invocation_id), ("delivery nonce", nonce or "")):
+        if "." in part:
+            raise ValueError(f"{name} {part!r} must not contain '.'")
     return f"{invocation_id}.{attempt}.{nonce or uuid.uuid4().hex[:12]}"
 
 

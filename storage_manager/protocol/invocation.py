@@ -65,6 +65,10 @@ class Invocation:
     retries: int = DEFAULT_RETRIES
     """How many times the platform delivers it again if a delivery dies (`attempt` counts
     them), as the job's `wukong.retries` says."""
+    replaces: str = ""
+    """In a retry: the delivery (its owner, see `protocol.delivery`) that died, which the
+    platform knows ended. Its leases end before this delivery claims anything, so its claims
+    and pulled tasks may be taken over; no other delivery's are."""
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -77,7 +81,7 @@ class Invocation:
         inputs = sorted(self.inputs.items())
         header = [self.job, self.task, self.id, self.attempt, float(self.sent_at), self.via,
                   list(self.batch), self.threads, [[t, len(d)] for t, d in inputs],
-                  len(self.seed), self.handed_by, self.retries]
+                  len(self.seed), self.handed_by, self.retries, self.replaces]
         return [json.dumps(header).encode(), *(d for _, d in inputs), self.seed]
 
     def encode(self, signer: Signer, limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
@@ -98,6 +102,8 @@ class Invocation:
             event["handed_by"] = self.handed_by
         if self.retries != DEFAULT_RETRIES:
             event["retries"] = self.retries
+        if self.replaces:
+            event["replaces"] = self.replaces
         _sign(event, signer, self.signed_fields())
         payload = json.dumps(event, separators=(",", ":")).encode()
         if limit is not None and len(payload) > limit:
@@ -132,6 +138,7 @@ class Invocation:
                 threads=int(event.get("threads", 1)),
                 handed_by=str(event.get("handed_by", "")),
                 retries=int(event.get("retries", DEFAULT_RETRIES)),
+                replaces=str(event.get("replaces", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a Wukong invocation ({type(exc).__name__}: {exc})") from exc

@@ -24,7 +24,7 @@ class RunningRecord:
     left_ms: int = 0
     """Milliseconds it had left when it started."""
     run: str = ""
-    """Which delivery of the invocation (a token of its own)."""
+    """Which delivery of the invocation: the nonce of its owner (see `protocol.delivery`)."""
     attempt: int = 0
     payload: bytes = b""
     """The invocation's payload, in the record of its start."""

@@ -282,7 +282,8 @@ class Dispatcher:
             request.respond(replies.error(error_type, f"the execution environment {why}"))
         if event is None or not request.reported:
             return
-        again = self.redeliveries.again(request.payload, why, int(event["task"]))
+        again = self.redeliveries.again(request.payload, why, int(event["task"]),
+                                        w.request_id)
         if again is not None:
             logger.info("job %s: executor %s %s; delivering it again", event["job"],
                         event["id"], why)

@@ -2,8 +2,9 @@
 asynchronous invocation its function did not finish.
 
 A delivery of an invocation from the runtime's own queue whose worker died or ran past the
-timeout is delivered again with `attempt + 1`; the new delivery takes over what the dead
-one claimed (see `executor_lambda.delivery`). The invocation's `retries` bound how often
+timeout is delivered again with `attempt + 1`, naming the dead delivery by its request id
+(`Invocation.replaces`); the new delivery takes over what that one claimed, and nothing a
+duplicate of it holds (see `executor_lambda.delivery`). The invocation's `retries` bound how often
 one *task* may be the one running when its deliveries end: an executor that pulls from the
 job's work queue runs many tasks over its life, and a death that strikes it while it runs
 another task is not that task's fault. So the invocation is delivered again until one task
@@ -24,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from storage_manager.protocol import PAYLOAD_KEY, Invocation
+from storage_manager.protocol.delivery import owner
 from storage_manager.signing import Signer, Unauthenticated
 
 
@@ -43,9 +45,9 @@ class Redeliveries:
         self.deaths: dict[str, _Deaths] = {}
         """The invocations being retried, by id."""
 
-    def again(self, payload: bytes, why: str, task: int) -> bytes | None:
-        """The payload of the next delivery of the one that ended for `why` while it ran
-        `task`; None once its retries are spent (`spent` then tells them)."""
+    def again(self, payload: bytes, why: str, task: int, request_id: str) -> bytes | None:
+        """The payload of the next delivery of the one (`request_id`) that ended for `why`
+        while it ran `task`; None once its retries are spent (`spent` then tells them)."""
         event = json.loads(payload)
         deaths = self.deaths.setdefault(str(event.get("id")), _Deaths())
         deaths.causes.append(why)
@@ -53,12 +55,13 @@ class Redeliveries:
             return None
         try:
             invocation = Invocation.from_event(event, self.signer)
+            dead = owner(invocation.id, invocation.attempt, request_id)
         except (ValueError, Unauthenticated):  # the handler refused it already
             return None
         deaths.blamed[task] += 1
         if deaths.blamed[task] > invocation.retries:
             return None
-        retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1)
+        retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1, replaces=dead)
         return retry.encode(self.signer, limit=None)
 
     def spent(self, invocation_id: str) -> str:

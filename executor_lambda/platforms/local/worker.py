@@ -57,12 +57,11 @@ def serve(conn: Connection, current_task: Synchronized, function: str, timeout: 
     warm_up()
     while True:
         try:
-            payload = conn.recv_bytes()
+            request_id, payload = conn.recv()
         except (EOFError, OSError):
             return
         event = json.loads(payload)
-        context = LocalContext(event.get("id", ""), function, time.time() + timeout,
-                               current_task)
+        context = LocalContext(request_id, function, time.time() + timeout, current_task)
         try:
             reply = replies.result(json.dumps(handler(event, context)).encode())
             current_task.value = IDLE

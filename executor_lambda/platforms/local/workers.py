@@ -5,7 +5,9 @@ in one of two ways: Wukong's own loop (`worker.serve`, fed through a pipe), or A
 interface client (`runtime_host.serve`, `awslambdaric`), which pulls invocations from an
 execution environment of the runtime's Lambda Runtime API (`lambda_api`); that environment
 holds the other end of the same kind of pipe, so the dispatcher treats both alike: it sends
-a payload down the pipe and receives the reply (`replies`) from it.
+a request id and a payload down the pipe and receives the reply (`replies`) from it. Each
+delivery gets a request id of its own (a duplicate's too): the executor names itself by it,
+so a retry can name the one delivery it replaces.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,6 +69,8 @@ class Worker:
         self.request: Request | None = None
         """The running invocation; its payload is parsed only if it fails, so the dispatcher
         never parses the payloads it only forwards."""
+        self.request_id = ""
+        """The running delivery's request id."""
         self.deadline = 0.0
         self.idle_since = time.monotonic()
         self.served = 0
@@ -73,8 +78,9 @@ class Worker:
 
     def start(self, request: Request, timeout: float) -> None:
         self.request = request
+        self.request_id = str(uuid.uuid4())
         self.deadline = time.monotonic() + timeout
-        self.conn.send_bytes(request.payload)
+        self.conn.send((self.request_id, request.payload))
 
     def finish(self) -> None:
         self.request = None

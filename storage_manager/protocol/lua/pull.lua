@@ -12,10 +12,10 @@
 -- to a multiple of the largest power of two <= n in the leaves' order (at least one).
 -- Every task taken is recorded under the caller in KEYS[3], and the caller's lease '<prefix>l:<owner>' is set
 -- here (PX ARGV[4]; the delivery refreshes it, and gives it the job's TTL once it ended).
--- Take-over (ARGV[6]): the tasks recorded under a delivery that died (its lease is gone) or
--- under an earlier attempt of the caller's invocation (the platform retries only a delivery
--- it knows dead) go back to the head of the queue first, in one step with the pull: so a
--- task pulled by a delivery that died is queued again, and taken once more, by the retry.
+-- Take-over (ARGV[6]): the tasks recorded under a delivery that died (its lease is gone: a
+-- retry ends the lease of the delivery it replaces before it pulls) go back to the head of
+-- the queue first, in one step with the pull: so a task pulled by a delivery that died is
+-- queued again, and taken once more, by the retry.
 -- Returns -1 if the job is gone, else the tasks taken (empty: the queue is drained). Only
 -- a take-over grows the queue, and only the retry of a dead delivery (which pulls until the
 -- queue is empty) asks for one: an empty reply is final for everyone else.
@@ -23,14 +23,11 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local owner, lease_ms, ttl = ARGV[3], ARGV[4], ARGV[5]
 local prefix = string.sub(KEYS[1], 1, -5)
 if ARGV[6] == '1' then
-  local my_id, my_attempt = string.match(owner, '^(.*)%.(%d+)%.[^.]*$')
   local entries = redis.call('HGETALL', KEYS[3])
   local back = {}
   for i = 1, #entries, 2 do
     local holder = entries[i + 1]
-    local id, attempt = string.match(holder, '^(.*)%.(%d+)%.[^.]*$')
-    local earlier = my_id ~= nil and id == my_id and tonumber(attempt) < tonumber(my_attempt)
-    if holder ~= owner and (earlier or redis.call('EXISTS', prefix .. 'l:' .. holder) == 0) then
+    if holder ~= owner and redis.call('EXISTS', prefix .. 'l:' .. holder) == 0 then
       back[#back + 1] = entries[i]
     end
   end

@@ -12,8 +12,7 @@
 --   'chunk'                           KEYS: a chunk (SET by the caller), the shard's chunk
 --                                     index, which cleanup reads        -> nothing
 --   'xadd', n, field, value, ...      KEYS: the stream (n = 2*pairs) -> nothing
---   'claim', from                     KEYS: the claim of a start task   -> 1 taken, 0 refused,
---        or the owner it was taken over from, an earlier attempt of this invocation
+--   'claim', from                     KEYS: the claim of a start task   -> 1 taken, 0 refused
 --        (`from`: the delivery that claimed the task and hands it to this one, or '')
 --   'once'                            KEYS: a task's start mark   -> 1 first start, 0 started before
 --   'mark', nfirm, firm..., ntent, tentative..., ndeps, hold, nskip, skip...
@@ -32,11 +31,10 @@
 -- lease '<prefix>l:<owner>' on every shard where it claimed (set here with PX the lease,
 -- refreshed by the delivery, given the job's TTL once it ended: "done"). A claim held by
 -- another delivery is refused while that one's lease lives, unless it hands the task over
--- (`from`) or is an earlier attempt of the same invocation (the platform retries only a
--- delivery it knows dead); once the lease is gone, anyone may take it over. A retry ends
--- the leases of the attempts it took its start tasks over from, on every shard, before
--- it runs anything (see `claims.end_leases`): what they claimed on paths the retry does
--- not walk again is then taken by whoever reaches it.
+-- (`from`); once the lease is gone, anyone may take it over. A retry ends the leases of
+-- the delivery it replaces (which its platform knows dead), on every shard, before it
+-- claims anything (see `claims.claim_starts`): what that one claimed, on the retry's path
+-- or off it, is then taken by whoever reaches it.
 -- At most one executor holds at a fan-in; every other parent writes and marks, so holders
 -- never wait on each other (and every hold is bounded in time anyway).
 -- Returns -1 if the job is gone, else the list of claim and mark replies in order.
@@ -44,12 +42,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local ttl, owner, reply_bytes, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local prefix = string.sub(KEYS[1], 1, -5)
 local outputs = prefix .. 'o:'
-local my_id, my_attempt = string.match(owner, '^(.*)%.(%d+)%.[^.]*$')
-
-local function earlier_attempt(holder)
-  local id, attempt = string.match(holder, '^(.*)%.(%d+)%.[^.]*$')
-  return my_id ~= nil and id == my_id and tonumber(attempt) < tonumber(my_attempt)
-end
 
 local leased = false
 
@@ -63,19 +55,16 @@ local function lease_once()
   redis.call('PEXPIRE', prefix .. 'chunks', ttl)
 end
 
--- Takes `claim` for owner; false if refused. The second result names the earlier attempt
--- of this invocation the claim was taken over from, if it was.
+-- Takes `claim` for owner; false if refused.
 local function take(claim, from)
   local current = redis.call('GET', claim)
   if current == owner then return true end
-  local superseded = current and earlier_attempt(current)
-  if current and current ~= from and not superseded
-      and redis.call('EXISTS', prefix .. 'l:' .. current) == 1 then
+  if current and current ~= from and redis.call('EXISTS', prefix .. 'l:' .. current) == 1 then
     return false
   end
   redis.call('SET', claim, owner, 'PX', ttl)
   lease_once()
-  return true, superseded and current or nil
+  return true
 end
 
 local function claim_inputs(done, skip)
@@ -155,8 +144,7 @@ while a <= #ARGV do
     redis.call('PEXPIRE', KEYS[k], ttl)
     k, a = k + 1, a + 2 + n
   elseif op == 'claim' then
-    local taken, superseded = take(KEYS[k], ARGV[a + 1])
-    replies[#replies + 1] = superseded or (taken and 1 or 0)
+    replies[#replies + 1] = take(KEYS[k], ARGV[a + 1]) and 1 or 0
     k, a = k + 1, a + 2
   elseif op == 'once' then
     replies[#replies + 1] = redis.call('SET', KEYS[k], owner, 'NX', 'PX', ttl) and 1 or 0

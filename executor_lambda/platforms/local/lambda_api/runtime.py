@@ -8,7 +8,8 @@ posts the handler's result to `.../invocation/{id}/response` or its error to
 fails with `Function.ResponseSizeTooLarge`, as on Lambda.
 
 An environment is the far end of its worker's pipe (see `workers`): what the dispatcher sends
-down the pipe is the next event, and what the runtime posts goes back up it as the reply.
+down the pipe is the next event and its request id, and what the runtime posts goes back up
+it as the reply.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ class RuntimeEnvironment:
     def __init__(self, conn: Connection, site: web.BaseSite | None = None):
         self.conn = conn
         self.site = site
-        self.events: asyncio.Queue[bytes] = asyncio.Queue()
+        self.events: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        """Request ids and events."""
         self.request_id: str | None = None
 
     def receive(self) -> None:
         """The dispatcher sent an event (a reader callback of the loop)."""
         try:
-            self.events.put_nowait(self.conn.recv_bytes())
+            self.events.put_nowait(self.conn.recv())
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(self.conn.fileno())
 
@@ -62,8 +64,7 @@ async def next_invocation(request: web.Request) -> web.StreamResponse:
     env = api.environment_of(request)
     if env is None:
         return runtime_error(404, "NotFound", "no execution environment listens here")
-    event = await env.events.get()
-    env.request_id = str(uuid.uuid4())
+    env.request_id, event = await env.events.get()
     deadline_ms = int((time.time() + api.settings.timeout) * 1000)
     trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
     return web.Response(body=event, content_type="application/json", headers={
