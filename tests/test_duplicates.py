@@ -106,13 +106,11 @@ def record_or_die_once(path: str, marker: str, *values: float) -> float:
 @pytest.mark.parametrize("queue", [False, True], ids=["per-leaf", "work-queue"])
 def test_a_killed_executor_under_duplicate_delivery(doubled, tmp_path, queue):
     """Duplicates and a SIGKILL together: the retry takes the dead delivery's claims over and
-    the duplicates of every invocation are refused, and the job is correct. With one
-    invocation per leaf, only tasks the dead delivery ran before it died (its start tasks,
-    its batch's region, the chain down to the victim) ran twice; the victim and what
-    follows it ran once, and none more than twice. With the work queue, a retry also puts
-    back what every earlier attempt of its invocation pulled, a duplicate's that still
-    runs included (it cannot tell the dead one from a live duplicate): at least once, then,
-    each task once or more."""
+    the duplicates of every invocation are refused, and the job is correct. Only tasks the
+    dead delivery ran before it died (its start tasks, its batch's region or its pulled
+    tasks, the chain down to the victim) ran twice; the victim and what follows it ran
+    once, and none more than twice: the retry takes over only the delivery it replaces,
+    never a live duplicate's claims or pulled tasks."""
     scratch, out = tmp_path / "scratch", tmp_path / "out"
     scratch.mkdir()
     out.mkdir()
@@ -128,6 +126,5 @@ def test_a_killed_executor_under_duplicate_delivery(doubled, tmp_path, queue):
     assert (tmp_path / "died").exists()
     lines = {p.name: len(p.read_text().splitlines()) for p in out.iterdir()}
     assert len(lines) == sum(1 for k in dsk if isinstance(k, tuple))
-    if not queue:
-        assert lines["sum-2-1"] == lines["sum-4-0"] == 1, lines  # the victim and the root
-        assert set(lines.values()) <= {1, 2}, lines
+    assert lines["sum-2-1"] == lines["sum-4-0"] == 1, lines  # the victim and the root
+    assert set(lines.values()) <= {1, 2}, lines

@@ -61,6 +61,11 @@ class Publisher:
         """Results no task reads, not yet written and announced (see `result_batch`)."""
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
+        self.claimed: set[int] = set()
+        """Fan-ins this delivery claimed. A claim it holds is granted to it again (a step
+        retried after a lost reply must get its answer), so a retry that runs parents of a
+        fan-in again, whose set its dead predecessor completed, would otherwise be granted
+        the fan-in once per parent: it runs at most once here."""
         self.others_busy: Callable[[], bool] = lambda: False
         """Whether every executor of the job is busy (its work queue was not empty at the
         last pull): ready tasks then all run here rather than start more executors than
@@ -212,7 +217,8 @@ class Publisher:
         """Take what the claims returned; the fan-ins claimed."""
         claimed = []
         for mark in results:
-            if mark.claimed:
+            if mark.claimed and mark.task not in self.claimed:
+                self.claimed.add(mark.task)
                 claimed.append(mark.task)
                 self.inputs.received.update(mark.inputs)
                 self.holds.settle(mark.task)
