@@ -3,14 +3,14 @@
 A platform may deliver an invocation twice, and retries one whose delivery died. Before any
 task runs, a delivery names itself (`protocol.delivery.owner`, with a nonce of its own) and
 claims its start tasks (`claim_starts`); it runs only those it got, so a duplicate does
-nothing, and a retry takes over what the delivery it replaces claimed (see `lua/step.lua`),
-never what a live duplicate holds. While it runs, a
-daemon thread refreshes its lease on every shard where it claimed (fan-ins it claims later
-included), every third of the lease; when it ends normally (its tasks' failures included)
-the lease gets the job's TTL, "done", so a late duplicate is refused for the job's life. A
-delivery that raises, dies or is frozen lets its lease run out, and its claims may be taken
-over. The start claims are the delivery's one round trip before its first task; the rest
-rides on the steps it makes anyway, or happens on the refresher's thread.
+nothing, and a retry takes over what the deliveries it replaces claimed (see
+`lua/step.lua`), never what a live duplicate holds. While it runs, a daemon thread refreshes
+its lease on every shard where it claimed (fan-ins it claims later included), every third of
+the lease; when it ends normally (its tasks' failures included) the lease gets the job's
+TTL, "done", so a late duplicate is refused for the job's life. A delivery that raises, dies
+or is frozen lets its lease run out, and its claims may be taken over. The start claims are
+the delivery's one round trip before its first task; the rest rides on the steps it makes
+anyway, or happens on the refresher's thread.
 """
 
 from __future__ import annotations

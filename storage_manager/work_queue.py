@@ -19,7 +19,7 @@ the job's shard.
 
 A delivery that dies loses the tasks it pulled but had not finished; its retry (attempt > 0)
 takes over with its first pull: every task recorded under a delivery whose lease is gone (the
-retry ended the one of the delivery it replaces as it claimed, see `claims`) goes back to
+retry ended those of the deliveries it replaces as it claimed, see `claims`) goes back to
 the head of the queue and is pulled again (by the retry first), so a pulled task runs at
 least once per delivery that died with it. The queue only grows by such a take-over, and
 the retry pulls until the queue is empty: so an executor that finds it empty may stop

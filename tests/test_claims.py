@@ -37,7 +37,7 @@ def graph(shards, request):
                 if not k.startswith(b"wk:fn:")], "cleanup left a claim or a lease"
 
 
-def claim(shards, g, tasks, who, handed_by="", replaces=""):
+def claim(shards, g, tasks, who, handed_by="", replaces=()):
     return claim_starts(shards, g.job_id, tasks, who, handed_by, TTL_MS, LEASE_MS,
                         replaces)[0]
 
@@ -80,8 +80,19 @@ def test_a_retry_takes_over_the_delivery_it_replaces_and_no_duplicate(shards, gr
     assert claim(shards, graph, [a], owner("other", 1)) == [], "another invocation's"
     assert claim(shards, graph, [a, f], owner("inv", 1)) == [], "replacing nobody"
     retry = owner("inv", 1)
-    assert claim(shards, graph, [a, f], retry, replaces=dead) == [a]
+    assert claim(shards, graph, [a, f], retry, replaces=[dead]) == [a]
     assert claim(shards, graph, [a], dead) == []
+
+
+def test_a_retry_takes_over_what_a_retry_that_died_before_claiming_replaced(shards, graph):
+    """A retry killed before its claims ended its dead predecessor's leases: the next one
+    names both, and takes the first one's claims at once (not after its lease runs out)."""
+    a = idx(graph, "a")
+    dead = owner("inv", 0)
+    assert claim(shards, graph, [a], dead) == [a]
+    never_claimed = owner("inv", 1)
+    assert claim(shards, graph, [a], owner("inv", 2), replaces=[never_claimed]) == []
+    assert claim(shards, graph, [a], owner("inv", 2), replaces=[dead, never_claimed]) == [a]
 
 
 def test_a_retry_frees_what_the_dead_attempt_claimed_off_its_own_path(shards, graph):
@@ -98,7 +109,7 @@ def test_a_retry_frees_what_the_dead_attempt_claimed_off_its_own_path(shards, gr
     publish = other.publish()
     publish.mark(c, [idx(graph, "b")])
     assert not publish.execute()[0].claimed, "the dead one's lease still lives"
-    assert claim(shards, graph, [a], owner("inv", 1), replaces=dead.owner) == [a]
+    assert claim(shards, graph, [a], owner("inv", 1), replaces=[dead.owner]) == [a]
     assert not any(s.client.exists(JobKeys(graph.job_id).lease(dead.owner))
                    for s in shards.shards)
     publish = other.publish()

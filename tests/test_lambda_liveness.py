@@ -76,7 +76,7 @@ def test_a_lost_lambda_delivery_is_delivered_again_until_its_retries_are_spent(s
     watch.check()
     (again,) = invoker.invoked
     assert (again.id, again.task, again.attempt) == (lost.id, task, 1)
-    assert again.replaces == owner(lost.id, 0, "run0")
+    assert again.replaces == (owner(lost.id, 0, "run0"),)
     append_running_for(store.shards, "liveness", RunningRecord(
         lost.id, task, -GRACE_MS - 1000, "run1", 1, again.encode(store.signer)))
     with pytest.raises(ExecutorDied, match="delivered 2 times") as caught:

@@ -67,7 +67,7 @@ def test_a_retry_takes_over_the_delivery_it_replaces_and_no_live_duplicate(clust
         retry = as_owner(store, "inv.1.ddd")
         assert pull(retry, 1, take_over=True) == [4], "no lease ended: nothing taken back"
         claim_starts(store.shards, store.graph.job_id, [], retry.owner, "",
-                     store.graph.ttl_ms, store.graph.recovery.lease_ms, replaces=store.owner)
+                     store.graph.ttl_ms, store.graph.recovery.lease_ms, replaces=[store.owner])
         assert sorted(pull(retry, 2, take_over=True)) == [0, 1]
         assert sorted(pull(retry, 10, take_over=True)) == [5, 6, 7]
         assert pull(store, 10) == []

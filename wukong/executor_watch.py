@@ -5,9 +5,9 @@ and delivers their invocations again.
 A delivery that recorded its start, never its end, and is past its deadline (by the job
 shard's clock, plus `GRACE_MS` for its end record to arrive) is gone. Its invocation is
 invoked again through the cluster's invoker with `attempt + 1`, from the payload its start
-recorded, up to the invocation's `retries`, naming the dead delivery by its run
-(`Invocation.replaces`); the new delivery takes over what that one claimed, and nothing a
-duplicate of it holds (see `executor_lambda.delivery`). A retry that never starts is lost
+recorded, up to the invocation's `retries`, naming the dead delivery by its run after those
+it replaced (`Invocation.replaces`); the new delivery takes over what they claimed, and
+nothing a duplicate holds (see `executor_lambda.delivery`). A retry that never starts is lost
 too, by the dead one's time left. Once the retries are spent, the job fails with
 `ExecutorDied` naming the task, the attempts and each cause. On the local platform the
 runtime retries and reports such executors itself, and nothing is recorded.
@@ -85,12 +85,14 @@ class ExecutorWatch:
             attempt = lost.attempt + 1
             logger.info("job %s: %s was lost; delivering it again (attempt %d)",
                         self.store.graph.job_id, invocation.describe(), attempt + 1)
-            dead = owner(lost.invocation, lost.attempt, lost.run) if lost.run else ""
-            self.invoker.invoke([dataclasses.replace(invocation, attempt=attempt,
-                                                     replaces=dead)])
+            dead = (owner(lost.invocation, lost.attempt, lost.run),) if lost.run else ()
+            retry = dataclasses.replace(invocation, attempt=attempt,
+                                        replaces=(*invocation.replaces, *dead))
+            self.invoker.invoke([retry])
             self._retried[lost.invocation] = attempt
             self._running["retry:" + lost.invocation] = dataclasses.replace(
-                lost, deadline=now + lost.left_ms, attempt=attempt, run="")
+                lost, deadline=now + lost.left_ms, attempt=attempt, run="",
+                payload=retry.encode(self.store.signer, limit=None))
             return
         listed = "; ".join(causes)
         message = (f"Executor {lost.invocation} (invocation of task {lost.task}) did not end "

@@ -6,8 +6,8 @@ names itself `<invocation id>.<attempt>.<nonce>` (`owner`), with a nonce of its 
 request id where the platform makes that unique per delivery, else fresh at its start):
 claims (`lua/step.lua`) name that owner, and its lease `JobKeys.lease(owner)` says whether it
 still runs (PX `Recovery.lease_ms`, refreshed), ended ("done": the job's TTL), or died
-(gone). A retry names the one delivery it replaces (`Invocation.replaces`), whose leases it
-ends: duplicates of the invocation that still run keep theirs.
+(gone). A retry names the deliveries it replaces (`Invocation.replaces`: the one that died
+and those that one replaced), whose leases it ends: duplicates that still run keep theirs.
 
 An invocation made at a fan-out gets an id derived from its parent's id and its task
 (`child_id`), so a retried parent that invokes the same child again makes a duplicate of it,

@@ -65,10 +65,12 @@ class Invocation:
     retries: int = DEFAULT_RETRIES
     """How many times the platform delivers it again if a delivery dies (`attempt` counts
     them), as the job's `wukong.retries` says."""
-    replaces: str = ""
-    """In a retry: the delivery (its owner, see `protocol.delivery`) that died, which the
-    platform knows ended. Its leases end before this delivery claims anything, so its claims
-    and pulled tasks may be taken over; no other delivery's are."""
+    replaces: tuple[str, ...] = ()
+    """In a retry: the deliveries of this invocation that died (their owners, see
+    `protocol.delivery`), which the platform knows ended: the one this retries and those it
+    replaced in turn (it may have died before it ended their leases). Their leases end
+    before this delivery claims anything, so their claims and pulled tasks may be taken
+    over; no other delivery's are."""
 
     @property
     def tasks(self) -> tuple[int, ...]:
@@ -81,7 +83,7 @@ class Invocation:
         inputs = sorted(self.inputs.items())
         header = [self.job, self.task, self.id, self.attempt, float(self.sent_at), self.via,
                   list(self.batch), self.threads, [[t, len(d)] for t, d in inputs],
-                  len(self.seed), self.handed_by, self.retries, self.replaces]
+                  len(self.seed), self.handed_by, self.retries, list(self.replaces)]
         return [json.dumps(header).encode(), *(d for _, d in inputs), self.seed]
 
     def encode(self, signer: Signer, limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
@@ -103,7 +105,7 @@ class Invocation:
         if self.retries != DEFAULT_RETRIES:
             event["retries"] = self.retries
         if self.replaces:
-            event["replaces"] = self.replaces
+            event["replaces"] = list(self.replaces)
         _sign(event, signer, self.signed_fields())
         payload = json.dumps(event, separators=(",", ":")).encode()
         if limit is not None and len(payload) > limit:
@@ -138,7 +140,7 @@ class Invocation:
                 threads=int(event.get("threads", 1)),
                 handed_by=str(event.get("handed_by", "")),
                 retries=int(event.get("retries", DEFAULT_RETRIES)),
-                replaces=str(event.get("replaces", "")),
+                replaces=tuple(str(o) for o in event.get("replaces", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a Wukong invocation ({type(exc).__name__}: {exc})") from exc

@@ -3,18 +3,18 @@ asynchronous invocation its function did not finish.
 
 A delivery of an invocation from the runtime's own queue whose worker died or ran past the
 timeout is delivered again with `attempt + 1`, naming the dead delivery by its request id
-(`Invocation.replaces`); the new delivery takes over what that one claimed, and nothing a
-duplicate of it holds (see `executor_lambda.delivery`). The invocation's `retries` bound how often
-one *task* may be the one running when its deliveries end: an executor that pulls from the
-job's work queue runs many tasks over its life, and a death that strikes it while it runs
-another task is not that task's fault. So the invocation is delivered again until one task
-was running at `retries + 1` of its deaths (a task that kills its executor, or never
-finishes in time, fails its job after as many deliveries as Lambda would make); deaths are
-bounded by the tasks the invocation may run, each blamed at most that often. Each cause is
-kept until the invocation finishes or its retries are spent; then the job's log gets an
-`ExecutorDied` naming the task, the attempts and every cause. A payload passed by
-reference is not delivered again (its full payload is in Redis, not here): it fails at
-once, as before.
+after those it replaced (`Invocation.replaces`); the new delivery takes over what they
+claimed, and nothing a duplicate holds (see `executor_lambda.delivery`). The invocation's
+`retries` bound how often one *task* may be the one running when its deliveries end: an
+executor that pulls from the job's work queue runs many tasks over its life, and a death
+that strikes it while it runs another task is not that task's fault. So the invocation is
+delivered again until one task was running at `retries + 1` of its deaths (a task that kills
+its executor, or never finishes in time, fails its job after as many deliveries as Lambda
+would make); deaths are bounded by the tasks the invocation may run, each blamed at most
+that often. Each cause is kept until the invocation finishes or its retries are spent; then
+the job's log gets an `ExecutorDied` naming the task, the attempts and every cause. A
+payload passed by reference is not delivered again (its full payload is in Redis, not here):
+it fails at once, as before.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class Redeliveries:
         deaths.blamed[task] += 1
         if deaths.blamed[task] > invocation.retries:
             return None
-        retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1, replaces=dead)
+        retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1,
+                                    replaces=(*invocation.replaces, dead))
         return retry.encode(self.signer, limit=None)
 
     def spent(self, invocation_id: str) -> str:

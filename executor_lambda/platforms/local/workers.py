@@ -7,7 +7,7 @@ execution environment of the runtime's Lambda Runtime API (`lambda_api`); that e
 holds the other end of the same kind of pipe, so the dispatcher treats both alike: it sends
 a request id and a payload down the pipe and receives the reply (`replies`) from it. Each
 delivery gets a request id of its own (a duplicate's too): the executor names itself by it,
-so a retry can name the one delivery it replaces.
+so a retry can name the delivery it replaces.
 """
 
 from __future__ import annotations
