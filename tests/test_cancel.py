@@ -9,8 +9,10 @@ import pathlib
 import threading
 import time
 
+import background_jobs
 import dask
 import pytest
+from background_jobs import in_background
 from conftest import job_keys, wait_for
 
 import wukong
@@ -20,27 +22,11 @@ from storage_manager.signing import Signer
 
 LANES = 3
 STEPS = 40
-
-
-def step(directory: str, name: str, *_: object) -> str:
-    """A task with a side effect: a file named after it, then a while asleep."""
-    pathlib.Path(directory, name).touch()
-    time.sleep(0.2)
-    return name
+SECONDS = 0.2
 
 
 def lanes(directory: pathlib.Path) -> dict:
-    """Chains of sleeping tasks, each leaving a file when it starts; far from done when
-    cancelled."""
-    dsk: dict = {}
-    for lane in range(LANES):
-        previous: tuple = ()
-        for i in range(STEPS):
-            key = f"s-{lane}-{i}"
-            dsk[key] = (step, str(directory), f"file {key}", *previous)
-            previous = (key,)
-    dsk["end"] = (list, [f"s-{lane}-{STEPS - 1}" for lane in range(LANES)])
-    return dsk
+    return background_jobs.lanes(directory, LANES, STEPS, SECONDS)
 
 
 def started(directory: pathlib.Path) -> set[str]:
@@ -54,24 +40,8 @@ def assert_nothing_starts_after(directory: pathlib.Path, seen: set[str]) -> None
     assert started(directory) == seen
 
 
-def run_in_background(cluster: wukong.LocalCluster,
-                      directory: pathlib.Path) -> tuple[threading.Thread, list[BaseException]]:
-    """Start the lanes job on a thread; the thread, and the list its error lands in."""
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            wukong.get(lanes(directory), "end", cluster=cluster)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    job = threading.Thread(target=run)
-    job.start()
-    return job, outcome
-
-
 def test_cancel_returns_control_and_no_task_starts_after(cluster, tmp_path):
-    job, outcome = run_in_background(cluster, tmp_path)
+    job, outcome = in_background(cluster, lanes(tmp_path), "end")
     wait_for(lambda: len(started(tmp_path)) >= LANES)
     ids = wukong.running_jobs()
     assert len(ids) == 1
@@ -119,7 +89,7 @@ def test_executors_that_hear_the_cancel_start_no_task(cluster, tmp_path, monkeyp
     channel and start no task of the job from their next task boundary, though a lane's
     tasks pass no Redis step between them (a chain runs in one executor, in memory)."""
     monkeypatch.setattr(cluster, "runtime_serves_queue", False)
-    job, outcome = run_in_background(cluster, tmp_path)
+    job, outcome = in_background(cluster, lanes(tmp_path), "end")
     wait_for(lambda: len(started(tmp_path)) >= LANES)
     wukong.cancel()
     job.join(timeout=30)

@@ -6,11 +6,11 @@ runs. Each test runs its own cluster and restarts one of its real redis-servers.
 from __future__ import annotations
 
 import pathlib
-import threading
 import time
 
 import dask
 import pytest
+from background_jobs import in_background, lanes
 from conftest import job_keys, wait_for
 
 import wukong
@@ -22,24 +22,6 @@ STEPS = 30
 FAN_OUT = 16  # over wukong.proxy.fanout-threshold: the leaves go through the proxy
 
 
-def step(directory: str, name: str, *_: object) -> str:
-    pathlib.Path(directory, name).touch()
-    time.sleep(0.1)
-    return name
-
-
-def lanes(directory: pathlib.Path) -> dict:
-    dsk: dict = {}
-    for lane in range(LANES):
-        previous: tuple = ()
-        for i in range(STEPS):
-            key = f"s-{lane}-{i}"
-            dsk[key] = (step, str(directory), f"file {key}", *previous)
-            previous = (key,)
-    dsk["end"] = (list, [f"s-{lane}-{STEPS - 1}" for lane in range(LANES)])
-    return dsk
-
-
 def fan_out() -> dict:
     dsk = {f"leaf-{i}": (int, str(i)) for i in range(FAN_OUT)}
     dsk["total"] = (sum, list(dsk))
@@ -48,16 +30,7 @@ def fan_out() -> dict:
 
 def fail_mid_job(cluster: wukong.LocalCluster, directory: pathlib.Path, fault) -> ShardLost:
     """Run a job, apply `fault` once its tasks run; the error the job failed with."""
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            wukong.get(lanes(directory), "end", cluster=cluster)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    job = threading.Thread(target=run)
-    job.start()
+    job, outcome = in_background(cluster, lanes(directory, LANES, STEPS, 0.1), "end")
     wait_for(lambda: len(list(directory.iterdir())) >= LANES)
     fault()
     job.join(timeout=120)
@@ -122,16 +95,7 @@ def test_cleanup_never_hides_the_jobs_own_error(tmp_path):
     held the job's log, `ShardLost` naming it), never a connection error from cleanup."""
     with wukong.LocalCluster(shards=2) as cluster:
         server = cluster.redis_servers[1]
-        outcome: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                wukong.get({"y": (fails_once_told, str(tmp_path))}, "y", cluster=cluster)
-            except BaseException as exc:
-                outcome.append(exc)
-
-        job = threading.Thread(target=run)
-        job.start()
+        job, outcome = in_background(cluster, {"y": (fails_once_told, str(tmp_path))}, "y")
         wait_for(lambda: (tmp_path / "started").exists())
         server.kill()
         (tmp_path / "go").touch()
