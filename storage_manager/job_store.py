@@ -154,17 +154,18 @@ class JobStore(JobIO):
         reply = client.xread(streams, block=block_ms, count=READ_BATCH)
         return {name.decode(): entries for name, entries in reply or ()}
 
-    def cleanup(self) -> list[str]:
-        """Delete every key of the job; the live flag goes first on each shard, so guarded
-        writes that arrive later are refused (and the chunk index read after it is final).
-        A shard that cannot be reached is passed over, never raised for, so cleanup reaches
-        every other shard and never hides the error that ended the job: the shards missed
-        (URLs without passwords) are returned and logged; their keys expire with the TTL."""
+    def cleanup(self, names: dict[int, list[str]] | None = None) -> list[str]:
+        """Delete every key of the job (`names`: `key_names()`, if built already); the live
+        flag goes first on each shard, so guarded writes that arrive later are refused (and
+        the chunk index read after it is final). A shard that cannot be reached is passed
+        over, never raised for, so cleanup reaches every other shard and never hides the
+        error that ended the job: the shards missed (URLs without passwords) are returned
+        and logged; their keys expire with the TTL."""
         missed = []
-        for index, names in self._names_by_shard().items():
+        for index, shard_names in (names or self.key_names()).items():
             shard = self.shards.shards[index]
             try:
-                self._cleanup_shard(shard.client, names)
+                self._cleanup_shard(shard.client, shard_names)
             except redis.RedisError as exc:
                 missed.append(redacted(shard.url))
                 logger.warning("job %s: could not clean up Redis shard %s (%s); its keys "
@@ -172,8 +173,10 @@ class JobStore(JobIO):
                                redacted(shard.url), exc)
         return missed
 
-    def _names_by_shard(self) -> dict[int, list[str]]:
-        """Every key the graph names, by shard (each shard, maybe with none)."""
+    def key_names(self) -> dict[int, list[str]]:
+        """Every key the graph names, by shard (each shard, maybe with none): what cleanup
+        deletes. It depends on the graph alone, so a client can build it while the job
+        runs."""
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
         names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready,

@@ -91,6 +91,8 @@ class JobRun:
         self.cancelled = False
         """`cancel` was called, or the log says the job is cancelled."""
         self._cancel_sent = self._stopped = False
+        self._key_names: dict[int, list[str]] | None = None
+        """What cleanup deletes, built while the job runs (`JobStore.key_names`)."""
 
     @property
     def job_id(self) -> str:
@@ -122,6 +124,7 @@ class JobRun:
                 index_job(cluster.shards, cluster.function, graph.job_id, graph.ttl_ms)
             try:
                 submit(self.plan, self.store, cluster.invoker)
+                self._key_names = self.store.key_names()  # while the executors start
                 values = self._follow_log()
             except redis.RedisError as exc:
                 self._blame_shards(exc)
@@ -135,7 +138,7 @@ class JobRun:
         finally:
             cancellation.ended(self)
             finished = time.time()
-            self.store.cleanup()
+            self.store.cleanup(self._key_names)
             report = JobReport(graph.job_id, len(graph) - len(graph.data), self.submitted_at,
                                finished, tuple(self.executors), graph.keys,
                                graph.dependencies, self.store.stats,
