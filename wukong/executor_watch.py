@@ -26,7 +26,6 @@ from executor_lambda.remote_traceback import RemoteTraceback
 from storage_manager import JobStore, StreamId
 from storage_manager.job_store import READ_BATCH
 from storage_manager.protocol import Invocation
-from storage_manager.protocol.delivery import owner
 from storage_manager.protocol.running import RunningRecord, entry_ms
 from storage_manager.signing import Unauthenticated
 
@@ -82,16 +81,13 @@ class ExecutorWatch:
         invocation = self._invocation(lost.payload)
         if self.invoker is not None and invocation is not None \
                 and lost.attempt < invocation.retries:
-            attempt = lost.attempt + 1
+            retry = invocation.retry(lost.run)
             logger.info("job %s: %s was lost; delivering it again (attempt %d)",
-                        self.store.graph.job_id, invocation.describe(), attempt + 1)
-            dead = (owner(lost.invocation, lost.attempt, lost.run),) if lost.run else ()
-            retry = dataclasses.replace(invocation, attempt=attempt,
-                                        replaces=(*invocation.replaces, *dead))
+                        self.store.graph.job_id, invocation.describe(), retry.attempt + 1)
             self.invoker.invoke([retry])
-            self._retried[lost.invocation] = attempt
+            self._retried[lost.invocation] = retry.attempt
             self._running["retry:" + lost.invocation] = dataclasses.replace(
-                lost, deadline=now + lost.left_ms, attempt=attempt, run="",
+                lost, deadline=now + lost.left_ms, attempt=retry.attempt, run="",
                 payload=retry.encode(self.store.signer, limit=None))
             return
         listed = "; ".join(causes)

@@ -18,13 +18,14 @@ decoded; the inputs and the seed are unpickled only later.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from storage_manager.protocol.delivery import DEFAULT_RETRIES
+from storage_manager.protocol.delivery import DEFAULT_RETRIES, owner
 from storage_manager.signing import Signer
 
 DEFAULT_PAYLOAD_LIMIT = 256 * 1024
@@ -154,6 +155,14 @@ class Invocation:
                f"the invocation {event.get('id')!r} of task {event.get('task')!r} of job "
                f"{event.get('job')!r} (passed by reference)")
         return str(event[PAYLOAD_KEY])
+
+    def retry(self, dead_nonce: str) -> Invocation:
+        """The invocation of the next delivery after this one's delivery named `dead_nonce`
+        (see `protocol.delivery.owner`; empty: a delivery that never started) died: the next
+        attempt, replacing that delivery after those this one replaced."""
+        dead = (owner(self.id, self.attempt, dead_nonce),) if dead_nonce else ()
+        return dataclasses.replace(self, attempt=self.attempt + 1,
+                                   replaces=(*self.replaces, *dead))
 
     def describe(self) -> str:
         return f"the invocation {self.id!r} of task {self.task} of job {self.job!r}"

@@ -19,13 +19,11 @@ it fails at once, as before.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 
 from storage_manager.protocol import PAYLOAD_KEY, Invocation
-from storage_manager.protocol.delivery import owner
 from storage_manager.signing import Signer, Unauthenticated
 
 
@@ -54,15 +52,12 @@ class Redeliveries:
         if PAYLOAD_KEY in event:
             return None
         try:
-            invocation = Invocation.from_event(event, self.signer)
-            dead = owner(invocation.id, invocation.attempt, request_id)
+            retry = Invocation.from_event(event, self.signer).retry(request_id)
         except (ValueError, Unauthenticated):  # the handler refused it already
             return None
         deaths.blamed[task] += 1
-        if deaths.blamed[task] > invocation.retries:
+        if deaths.blamed[task] > retry.retries:
             return None
-        retry = dataclasses.replace(invocation, attempt=invocation.attempt + 1,
-                                    replaces=(*invocation.replaces, dead))
         return retry.encode(self.signer, limit=None)
 
     def spent(self, invocation_id: str) -> str:
