@@ -1,4 +1,4 @@
-"""Authenticating what is unpickled: HMAC-SHA256 tags under a deployment's key.
+"""Authenticating what is unpickled: keyed BLAKE3 tags under a deployment's key.
 
 Unpickling runs code, so nothing read from Redis or from an invocation payload is unpickled
 unless a party of the same deployment signed it. A serialized value (an output, a job's
@@ -10,8 +10,11 @@ anything is unpickled and refuses what fails: `Unauthenticated`, logged and coun
 
 A deployment's key is generated per `LocalCluster` and handed to the processes it starts in
 their environment, never on a command line; on AWS `wukong deploy` sets it in the function's
-environment. The tag authenticates who wrote a value, not where it is stored: whoever holds
-the key (and whoever runs Redis) is trusted.
+environment. Tags are BLAKE3 in its keyed (MAC) mode, under a 32-byte key derived from the
+deployment's key (BLAKE3's key derivation, `MAC_KEY_CONTEXT`): as strong a MAC as HMAC-SHA256,
+and several times faster on large values, which every output written and read pays for;
+it releases the GIL while it hashes. The tag authenticates who wrote a value, not where it is
+stored: whoever holds the key (and whoever runs Redis) is trusted.
 
 `Signer(None)` signs nothing and checks nothing. It is insecure (anyone who can write to Redis
 runs code in the executors) and exists only to measure what signing costs
@@ -21,21 +24,24 @@ runs code in the executors) and exists only to measure what signing costs
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import logging
 import secrets
 from collections.abc import Iterable
 from typing import Any
 
+import blake3
+
 logger = logging.getLogger(__name__)
 
 Buffer = bytes | bytearray | memoryview
 
 TAG_BYTES = 32
-"""The length of an HMAC-SHA256 tag."""
+"""The length of a tag (BLAKE3's default output)."""
 KEY_BYTES = 32
 """The length of a generated key."""
+MAC_KEY_CONTEXT = "wukong 2026-12 tags of what is unpickled"
+"""BLAKE3's key-derivation context: the MAC key is derived from the deployment's key under it."""
 OFF = "off"
 """How a key is written when signing is off (`Signer.to_text`)."""
 
@@ -52,6 +58,8 @@ class Signer:
             raise ValueError(f"a signing key must have at least {KEY_BYTES // 2} bytes, "
                              f"got {len(key)}")
         self._key = key
+        self._mac_key = (None if key is None
+                         else blake3.blake3(key, derive_key_context=MAC_KEY_CONTEXT).digest())
         self.refused = 0
         """How many times this process refused data under this key."""
         self._counter: tuple[Any, str] | None = None
@@ -85,9 +93,9 @@ class Signer:
 
     def tag(self, frames: Iterable[Buffer]) -> bytes:
         """The tag of the frames' concatenation, fed to the MAC one by one (b"" when off)."""
-        if self._key is None:
+        if self._mac_key is None:
             return b""
-        mac = hmac.new(self._key, digestmod=hashlib.sha256)
+        mac = blake3.blake3(key=self._mac_key)
         for frame in frames:
             mac.update(frame)
         return mac.digest()
@@ -117,7 +125,7 @@ class Signer:
             with contextlib.suppress(Exception):
                 client.incrby(key, 1)
         return Unauthenticated(
-            f"{what} is not signed with this deployment's key (its HMAC-SHA256 tag is missing "
+            f"{what} is not signed with this deployment's key (its tag is missing "
             "or wrong), so it was refused before unpickling: it was forged or altered, or "
             "signed by another deployment (a different wukong.security key, or "
             "wukong.security.sign-payloads set differently)")

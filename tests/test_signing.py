@@ -1,4 +1,4 @@
-"""What is unpickled carries an HMAC-SHA256 tag under the deployment's key: values (framed
+"""What is unpickled carries a keyed BLAKE3 tag under the deployment's key: values (framed
 with out-of-band buffers or not) and invocation payloads. A missing, wrong or foreign tag,
 or any altered byte, is refused before anything is unpickled, and counted."""
 

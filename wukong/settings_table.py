@@ -110,7 +110,7 @@ _TABLE = (
     Setting("client.job-timeout", Number("seconds", 0, above=True, nullable=True), None,
             "seconds a job may take in all; null: no limit"),
     Setting("client.keep-freed-bytes", _BYTES, 1073741824, "freed heap this process keeps"),
-    Setting("security.sign-payloads", Flag(), True, "HMAC what is unpickled (false: INSECURE)"),
+    Setting("security.sign-payloads", Flag(), True, "sign what is unpickled (false: INSECURE)"),
     Setting("security.key-file", _PATH, None, "the signing key `wukong deploy` gives"),
     Setting("aws.function", Text("a function name"), "wukong-executor", "the Lambda function"),
     Setting("aws.region", _NAME, None, "null: boto3's usual chain"),

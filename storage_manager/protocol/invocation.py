@@ -8,7 +8,7 @@ executor runs the leaf before it has read the job's graph. An invoker may pass a
 over the platform's limit by reference instead: a payload naming the Redis key that holds the
 full one (`PAYLOAD_KEY`, see `storage_manager.payloads`).
 
-Every payload carries an HMAC-SHA256 tag under the deployment's key (`MAC_KEY`, see
+Every payload carries a keyed BLAKE3 tag under the deployment's key (`MAC_KEY`, see
 `storage_manager.signing`) over its fields (`signed_fields`: every field, the raw bytes of
 inputs and seed, not their base64), so it can be checked on a dict as Lambda hands the event
 over, whatever JSON the payload went through. `from_event` checks it before anything is
