@@ -61,14 +61,21 @@ def test_a_task_is_judged_from_another_thread_while_it_runs():
         assert pool.apply(share_so_far, (spin, 0.1)) > 0.75
 
 
+def shares_of_runs(work, runs: int, *args) -> list[float]:
+    return [share_of(work, *args) for _ in range(runs)]
+
+
 def test_a_computing_task_on_a_crowded_machine_still_computes():
     """With twice as many spinning processes as cores, the task gets a fraction of a CPU: its
-    wall time is mostly waiting for one, which must not make it look idle."""
+    wall time is mostly waiting for one, which must not make it look idle; the same for
+    every task a thread runs (each reads the thread's run delay anew)."""
     crowd = [SPAWN.Process(target=spin, args=(10.0,)) for _ in range(2 * (os.cpu_count() or 1))]
     for p in crowd:
         p.start()
     try:
         assert measured(spin, 0.3) > 0.75
+        with SPAWN.Pool(1) as pool:
+            assert min(pool.apply(shares_of_runs, (spin, 3, 0.2))) > 0.75
     finally:
         for p in crowd:
             p.terminate()

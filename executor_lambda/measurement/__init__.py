@@ -2,7 +2,7 @@
 their time they leave the GIL free (`GilProbe`), each task's event (`TaskRecorder`), what it
 prints (`task_output`), and notices of tasks starting and finishing (`Notices`)."""
 
-from executor_lambda.measurement.cpu_meter import CpuMeter, run_delay_seconds
+from executor_lambda.measurement.cpu_meter import CpuMeter
 from executor_lambda.measurement.gil_probe import GilProbe
 from executor_lambda.measurement.notices import Notices
 from executor_lambda.measurement.recorder import (
@@ -14,4 +14,4 @@ from executor_lambda.measurement.recorder import (
 )
 
 __all__ = ["NOT_MEASURED", "CpuMeter", "GilProbe", "Measures", "Notices", "Snapshot",
-           "TaskRecorder", "Timing", "run_delay_seconds"]
+           "TaskRecorder", "Timing"]
