@@ -21,11 +21,11 @@ class Cluster(Protocol):
     shards: ShardSet
     invoker: Invoker
     keeps_reports: bool
+    """Other processes reach the cluster: its jobs are indexed and their reports kept in
+    Redis a while (see `wukong.measurement.kept_reports`)."""
     runtime_serves_queue: bool
     """A local runtime takes the function's queue: it can stop a cancelled job's executors
     (see `wukong.cancellation`)."""
-    """Other processes reach the cluster: its jobs are indexed and their reports kept in
-    Redis a while (see `wukong.measurement.kept_reports`)."""
 
     @property
     def parallelism(self) -> int:
