@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+import hiredis
 import redis
 from redis.backoff import NoBackoff
 from redis.connection import Encoder, HiredisRespSerializer, PythonRespSerializer
@@ -52,7 +53,10 @@ class ValuePacker:
     redis-py's hiredis packer copies every argument twice (into `bytes`, then into one
     command buffer); its pure-Python packer sends arguments over a size cutoff as they are,
     memoryviews included, but is slower on small commands. So: hiredis for small commands,
-    Python for any with a large argument (an output or a chunk of one)."""
+    Python for any with a large argument (an output or a chunk of one). A command of names
+    and numbers alone (a cleanup's UNLINK of thousands of keys, a queue's RPUSH) goes to
+    hiredis directly, without redis-py's per-argument pass, which costs more than the
+    packing itself."""
 
     def __init__(self) -> None:
         self._small = HiredisRespSerializer()
@@ -60,10 +64,24 @@ class ValuePacker:
                                            Encoder("utf-8", "strict", False).encode)
 
     def pack(self, *args):
+        if _plain(args):
+            return [hiredis.pack_command(args)]
         for arg in args:
             if isinstance(arg, (bytes, bytearray, memoryview)) and len(arg) > LARGE_VALUE_BYTES:
                 return self._large.pack(*args)
         return self._small.pack(*args)
+
+
+def _plain(args: tuple) -> bool:
+    """Whether a command has only str, int and small bytes arguments, and a one-word name
+    (redis-py splits a name like "SCRIPT LOAD" into its words)."""
+    for arg in args:
+        kind = type(arg)
+        if kind is not str and kind is not int and (
+                kind is not bytes or len(arg) > LARGE_VALUE_BYTES):
+            return False
+    name = args[0]
+    return (" " if type(name) is str else b" ") not in name
 
 
 class StorageUnavailable(ConnectionError):

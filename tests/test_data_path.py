@@ -43,6 +43,21 @@ def shards(servers):
     shard_set.close()
 
 
+def test_commands_reach_redis_as_sent(shards):
+    """Whatever path a command is packed by: thousands of names in one command, numbers,
+    small and large values, a command name of two words."""
+    client = shards.shards[0].client
+    names = [f"wk:test:{i}" for i in range(5_000)]
+    client.mset({name: i for i, name in enumerate(names)})
+    assert client.get(names[4_321]) == b"4321"
+    client.rpush("wk:test:list", *range(1_000), "x", b"y", SMALL)
+    assert client.lrange("wk:test:list", 998, -1) == [b"998", b"999", b"x", b"y", SMALL]
+    client.set("wk:test:large", LARGE)
+    assert client.get("wk:test:large") == LARGE
+    assert client.unlink(*names, "wk:test:list", "wk:test:large") == len(names) + 2
+    assert client.evalsha(client.script_load("return 7"), 0) == 7
+
+
 def fan_in(shards: ShardSet, job_id: str, chunk_bytes: int = 64 * 1024 * 1024):
     """Two leaves meeting at one fan-in, uploaded; (graph, p0, p1, j)."""
     dsk = {"p0": (inc, 1), "p1": (inc, 2), "j": (add, "p0", "p1")}
