@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from concurrent.futures import Future
 from typing import Any
 
@@ -36,6 +35,7 @@ from executor_lambda.remote_traceback import RemoteTraceback
 from executor_lambda.task_config import job_config
 from storage_manager import GraphSeed, JobGone, JobGraph, JobStore, append_log_for
 from storage_manager.protocol import ERROR, Invocation, LogEntry
+from storage_manager.protocol.delivery import fresh_nonce
 from storage_manager.signing import Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def _delivery_nonce(env: ExecutorEnvironment, context: Any) -> str:
     request_id = getattr(context, "aws_request_id", "")
     if not env.records_itself and request_id:
         return str(request_id)
-    return uuid.uuid4().hex[:12]
+    return fresh_nonce()
 
 
 def _run(env: ExecutorEnvironment, invocation: Invocation, context: Any,

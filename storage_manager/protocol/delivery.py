@@ -26,12 +26,17 @@ DEFAULT_LEASE_MS = 5000
 """How long a delivery's lease lives unless refreshed."""
 
 
+def fresh_nonce() -> str:
+    """A nonce for a delivery whose platform names it with nothing unique of its own."""
+    return uuid.uuid4().hex[:12]
+
+
 def owner(invocation_id: str, attempt: int, nonce: str | None = None) -> str:
     """The name of one delivery of an invocation; a fresh nonce unless given."""
     for name, part in (("invocation id", invocation_id), ("delivery nonce", nonce or "")):
         if "." in part:
             raise ValueError(f"{name} {part!r} must not contain '.'")
-    return f"{invocation_id}.{attempt}.{nonce or uuid.uuid4().hex[:12]}"
+    return f"{invocation_id}.{attempt}.{nonce or fresh_nonce()}"
 
 
 def child_id(parent_id: str, task: int) -> str:
