@@ -103,11 +103,12 @@ def plan(tasks: Mapping[Any, GraphNode], keys: Any, estimates: Estimates,
     prefixes = task_prefixes(graph.keys)
     batches = _batches(graph, prefixes, estimates, settings.batching,
                        getattr(tasks, "priors", ChunkPriors()))
-    batches, queued, end = _queue(batches, settings.batching)
+    batches, queued, end, tail = _queue(batches, settings.batching)
     waiting = frozenset(p for p, share in estimates.cpu_shares.items()
                         if share <= WAITING_CPU_SHARE)
     graph.queue = QueuePlan(workers=len(batches) if queued else 0,
-                            threads=settings.batching.threads, waiting=waiting, end=end)
+                            threads=settings.batching.threads, waiting=waiting, end=end,
+                            tail=tail)
     seeded = _seeded(estimates, waiting, bool(queued))
     starts = tuple(Start(tasks, threads,
                          _seed(graph, tasks) if seeded(prefixes[tasks[0]]) else b"")
@@ -128,17 +129,22 @@ def _seeded(estimates: Estimates, waiting: frozenset[str], queued: bool
 
 
 def _queue(batches: list[Batch], batching: Batching
-           ) -> tuple[list[Batch], tuple[int, ...], int]:
-    """The batches to start, the leaves to queue and the queue's end (`QueuePlan.end`): of
-    the leaves that would start alone, so many start as the platform runs executors at once
-    (less those the batches and groups take), and the rest, in depth-first order, wait in
-    the queue for those to pull."""
+           ) -> tuple[list[Batch], tuple[int, ...], int, frozenset[int]]:
+    """The batches to start, the leaves to queue, the queue's end and the start leaves that
+    pull from its tail (`QueuePlan.end`, `QueuePlan.tail`): of the leaves that would start
+    alone, so many start as the platform runs executors at once (less those the batches and
+    groups take), the first half of them at the head of the leaves' depth-first order and
+    the rest at its tail, and the leaves between them wait in the queue, in that order, for
+    those to pull: each from its own end."""
     alone = [b for b in batches if len(b.tasks) == 1 and b.threads == 1]
     if not batching.queue or len(alone) <= batching.parallelism:
-        return batches, (), 0
+        return batches, (), 0, frozenset()
     planned = [b for b in batches if len(b.tasks) > 1 or b.threads > 1]
     first = max(1, batching.parallelism - len(planned))
-    return planned + alone[:first], tuple(b.tasks[0] for b in alone[first:]), len(alone)
+    at_head, at_tail = alone[:-(-first // 2)], alone[len(alone) - first // 2:]
+    queued = alone[len(at_head):len(alone) - len(at_tail)]
+    return (planned + at_head + at_tail, tuple(b.tasks[0] for b in queued),
+            len(alone) - len(at_tail), frozenset(b.tasks[0] for b in at_tail))
 
 
 def _batches(graph: JobGraph, prefixes: Sequence[str], estimates: Estimates,

@@ -180,7 +180,7 @@ class JobStore(JobIO):
         graph, keys = self.graph, self.keys
         names: dict[int, list[str]] = defaultdict(list)
         names[graph.job_shard] += [keys.graph, keys.log, keys.events, keys.running, keys.ready,
-                                    keys.pulled]
+                                    keys.pulled, keys.tail_taken]
         for task in range(len(graph)):
             if task in graph.data:
                 continue

@@ -22,8 +22,12 @@ class QueuePlan:
     """Task prefixes learned in earlier jobs to mostly wait: run on threads from the start."""
     end: int = 0
     """The queue's end, counted in the depth-first order of the leaves that start alone or
-    wait in it (those started first come before the queue's head): a pull ends where a
-    run of the leaves ends (see `work_queue`)."""
+    wait in it (those started first at the head come before the queue's head): a pull ends
+    where a run of the leaves ends (see `work_queue`)."""
+    tail: frozenset[int] = field(default_factory=frozenset)
+    """The start leaves (last in the leaves' order) whose executors pull from the queue's
+    tail; the others' pull from its head. So the two ends are taken apart, each as a run
+    of whole subtrees, and two executors meet only where their runs do."""
 
     def __post_init__(self) -> None:
         if self.workers < 0 or self.threads < 1 or self.end < 0:

@@ -190,9 +190,13 @@ def test_the_plan_starts_what_runs_at_once_and_queues_the_rest():
     assert len(job_plan.queued) == 13
     assert {t for s in started for t in s} | set(job_plan.queued) == set(graph.leaves)
     assert graph.queue.workers == 3
-    assert graph.queue.end == 16  # the leaves started alone and queued, for aligned pulls
-    # depth-first, so a run of the queue is a subtree: after the three started
-    assert list(job_plan.queued) == _leaves_depth_first(graph)[3:]
+    # depth-first, so a run of the queue is a subtree: two start at the head of the
+    # leaves, one at the tail, and the leaves between wait in the queue
+    leaves = _leaves_depth_first(graph)
+    assert [s[0] for s in started] == [*leaves[:2], leaves[-1]]
+    assert list(job_plan.queued) == leaves[2:-1]
+    assert graph.queue.end == 15  # the queue's end in the leaves' order, for aligned pulls
+    assert graph.queue.tail == {leaves[-1]}  # its executor pulls from the queue's tail
 
 
 def _leaves_depth_first(graph) -> list[int]:
@@ -246,9 +250,10 @@ class Clock:
         return self.now
 
 
-def queued_store(cluster, tasks: int, workers: int = 1, end: int = 0) -> JobStore:
+def queued_store(cluster, tasks: int, workers: int = 1, end: int = 0,
+                 tail: frozenset[int] = frozenset()) -> JobStore:
     graph = job(f"pull{tasks}w{workers}e{end}", num_shards=len(cluster.shards))
-    graph.queue = QueuePlan(workers=workers, end=end)
+    graph.queue = QueuePlan(workers=workers, end=end, tail=tail)
     store = JobStore(cluster.shards, graph, owner="puller")
     store.upload(dumps(graph), list(range(tasks)))
     return store
@@ -339,6 +344,32 @@ def test_pulls_end_where_runs_of_the_leaves_end(cluster):
     ranks = [[task + 2 for task in batch] for batch in taken]
     assert ranks == [[2], [3], [4, 5, 6, 7], list(range(8, 16)), list(range(16, 24)),
                      list(range(24, 28))]  # the last: its fair share of 8 left, 4
+
+
+def test_head_and_tail_pullers_take_whole_subtrees_from_their_own_ends(cluster):
+    """One leaf started at each end of 32; of the 30 queued (ranks 1 to 30), the head's
+    puller takes runs that end at multiples of a power of two, the tail's (its start leaf,
+    task 1000 here, is the plan's tail start) runs that start at one: each takes whole
+    subtrees of a tree of pairs from its own end, and together every task once. (Each
+    pull's size doubles the one set: no time passes, so every batch was cheap.)"""
+    store = queued_store(cluster, 30, workers=2, end=31, tail=frozenset({1000}))
+    head = Puller(store, start(store), Clock())
+    tail = Puller(store, Invocation(job=store.graph.job_id, task=1000, id="tail"), Clock())
+    taken = {"head": [], "tail": []}
+    try:
+        for size in (1, 2, 4, 8):
+            for name, puller in (("head", head), ("tail", tail)):
+                puller.size = size
+                taken[name].append([task + 1 for task in puller.pull()])
+        rest = []
+        while batch := head.pull() + tail.pull():
+            rest += [task + 1 for task in batch]
+    finally:
+        store.cleanup()
+    assert taken["head"] == [[1], [2, 3], [4, 5, 6, 7], list(range(8, 16))]
+    # the tail's fourth pull: its fair share of the 8 left
+    assert taken["tail"] == [[30], [28, 29], [24, 25, 26, 27], [20, 21, 22, 23]]
+    assert sorted(rest) == [16, 17, 18, 19]  # the ends met: every task taken once
 
 
 def test_a_pull_that_fills_free_threads_is_not_shortened(cluster):

@@ -5,8 +5,9 @@ A batch starts at one task. While the last batch kept the executor busy for at m
 `GROW_FACTOR` times what its pull cost (a round trip to the job's shard), its tasks are
 cheap against a pull, and the next batch is twice as large (up to `MOST_TASKS`); once a
 batch takes longer than `SLOW_BATCH_SECONDS`, the next is half as large, so slow tasks are
-not held here while other executors could start them. Once tasks are seen to wait (they
-run on the executor's threads), a pull takes at least as many as it has threads free.
+not held here while other executors could start them. While the leaves the executor took
+last wait (they run on its threads), a pull takes at least as many as it has threads free
+(`at_least`).
 Nothing is learned before the job runs: each invocation sizes its own batches. The queue's
 script caps a batch at the executor's fair share of what is left (see `lua/pull.lua`).
 
@@ -56,6 +57,8 @@ class Puller:
         """How many tasks the next pull asks for."""
         self.active = io.graph.queue.workers > 0
         """The queue may have work: the job has one and no pull found it empty."""
+        self.tail = invocation.task in io.graph.queue.tail
+        """Pull from the queue's tail (a start leaf at the tail's end of the leaves)."""
         self.pulls = 0
         self.largest = 0
         """The largest batch pulled so far (for the executor's log)."""
@@ -70,7 +73,7 @@ class Puller:
         if self._pulled_at is not None:
             self._resize(start - self._pulled_at)
         tasks = pull(self.io, max(self.size, at_least), self._take_over,
-                     aligned=at_least <= 1)
+                     aligned=at_least <= 1, tail=self.tail)
         self._take_over = False
         self._pulled_at = self.clock()
         self._pull_seconds = self._pulled_at - start
@@ -84,7 +87,7 @@ class Puller:
         """Stop pulling; start a new executor with the queue's next task, if any, so the
         queue is pulled on. The new executor pulls (every executor of the job does)."""
         self.active = False
-        tasks = pull(self.io, 1, self._take_over)
+        tasks = pull(self.io, 1, self._take_over, tail=self.tail)
         if tasks:
             parent, graph = self.invocation.id, self.io.graph
             invoker.invoke([Invocation(job=graph.job_id, task=tasks[0],

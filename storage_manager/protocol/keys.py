@@ -68,6 +68,12 @@ class JobKeys:
         return self.prefix + "ready"
 
     @property
+    def tail_taken(self) -> str:
+        """How many tasks pulls took off the work queue's tail (`lua/pull.lua`): with the
+        queue's length, where its head and its tail are in the leaves' order."""
+        return self.prefix + "tail"
+
+    @property
     def pulled(self) -> str:
         """A hash of the tasks taken off the work queue, each to the delivery that pulled it
         (on the job's shard, beside the queue), so the tasks of a delivery that died go back

@@ -29,7 +29,8 @@ ROLES = ("client", "executor", "runtime", "proxy")
 _SCRIPTS = ("evalsha", "script|load", "ping")
 """Every role that opens a `Shard`: the handshake's PING, loading and calling scripts."""
 _SCRIPTS_CALL = ("exists", "get", "pexpire", "sadd", "scard", "set", "sismember", "smembers",
-                 "strlen", "xadd", "llen", "lpop", "lpush", "hset", "hgetall", "hdel")
+                 "strlen", "xadd", "llen", "lpop", "rpop", "lpush", "hset", "hgetall", "hdel",
+                 "incrby")
 """What `lua/step.lua`, `lua/pull.lua` and `lua/hand_off.lua` call."""
 _INVOKE = ("lpush",)
 """Invoking on the local platform (an LPUSH onto the function's queue)."""
