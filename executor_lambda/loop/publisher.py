@@ -13,7 +13,8 @@ dependents there are ready at once, and a publish that may be the executor's las
 events recorded so far, before its marks. A task that took long also has its output
 written when no one outside reads it, as a checkpoint for a retry (see `resumption`). A
 result that no task reads waits in a batch of results written and announced together
-(see `result_batch`).
+(see `result_batch`), and a cheap task's marks may wait while there is more to run here
+(see `deferred_marks`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from executor_lambda.failures import TaskFailure, dumps_result
 from executor_lambda.loop.batch_region import BatchRegion
+from executor_lambda.loop.deferred_marks import CHEAP_SECONDS, DeferredMarks
 from executor_lambda.loop.holds import Holds
 from executor_lambda.loop.inputs import Inputs
 from executor_lambda.loop.locality_policy import LocalityPolicy, OutputPlan
@@ -59,6 +61,8 @@ class Publisher:
         """Writes the checkpoints of tasks whose publish does not go to Redis."""
         self.results = ResultBatch(store)
         """Results no task reads, not yet written and announced (see `result_batch`)."""
+        self.deferred = DeferredMarks(self.graph)
+        """Fan-in marks of cheap tasks, held while there is more to run (`deferred_marks`)."""
         self.pinned: set[int] = set()
         """Fan-ins marked with outputs held here unwritten: if claimed, they run here."""
         self.claimed: set[int] = set()
@@ -90,6 +94,9 @@ class Publisher:
         ready_now = [d for d in outside if not graph.is_fan_in(d)]
         fan_ins = [d for d in outside if graph.is_fan_in(d)]
         keep = self.others_busy()
+        if not ready_now and self._may_defer(task, timing, fan_ins, last and not keep):
+            self.recorder.record(task, timing)
+            return local + self.deferred.hold(task, fan_ins)
         plan = self.policy.plan(task, value, timing.output_bytes,
                                 ready_now[:1] if keep else ready_now, fan_ins)
         publish = self.store.publish()
@@ -101,7 +108,8 @@ class Publisher:
             publish.announce(RESULT, task)
         mine = [task] if plan.write else []
         for fan_in in fan_ins:
-            self._mark(publish, fan_in, mine, [] if plan.write else [task], plan.hold)
+            held = self._write_held(publish, self.deferred.release(fan_in))
+            self._mark(publish, fan_in, mine + held, [] if plan.write else [task], plan.hold)
         last = last and not local and not ready_now and not self.holds and not plan.hold
         results = self._ship(publish, task, timing, last)
         claimed = self._settle(results)
@@ -111,6 +119,40 @@ class Publisher:
         if plan.cluster or plan.hold or not ready:
             return local + ready
         return local + self._run_here_or_invoke(task, ready, plan, keep)
+
+    def _may_defer(self, task: int, timing: Timing, fan_ins: list[int], last: bool) -> bool:
+        """Whether `task`'s marks at `fan_ins` may wait (see `deferred_marks`): it computed
+        briefly, its output is small and no result, more is to run here, and no output
+        held here waits at those fan-ins."""
+        return (bool(fan_ins) and not last and timing.compute_seconds < CHEAP_SECONDS
+                and task not in self.graph.results
+                and timing.output_bytes < self.policy.settings.large_object_bytes
+                and not any(self.holds.parents_at(f) for f in fan_ins))
+
+    def flush_due(self) -> bool:
+        """Whether held marks or pending results waited long enough to go out before the
+        next task starts."""
+        return self.deferred.overdue() or self.results.overdue()
+
+    def flush(self, last: bool = False) -> list[int]:
+        """Send the held marks, with their outputs, and the pending results in one step;
+        the fan-ins it claimed, all to run here, as they would have one by one had each
+        mark gone out at once. `last`: this may be the executor's last step."""
+        if not self.deferred:
+            self.flush_results(last)
+            return []
+        publish = self.results.take()[0] if self.results else self.store.publish()
+        marks = self.deferred.take()
+        written = self._write_held(publish, [p for ps in marks.values() for p in ps])
+        for fan_in, parents in marks.items():
+            self._mark(publish, fan_in, parents, [], False)
+        return self._settle(self._execute_for(publish, written[-1], last))
+
+    def _write_held(self, publish: Publish, parents: list[int]) -> list[int]:
+        """Write the outputs of `parents`, whose marks were held (each once); `parents`."""
+        for parent in dict.fromkeys(parents):
+            publish.write_output(parent, self._blob(parent, self.inputs.values[parent]))
+        return parents
 
     def _batch_result(self, task: int, value: Any, timing: Timing, last: bool) -> list[int]:
         """A result only the client reads joins the pending batch, which goes out now if it
@@ -181,6 +223,10 @@ class Publisher:
         publish.announce(ERROR, task, failure.encode(self.store.signer))
         with contextlib.suppress(JobGone):
             publish.execute()
+
+    def kept(self) -> set[int]:
+        """Tasks whose values must stay here: held at fan-ins, or with marks held back."""
+        return self.holds.pending.keys() | self.deferred.tasks()
 
     def forget(self) -> None:
         """Unpin the fan-ins no output here is held for any more."""

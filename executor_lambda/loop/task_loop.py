@@ -17,18 +17,22 @@ so the batch never delays them. For each task:
 
 Its state, each part's own: the tasks ready here (`ReadyStack`), the values held and inputs
 received (`Inputs`), the tasks running on the pool (`TaskRunner`), the outputs held at
-fan-ins, the fan-ins pinned here and the results not yet sent (`Publisher`), the region's
-progress (`BatchRegion`), and the events not yet shipped (`TaskRecorder`), the size of the
-next pull (`Puller`) and which tasks wait (`WaitingTasks`).
+fan-ins, the fan-ins pinned here, the marks held back and the results not yet sent
+(`Publisher`), the region's progress (`BatchRegion`), and the events not yet shipped
+(`TaskRecorder`), the size of the next pull (`Puller`) and which tasks wait
+(`WaitingTasks`).
 
 Whenever nothing is ready here and a task could start, the executor pulls a batch from the
-job's work queue (see `Puller`) and runs it as a batch, its region growing by the batch's. The
-loop ends when no task is ready here, none runs, nothing is held, and a pull found the
-queue empty (final: the queue only shrinks), or at the first task boundary or hold re-check
+job's work queue (see `Puller`) and runs it as a batch, its region growing by the batch's;
+as many as its threads free if the leaves it took last wait. The loop ends when no task is
+ready here, none runs, nothing is held, no mark is held back, and a pull found the queue
+empty (final: the queue only shrinks), or at the first task boundary or hold re-check
 after its job is cancelled (`cancelled`, a local check: no Redis round trip). Results only
 the client reads go out in batches (`ResultBatch`), flushed before the executor pulls,
-waits or ends. Events are shipped with any publish that may be the last, before its
-marks, so the client has them with the results.
+waits or ends; marks held back (`DeferredMarks`) wait on over a pull, which may bring
+their fan-ins' other parents, and go out before it waits or ends. Events are shipped with
+any publish that may be the last, before its marks, so the client has them with the
+results.
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ class TaskLoop:
         self.invoker = invoker
         self.remaining_ms = remaining_ms
         self.publisher.others_busy = lambda: self.puller.active
+        self._leaves: list[int] = list(invocation.tasks)
+        """The leaves last taken (pulled, or started with): if some run on threads (their
+        kind waits), a pull takes as many as the threads free, else its size grows from one
+        (see `Puller`)."""
 
     def run(self) -> None:
         stack = ReadyStack(self.graph)
@@ -97,7 +105,7 @@ class TaskLoop:
         try:
             self.stored.look_up(self.invocation.tasks)
             while (stack or self.publisher.holds or self.runner.running
-                   or self.puller.active):
+                   or self.puller.active or self.publisher.deferred):
                 if self.cancelled():
                     logger.debug("job %s is cancelled; executor %s stops",
                                  self.invocation.job, self.invocation.id)
@@ -127,6 +135,8 @@ class TaskLoop:
         if holds.due(now):
             return publisher.end_holds(now, last=not stack and not runner.running)
         if stack and runner.has_room():
+            if publisher.flush_due():
+                return publisher.flush()
             task = stack.pop()
             if self.on_task is not None:
                 self.on_task(task)
@@ -136,14 +146,14 @@ class TaskLoop:
                 return self._complete(finished, last=not stack)
             if not self._may_start(task):
                 return None
-            if publisher.results.overdue():
-                publisher.flush_results()
             self.recorder.started(task)
             finished = runner.run(task)
             return [] if finished is None else self._complete(finished, last=not stack)
         publisher.flush_results()  # nothing to start now: it pulls, waits or ends next
         if not stack and self.puller.active and runner.has_room():
-            return self._pull()
+            return self._pull()  # held marks wait on: the pull may bring their fan-ins' parents
+        if publisher.deferred:
+            return publisher.flush(last=not runner.running and not holds)
         if runner.running:
             finished = runner.next_finished(holds.next_wait(time.time()) if holds else None)
             if finished is None:  # a re-check of the held outputs is due
@@ -158,7 +168,9 @@ class TaskLoop:
             self.puller.hand_over(self.invoker)
             return []
         runner = self.runner
-        tasks = self.puller.pull(runner.room() if runner.waits else 1)
+        waits = any(map(runner.runs_on_threads, self._leaves))
+        tasks = self.puller.pull(runner.room() if waits else 1)
+        self._leaves = tasks or self._leaves
         self.stored.look_up(tasks)
         if tasks:
             if self.region is None:
@@ -193,5 +205,5 @@ class TaskLoop:
     def _forget_unneeded(self, stack: ReadyStack) -> None:
         region = self.region
         needed = region.needed() if region is not None and region.waiting else ()
-        self.inputs.forget(stack.needs, needed, self.publisher.holds.pending)
+        self.inputs.forget(stack.needs, needed, self.publisher.kept())
         self.publisher.forget()

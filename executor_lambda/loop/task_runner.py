@@ -82,6 +82,11 @@ class TaskRunner:
         """Whether tasks that wait run here on threads (planned, or seen as they ran)."""
         return self.pool is not None or (self.waiting is not None and self.waiting.seen)
 
+    def runs_on_threads(self, task: int) -> bool:
+        """Whether `task` would run on a pool of threads: a planned batch's, or of a kind
+        that waits."""
+        return self.pool is not None or (self.waiting is not None and self.waiting.waits(task))
+
     def room(self) -> int:
         """How many more tasks could run at once."""
         most = self.threads
