@@ -7,11 +7,19 @@ them all to `GraphNode`s. Keys may be nested lists, as in Dask's get specificati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import dask
 from dask._task_spec import GraphNode, convert_legacy_graph, cull
 from dask.core import flatten
+from dask.delayed import optimize as optimize_delayed
+from dask.highlevelgraph import HighLevelGraph
+
+try:  # what `dask.compute` hands a scheduler: a sequence of high-level graph expressions
+    from dask._expr import HLGExpr, _HLGExprSequence
+except ImportError:  # a Dask that hands over something else: its graph, as Dask makes it
+    HLGExpr = _HLGExprSequence = None
 
 from static_scheduler.chunk_priors import ChunkPriors, chunk_priors
 from static_scheduler.disk_shuffle import refuse_disk_shuffle
@@ -36,7 +44,9 @@ def to_task_graph(dsk: Any, keys: Any) -> TaskGraph:
     """The graph culled to what `keys` need; `KeyError` for a key that is not in it,
     `DiskShuffleUnsupported` for a shuffle through local disk, `ValueError` naming a task
     whose `retries=` annotation is not a whole number of 0 or more."""
-    annotations, priors = _annotations(dsk), chunk_priors(dsk)
+    priors = chunk_priors(dsk)
+    dsk = _optimized(dsk)
+    annotations = _annotations(dsk)
     if not isinstance(dsk, Mapping):
         dsk = dsk.__dask_graph__()
     wanted = requested_keys(keys)
@@ -54,6 +64,30 @@ def to_task_graph(dsk: Any, keys: Any) -> TaskGraph:
     culled.retries = _retries(annotations.get("retries", {}), culled)
     culled.priors = priors
     return culled
+
+
+def _optimized(dsk: Any) -> Any:
+    """A sequence of high-level graph expressions (what `dask.compute` hands a scheduler)
+    as the HighLevelGraph Dask would optimize it into, but for the graphs of delayed
+    collections, which Dask's optimizer only culls: `HighLevelGraph.cull` takes time
+    quadratic in their layers (one per delayed call), while `to_task_graph` culls the whole
+    graph in linear time anyway. Anything else is returned as it is."""
+    if (_HLGExprSequence is None or type(dsk) is not _HLGExprSequence
+            or not all(isinstance(expr, HLGExpr) for expr in dsk.operands)):
+        return dsk
+    graphs = []
+    for expr in dsk.operands:
+        optimizer, graph = expr.low_level_optimizer, expr.hlg
+        if optimizer is not None and not _only_culls(optimizer):
+            graph = optimizer(graph, expr.__dask_keys__())
+        graphs.append(graph)
+    return HighLevelGraph.merge(*graphs)
+
+
+def _only_culls(optimizer: Callable[..., Any]) -> bool:
+    """Whether a collection's low-level optimizer is Dask's for delayed objects, which
+    culls and, only if `optimization.fuse.delayed` is set, fuses linear chains."""
+    return optimizer is optimize_delayed and not dask.config.get("optimization.fuse.delayed")
 
 
 def _annotations(dsk: Any) -> dict[str, dict[Any, Any]]:

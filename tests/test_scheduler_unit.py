@@ -229,3 +229,36 @@ def test_tasks_pickle_plainly_unless_cloudpickle_must_save_them_by_value():
     assert b"cloudpickle" not in blobs["std"]
     assert b"cloudpickle" in blobs["mine"] and b"cloudpickle" in blobs["anon"]
     assert [graph.node(graph.keys.index(k))() for k in dsk] == [3, 6, 4]
+
+
+def _intake_of(collection) -> dict:
+    """The task graph `to_task_graph` makes of what `dask.compute` hands a scheduler."""
+    import dask
+
+    made = {}
+
+    def get(dsk, keys, **kwargs):
+        made.update(to_task_graph(dsk, keys))
+        return [None] * len(keys)
+
+    dask.compute(collection, scheduler=get)
+    return made
+
+
+def test_delayed_graphs_are_culled_once_in_linear_time(monkeypatch):
+    """Dask's optimizer for delayed objects only culls, with `HighLevelGraph.cull`, whose
+    time grows with the square of the layers (one per delayed call): the intake leaves it
+    out and culls the whole graph itself. With `optimization.fuse.delayed` it runs."""
+    import dask
+    from dask import delayed
+
+    culls = []
+    cull = HighLevelGraph.cull
+    monkeypatch.setattr(HighLevelGraph, "cull", lambda self, keys: culls.append(1)
+                        or cull(self, keys))
+    x = delayed(inc)(1, dask_key_name="x")
+    y = delayed(add)(x, 2, dask_key_name="y")
+    assert set(_intake_of(y)) == {"x", "y"} and not culls
+    with dask.config.set({"optimization.fuse.delayed": True}):
+        fused = _intake_of(y)
+        assert "x" not in fused and "y" in fused and culls  # x fused into y's task
