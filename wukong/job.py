@@ -45,7 +45,13 @@ from storage_manager import (
     check_job_shards,
     loads,
 )
-from storage_manager.protocol import CANCELLED, STOPPED, ExecutorEvents, LogEntry
+from storage_manager.protocol import (
+    CANCELLED,
+    NOTHING_PRINTED,
+    STOPPED,
+    ExecutorEvents,
+    LogEntry,
+)
 from wukong import cancellation, task_output
 from wukong.callbacks import JobCallbacks
 from wukong.cluster_protocol import Cluster
@@ -242,8 +248,9 @@ class JobRun:
             if not events.tasks:  # notices alone
                 continue
             for event in events.tasks:
-                warn_again(event, keys[event.task])
-                if event.printed and self.show_output:
+                if event.warnings:
+                    warn_again(event, keys[event.task])
+                if event.printed is not NOTHING_PRINTED and self.show_output:
                     task_output.show(event.printed, keys[event.task])
             self.executors.append(events if self.keep_output
                                   else task_output.without_output(events))

@@ -31,8 +31,8 @@ def show(printed: Printed, key: Any, stdout: TextIO | None = None,
 
 def without_output(record: ExecutorEvents) -> ExecutorEvents:
     """`record` with its tasks' output dropped (the record itself if none printed)."""
-    if not any(event.printed for event in record.tasks):
+    if all(event.printed is NOTHING_PRINTED for event in record.tasks):
         return record
-    tasks = tuple(replace(event, printed=NOTHING_PRINTED) if event.printed else event
+    tasks = tuple(event._replace(printed=NOTHING_PRINTED) if event.printed else event
                   for event in record.tasks)
     return replace(record, tasks=tasks)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from executor_lambda.measurement.notices import Notices
@@ -129,8 +129,8 @@ class TaskRecorder:
         if event is None:
             return
         s = self.stats
-        self.events[task] = replace(
-            event, end=time.time(),
+        self.events[task] = event._replace(
+            end=time.time(),
             storage_seconds=event.storage_seconds + (s.seconds - before.seconds),
             round_trips=event.round_trips + (s.round_trips - before.round_trips)
             + pending_round_trips,

@@ -39,7 +39,8 @@ class TaskWarning:
 @dataclass(frozen=True)
 class Printed:
     """What a task wrote to stdout and stderr (see
-    `executor_lambda.measurement.task_output`), which the client shows."""
+    `executor_lambda.measurement.task_output`), which the client shows. Nothing printed is
+    `NOTHING_PRINTED`, and stays that one object through a pickle."""
 
     stdout: str = ""
     stderr: str = ""
@@ -47,12 +48,17 @@ class Printed:
     def __bool__(self) -> bool:
         return bool(self.stdout or self.stderr)
 
+    def __reduce__(self) -> str | tuple:
+        return (Printed, (self.stdout, self.stderr)) if self else "NOTHING_PRINTED"
+
 
 NOTHING_PRINTED = Printed()
 
 
-@dataclass(frozen=True)
-class TaskEvent:
+class TaskEvent(NamedTuple):
+    """What one task did in an executor. A named tuple: every executor makes one per task
+    run, and the client unpickles one per task."""
+
     task: int
     start: float
     end: float

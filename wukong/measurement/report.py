@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage_manager import IOStats
 from storage_manager.protocol import ExecutorEvents, TaskEvent
@@ -19,13 +19,10 @@ from wukong.measurement.cost import (
     lambda_cost,
 )
 
-
-@dataclass(frozen=True)
-class TaskRecord(TaskEvent):
-    """A task's event with its Dask key and the executor that ran it."""
-
-    key: Any = None
-    executor: str = ""
+TaskRecord = NamedTuple("TaskRecord", [*TaskEvent.__annotations__.items(), ("key", Any),
+                                        ("executor", str)])
+TaskRecord.__doc__ = """A task's event (`TaskEvent`'s fields) with its Dask key and the
+executor that ran it."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class JobReport:
     @property
     def tasks(self) -> list[TaskRecord]:
         return [
-            TaskRecord(**vars(t), key=self.task_keys[t.task], executor=ex.executor)
+            TaskRecord(*t, self.task_keys[t.task], ex.executor)
             for ex in self.executors for t in ex.tasks
         ]
 
