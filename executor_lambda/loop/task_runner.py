@@ -35,7 +35,7 @@ CPU_SAMPLES = 16
 """Tasks per invocation that measure their CPU share: enough to learn from, and cheap even
 when an invocation runs thousands of tiny tasks."""
 
-JUDGE_SECONDS = 0.005
+JUDGE_SECONDS = 0.002
 """How long the first task of a kind not judged yet runs before its CPU share so far tells
 whether it waits: long against starting a thread, short against a task that waits."""
 
