@@ -71,9 +71,11 @@ def _optimized(dsk: Any) -> Any:
     as the HighLevelGraph Dask would optimize it into, but for the graphs of delayed
     collections, which Dask's optimizer only culls: `HighLevelGraph.cull` takes time
     quadratic in their layers (one per delayed call), while `to_task_graph` culls the whole
-    graph in linear time anyway. Anything else is returned as it is."""
+    graph in linear time anyway. Anything else (a Dask whose expressions differ included)
+    is returned as it is, for Dask's own path."""
     if (_HLGExprSequence is None or type(dsk) is not _HLGExprSequence
-            or not all(isinstance(expr, HLGExpr) for expr in dsk.operands)):
+            or not all(isinstance(expr, HLGExpr) and hasattr(expr, "low_level_optimizer")
+                       and hasattr(expr, "hlg") for expr in dsk.operands)):
         return dsk
     graphs = []
     for expr in dsk.operands:
