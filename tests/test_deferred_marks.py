@@ -67,12 +67,12 @@ def test_held_marks_reach_redis_when_they_go_out(publisher):
     graph = publisher.graph
     a, c = idx(graph, "a"), idx(graph, "c")
     publisher.publish(a, 2, timing(publisher), last=False)
-    assert a in publisher.kept()  # its value stays here while its mark is held
+    assert a in publisher.deferred  # its value stays here while its mark is held
     assert marked(publisher, c) == set()
     assert publisher.flush() == []  # c still waits for b
     assert marked(publisher, c) == {a}
     assert publisher.store.fetch_outputs([a])  # written with its mark: c's claimer reads it
-    assert a not in publisher.kept()
+    assert a not in publisher.deferred
 
 
 def test_a_step_that_marks_a_fan_in_takes_its_held_marks_along(publisher):

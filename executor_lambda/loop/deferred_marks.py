@@ -50,9 +50,6 @@ class DeferredMarks:
         """Whether `task` has marks held here (its value must be kept)."""
         return task in self._held
 
-    def tasks(self) -> set[int]:
-        return set(self._held)
-
     def hold(self, task: int, fan_ins: list[int]) -> list[int]:
         """Hold `task`'s marks at `fan_ins`; the fan-ins this completes here, ready to run
         (their held marks are dropped: no one else needs them)."""

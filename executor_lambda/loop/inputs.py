@@ -58,12 +58,13 @@ class Inputs:
         return loads(data, self.store.signer, f"the output of task {self.graph.key(dep)!r}")
 
     def forget(self, needs: Container[int], needed: Container[int],
-               holding: Container[int]) -> None:
+               holding: Container[int], deferred: Container[int]) -> None:
         """Drop every value and received input that no task to run here `needs`, no task
-        waiting in the batch's region `needed`, and that is not `holding` at a fan-in."""
+        waiting in the batch's region `needed`, that is not `holding` at a fan-in and whose
+        marks are not `deferred` (see `deferred_marks`)."""
         for held in (self.values, self.received):
             for task in [t for t in held if t not in needs and t not in needed
-                         and t not in holding]:
+                         and t not in holding and t not in deferred]:
                 del held[task]
         if self.inline:
             self.inline &= self.received.keys()

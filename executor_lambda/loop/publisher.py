@@ -224,10 +224,6 @@ class Publisher:
         with contextlib.suppress(JobGone):
             publish.execute()
 
-    def kept(self) -> set[int]:
-        """Tasks whose values must stay here: held at fan-ins, or with marks held back."""
-        return self.holds.pending.keys() | self.deferred.tasks()
-
     def forget(self) -> None:
         """Unpin the fan-ins no output here is held for any more."""
         if self.pinned:

@@ -205,5 +205,6 @@ class TaskLoop:
     def _forget_unneeded(self, stack: ReadyStack) -> None:
         region = self.region
         needed = region.needed() if region is not None and region.waiting else ()
-        self.inputs.forget(stack.needs, needed, self.publisher.kept())
+        publisher = self.publisher
+        self.inputs.forget(stack.needs, needed, publisher.holds.pending, publisher.deferred)
         self.publisher.forget()

@@ -77,11 +77,6 @@ class TaskRunner:
     def has_room(self) -> bool:
         return self.room() > 0
 
-    @property
-    def waits(self) -> bool:
-        """Whether tasks that wait run here on threads (planned, or seen as they ran)."""
-        return self.pool is not None or (self.waiting is not None and self.waiting.seen)
-
     def runs_on_threads(self, task: int) -> bool:
         """Whether `task` would run on a pool of threads: a planned batch's, or of a kind
         that waits."""

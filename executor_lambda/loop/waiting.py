@@ -55,11 +55,6 @@ class WaitingTasks:
         if measures.cpu_share is not None:
             self._waits[self._prefix(task)] = measures.cpu_share <= WAITING_CPU_SHARE
 
-    @property
-    def seen(self) -> bool:
-        """Whether tasks of some prefix wait (and can run on threads)."""
-        return self.threads > 1 and any(self._waits.values())
-
     def pool(self) -> ThreadPoolExecutor:
         """The threads waiting tasks run on (the process's, kept warm)."""
         if self._pool is None:
